@@ -20,3 +20,8 @@ __all__ = [
     "DRRError", "InputError", "VolumeError", "GeometryError", "LoadError", "DicomError",
     "BackendError", "OutputError",
 ]
+
+from .geometry import Geometry  # noqa: E402
+from .render import Renderer, render  # noqa: E402
+
+__all__ += ["Geometry", "Renderer", "render"]
