@@ -25,3 +25,7 @@ from .geometry import Geometry  # noqa: E402
 from .render import Renderer, render  # noqa: E402
 
 __all__ += ["Geometry", "Renderer", "render"]
+
+from .io.load import load_volume  # noqa: E402
+
+__all__ += ["load_volume"]

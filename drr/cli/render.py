@@ -1,0 +1,172 @@
+"""``drr render``: one DRR of a CT, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from ..backends import BACKENDS
+from ..errors import InputError
+from ..geometry import Geometry
+from ..physics import DEFAULT_ENERGY_KEV
+from ..render import OUTPUTS, Renderer
+
+DEFAULT_SHAPE = (256, 256)
+DEFAULT_SID = 1000.0
+DEFAULT_SDD = 1500.0
+
+EPILOG = """\
+geometry (mm, DICOM patient frame LPS: +x left, +y posterior, +z superior), one of:
+  explicit   --source X Y Z --detector-center X Y Z --detector-u X Y Z --detector-v X Y Z
+  look-at    --source X Y Z --detector-center X Y Z [--up X Y Z]
+             (board perpendicular to the central ray; image as seen from behind the board)
+  C-arm      [--isocenter X Y Z] [--sid MM] [--sdd MM] [--primary DEG] [--secondary DEG]
+             (the default: a posterior-anterior view through the volume's centre,
+             sid 1000 mm, sdd 1500 mm; LAO and cranial angles positive)
+Without --spacing, square pixels are chosen so that the whole volume fits the board.
+
+output: .png / .tif (16-bit; bright = more attenuation; --window LO HI in line-integral
+units, default the image's min..max), or --raw .tif / .npy (float32 values).
+
+example:
+  drr render ct_folder/ -o pa.png
+  drr render ct.nii.gz -o lat.png --primary 90 --shape 512 512
+  drr render ct.nii.gz -o view.npy --source 0 800 0 --detector-center 0 -400 0
+"""
+
+
+def _vec3(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def add_geometry_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("geometry")
+    g.add_argument("--source", nargs=3, type=_vec3, metavar=("X", "Y", "Z"), help="source position, mm")
+    g.add_argument("--detector-center", nargs=3, type=_vec3, metavar=("X", "Y", "Z"),
+                   help="detector centre, mm")
+    g.add_argument("--detector-u", nargs=3, type=_vec3, metavar=("X", "Y", "Z"),
+                   help="unit vector of increasing column (explicit form)")
+    g.add_argument("--detector-v", nargs=3, type=_vec3, metavar=("X", "Y", "Z"),
+                   help="unit vector of increasing row (explicit form)")
+    g.add_argument("--up", nargs=3, type=_vec3, metavar=("X", "Y", "Z"), default=None,
+                   help="look-at: world direction at the top of the image (default 0 0 1, superior)")
+    g.add_argument("--isocenter", nargs=3, type=_vec3, metavar=("X", "Y", "Z"),
+                   help="C-arm: isocentre, mm (default: the volume's centre)")
+    g.add_argument("--sid", type=float, default=None, help=f"C-arm: source-isocentre distance, mm (default {DEFAULT_SID:g})")
+    g.add_argument("--sdd", type=float, default=None, help=f"C-arm: source-detector distance, mm (default {DEFAULT_SDD:g})")
+    g.add_argument("--primary", type=float, default=None, help="C-arm: LAO(+)/RAO(-) angle, degrees (default 0)")
+    g.add_argument("--secondary", type=float, default=None, help="C-arm: cranial(+)/caudal(-) angle, degrees (default 0)")
+    g.add_argument("--shape", nargs=2, type=int, metavar=("ROWS", "COLS"), default=list(DEFAULT_SHAPE),
+                   help=f"detector pixels (default {DEFAULT_SHAPE[0]} {DEFAULT_SHAPE[1]})")
+    g.add_argument("--spacing", nargs=2, type=float, metavar=("DU", "DV"), default=None,
+                   help="pixel pitch along columns and rows, mm (default: fit the volume)")
+
+
+def add_output_arguments(p: argparse.ArgumentParser) -> None:
+    o = p.add_argument_group("rendering and output")
+    o.add_argument("--backend", choices=BACKENDS, default="auto", help="compute backend (default auto)")
+    o.add_argument("--output", choices=OUTPUTS, default="line_integral",
+                   help="pixel value: line integral of mu, or I0*exp(-line integral)")
+    o.add_argument("--i0", type=float, default=1.0, help="unattenuated intensity for --output intensity")
+    o.add_argument("--energy", type=float, default=None,
+                   help=f"effective energy for HU->mu, keV (default {DEFAULT_ENERGY_KEV:g})")
+    o.add_argument("--window", nargs=2, type=float, metavar=("LO", "HI"), default=None,
+                   help="display window (default: the image's min..max)")
+    o.add_argument("--raw", action="store_true", help="write float32 values (.tif or .npy)")
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "render", help="render a DRR of a CT",
+        description="Render an exact perspective DRR (Siddon line integrals) of a CT volume.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", help="DICOM folder, DICOM file, or .nii/.nii.gz/.mha/.mhd/.nrrd")
+    p.add_argument("-o", "--out", required=True, help="output image (.png, .tif, .npy)")
+    p.add_argument("--series", default=None, help="SeriesInstanceUID, when the folder holds several")
+    add_geometry_arguments(p)
+    add_output_arguments(p)
+    p.set_defaults(func=run)
+
+
+def fit_spacing(volume, make_geometry, shape) -> tuple[float, float]:
+    """Square pixel pitch (mm) at which the volume's box fills ~95% of the board."""
+    rows, cols = shape
+    P = make_geometry(1.0).projection_matrices()[0]
+    corners = np.c_[volume.corners(), np.ones(8)] @ P.T
+    if np.any(corners[:, 2] <= 0):
+        return (1.0, 1.0)            # the source is inside the volume's box: no finite fit
+    c = corners[:, 0] / corners[:, 2] - (cols - 1) / 2.0
+    r = corners[:, 1] / corners[:, 2] - (rows - 1) / 2.0
+    pitch = max(2 * np.abs(c).max() / cols, 2 * np.abs(r).max() / rows) / 0.95
+    return (pitch, pitch)
+
+
+def geometry_from_args(args, volume) -> Geometry:
+    """The Geometry that the command-line arguments describe."""
+    shape = tuple(args.shape)
+    explicit = args.detector_u is not None or args.detector_v is not None
+    look_at = args.source is not None or args.detector_center is not None
+    carm = any(x is not None for x in (args.isocenter, args.sid, args.sdd, args.primary, args.secondary))
+    if sum([explicit or look_at, carm]) > 1:
+        raise InputError("give either --source/--detector-center (explicit or look-at form) "
+                         "or the C-arm options (--isocenter/--sid/--sdd/--primary/--secondary), not both")
+    if explicit:
+        missing = [n for n, v in (("--source", args.source), ("--detector-center", args.detector_center),
+                                  ("--detector-u", args.detector_u), ("--detector-v", args.detector_v))
+                   if v is None]
+        if missing:
+            raise InputError(f"the explicit form needs {', '.join(missing)} too")
+
+        def make(pitch):
+            return Geometry(args.source, args.detector_center, args.detector_u, args.detector_v, pitch, shape)
+    elif look_at:
+        if args.source is None or args.detector_center is None:
+            raise InputError("the look-at form needs both --source and --detector-center")
+        up = args.up if args.up is not None else (0.0, 0.0, 1.0)
+
+        def make(pitch):
+            return Geometry.look_at(args.source, args.detector_center, up=up, shape=shape, pixel_spacing=pitch)
+    else:
+        iso = volume.center() if args.isocenter is None else args.isocenter
+        sid = DEFAULT_SID if args.sid is None else args.sid
+        sdd = DEFAULT_SDD if args.sdd is None else args.sdd
+
+        def make(pitch):
+            return Geometry.carm(iso, sid=sid, sdd=sdd, primary_deg=args.primary or 0.0,
+                                 secondary_deg=args.secondary or 0.0, shape=shape, pixel_spacing=pitch)
+    if args.up is not None and not look_at:
+        raise InputError("--up applies only to the look-at form (--source and --detector-center)")
+    spacing = tuple(args.spacing) if args.spacing is not None else fit_spacing(volume, make, shape)
+    return make(spacing)
+
+
+def render_to_file(volume, args, *, label: str) -> int:
+    """Render the geometry in ``args`` and write ``args.out``; print a summary line."""
+    from ..io.images import write_image
+
+    geometry = geometry_from_args(args, volume)
+    if args.raw and args.window is not None:
+        raise InputError("--window applies to display images, not to --raw output")
+    renderer = Renderer(volume, backend=args.backend, energy_kev=args.energy)
+    t0 = time.perf_counter()
+    image = renderer(geometry, output=args.output, i0=args.i0)
+    ms = (time.perf_counter() - t0) * 1e3
+    path = write_image(args.out, image, raw=args.raw or None, window=args.window,
+                       invert=args.output == "intensity")
+    rows, cols = geometry.shape
+    du, dv = geometry.pixel_spacing[0]
+    print(f"{label}: {rows}x{cols} DRR ({du:.3g} x {dv:.3g} mm pixels), {renderer.backend} backend, "
+          f"{ms:.0f} ms, values {image.min():.4g}..{image.max():.4g} -> {path}")
+    return 0
+
+
+def run(args) -> int:
+    from ..io.load import load_volume
+
+    volume = load_volume(args.input, series=args.series)
+    return render_to_file(volume, args, label=args.input)
