@@ -8,7 +8,9 @@ vertex only where the ring turns.  Unlike marching squares (matplotlib
 pixel is a unit square (area 1, not a diamond of area 0.5), and
 
 * the shoelace area of the rings equals the pixel area of the selection;
-* ``Path.contains_points`` at the pixel centres gives back the mask exactly;
+* the winding number of the rings at the pixel centres is the mask exactly (1 on
+  selected pixels, 0 elsewhere), so filling the path -- nonzero or even-odd
+  rule -- paints exactly the selected pixels;
 * there is one outer ring per connected component and one hole ring per hole;
 * every vertex is a pixel corner, ``(x_edges[col], y_edges[row])``.
 
@@ -46,6 +48,17 @@ closed outline per value instead, use :func:`outline_paths`, which returns a
 ``dict`` ``{value: Path}``; each of those paths is exact for its own value, so
 an edge shared by two selected values appears once in *each* of the two paths
 (once per region, by construction of closed rings).
+
+Caveat: matplotlib's ``Path.contains_point(s)`` does not apply a fill rule across
+sub-paths: it tests each closed ring on its own and ORs the results, so a point in
+a hole counts as inside (the answer is the mask with its holes filled; exact for a
+selection without holes).  For the exact test use the rings' winding number::
+
+    rings = outline_rings(labels, value)
+    inside = sum(np.sign(area(r)) * Path(r).contains_points(points) for r in rings) > 0
+
+(``area`` the shoelace formula), or rasterise the filled path, which Agg does with
+the nonzero rule over all rings.
 
 Public functions: :func:`outline_rings` (raw vertex arrays),
 :func:`outline_path` (a ``matplotlib.path.Path``), :func:`outline_paths`
@@ -404,9 +417,11 @@ def outline_path(labels, value, *, connectivity=8, extent=None, origin=None,
 
     Same parameters as :func:`outline_rings`.  Each ring is ``MOVETO``,
     ``LINETO``..., ``CLOSEPOLY``; outer rings counter-clockwise and holes
-    clockwise, so both the nonzero and the even-odd fill rules leave holes empty,
-    and ``path.contains_points(pixel_centres)`` is exactly the mask.  A selection
-    with no pixel gives an empty path (no vertices).
+    clockwise, so both the nonzero and the even-odd fill rules leave holes empty
+    (a filled ``PathPatch`` paints exactly the selected pixels).  Note that
+    matplotlib's ``path.contains_points`` ORs the rings and so ignores holes
+    (see the module notes for the exact test).  A selection with no pixel gives an
+    empty path (no vertices).
 
     Examples
     --------
