@@ -1,0 +1,1277 @@
+"""Robust peak finding in noisy 2-D images and the centre of a cluster of points.
+
+Two functions:
+
+* :func:`find_peaks` -- the significant peaks of an image (stars, spots, the
+  bins of a 2-D histogram), one row per peak in a numpy structured array with a
+  sub-pixel position and its uncertainty, height, local background and noise,
+  signal-to-noise ratio, 2-D topographic prominence and isolation.
+* :func:`cluster_center` -- the mode of the densest cluster of 2-D points,
+  refined on the raw points by mean shift, with an uncertainty.
+
+Pixel convention: ``x`` is the column and ``y`` the row index, in pixels; the
+centre of pixel ``image[r, c]`` is at ``(x, y) = (c, r)`` (``imshow`` with its
+default ``origin="upper"`` draws a marker at ``(x, y)`` on that pixel's centre).
+
+Method of :func:`find_peaks` (every step is deterministic):
+
+1. Valid pixels are the finite ones not set in ``mask``.  The background and
+   the per-pixel noise are sigma-clipped statistics (median, and 1.4826 times
+   the median absolute deviation, clipped at 3 sigma until stable) of the valid
+   pixels, over the whole image or in tiles (bilinearly interpolated between
+   tile centres).
+2. Detection image ``D``: the image is smoothed with a normalised Gaussian of
+   the source's width (the matched filter for a Gaussian source in white noise)
+   by normalised convolution, ``D = G*(w I) / G*w - background`` with ``w`` the
+   validity, so masked pixels, NaNs and the image border contribute nothing
+   instead of a made-up value.  Its noise is exact for white noise:
+   ``sigma_D = sigma sqrt(G^2*w) / G*w``.
+3. Candidates are the valid pixels with ``D > threshold_sigma * sigma_D``.
+   A union-find sweep over the candidates in descending order of ``D`` builds
+   the merge tree of the super-level sets (the watershed construction): a
+   pixel with no processed 8-neighbour starts a new peak; a pixel that joins
+   several components merges them into the one with the highest peak, and the
+   lower peaks get their *key col* (saddle) at this pixel's value.  Prominence
+   is ``D(peak) - D(key col)`` (topographic prominence, e.g. Kirmse & de
+   Ferranti 2017, "Calculating the prominence and isolation of every mountain
+   in the world", Prog. Phys. Geogr. 41(6)).  A peak whose region never meets
+   a higher one above the detection level has its key col below that level;
+   its prominence is then reported as ``D(peak) - level`` (a lower bound) and
+   flagged :data:`FLAG_PROMINENCE_BOUND`.  Equal-valued connected pixels (a
+   plateau) form one peak at the plateau's centroid; a plateau that touches a
+   higher pixel has prominence 0 and is no peak.
+4. A peak is kept when its prominence is ``> 0`` and, for a peak with a higher
+   neighbour above the detection level, ``>= prominence_sigma * sigma_D``.
+5. Sub-pixel position (default ``subpixel="gauss"``): a Levenberg-Marquardt
+   least-squares fit of ``B + A exp(-((x-x0)^2 + (y-y0)^2) / (2 s^2))`` to the
+   raw pixels of a small stamp (valid pixels only), compiled with Numba; its
+   uncertainty is ``noise * sqrt(diag((J^T J)^-1))`` at the solution (the
+   Cramer-Rao bound of the fit for white noise).  ``subpixel="centroid"`` is a
+   Gaussian-weighted iterative centroid (the fixed point of a weighted mean,
+   uncertainty by linear propagation through the fixed point).  A fit that
+   fails falls back to that centroid (flag :data:`FLAG_FIT_FAILED`).
+6. Peaks closer than ``min_distance`` to a higher kept peak are dropped
+   (greedy, in rank order), the table is ranked by ``D(peak)`` (descending),
+   and ``isolation`` is the distance to the nearest higher peak in the table.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import numbers
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = [
+    "find_peaks",
+    "cluster_center",
+    "ClusterCenter",
+    "PEAK_DTYPE",
+    "FLAG_BORDER",
+    "FLAG_MASKED",
+    "FLAG_FIT_FAILED",
+    "FLAG_PLATEAU",
+    "FLAG_PROMINENCE_BOUND",
+]
+
+#: The stamp used for the sub-pixel estimate reaches past the image border.
+FLAG_BORDER = 1
+#: The stamp contains masked or NaN pixels (they were left out of the estimate).
+FLAG_MASKED = 2
+#: The Gaussian fit failed; the position is the Gaussian-weighted centroid.
+FLAG_FIT_FAILED = 4
+#: The peak is a plateau of equal values in the detection image; its position is the centroid.
+FLAG_PLATEAU = 8
+#: The key col lies below the detection level: ``prominence`` is a lower bound.
+FLAG_PROMINENCE_BOUND = 16
+
+#: Columns of the table returned by :func:`find_peaks`.
+PEAK_DTYPE = np.dtype([
+    ("x", "f8"),             # column coordinate (px)
+    ("y", "f8"),             # row coordinate (px)
+    ("x_err", "f8"),         # 1-sigma uncertainty of x (px)
+    ("y_err", "f8"),         # 1-sigma uncertainty of y (px)
+    ("height", "f8"),        # peak amplitude above the local background (image units)
+    ("background", "f8"),    # local background, sigma-clipped (image units)
+    ("noise", "f8"),         # local per-pixel noise, sigma-clipped (image units)
+    ("snr", "f8"),           # height / noise
+    ("prominence", "f8"),    # 2-D topographic prominence in the detection image (image units)
+    ("isolation", "f8"),     # distance to the nearest higher peak of the table (px), inf for the top
+    ("significance", "f8"),  # detection-image peak / its noise (sigma_D units)
+    ("sigma", "f8"),         # fitted Gaussian sigma (px); NaN unless subpixel="gauss" fitted it
+    ("npix", "i4"),          # pixels in the detection-image plateau (1 for an ordinary peak)
+    ("flags", "i4"),         # bitwise OR of the FLAG_* constants
+])
+
+_FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+_MAD_TO_SIGMA = 1.482602218505602
+_SUBPIXEL = ("gauss", "centroid", "none")
+_SAMPLE = 1 << 18          # pixels used for the global background statistics
+
+
+# --------------------------------------------------------------------------- validation
+
+def _real_scalar(value, name, *, low=None, low_open=False, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise InputError(f"`{name}` must be a real number, not {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise InputError(f"`{name}` must be finite, not {value!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        rel = ">" if low_open else ">="
+        raise InputError(f"`{name}` must be {rel} {low}, not {value!r}")
+    return value
+
+
+def _image_array(image):
+    if isinstance(image, np.ma.MaskedArray):
+        raise InputError("`image` must be a plain array, not a masked array; pass its mask as "
+                         "`mask=np.ma.getmaskarray(image)` and its data as `image.data`")
+    try:
+        arr = np.asarray(image)
+    except Exception as exc:  # noqa: BLE001 - anything not array-like
+        raise InputError(f"`image` must be a 2-D array of real numbers, not {type(image).__name__}") from exc
+    if arr.dtype == bool or arr.dtype.kind not in "iuf":
+        raise InputError(f"`image` must hold real numbers (integer or float), not dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise InputError(f"`image` must be 2-D (rows, columns), not an array of shape {arr.shape}")
+    if min(arr.shape) < 3:
+        raise InputError(f"`image` must be at least 3x3 pixels, not {arr.shape}")
+    return arr
+
+
+def _mask_array(mask, shape):
+    if mask is None:
+        return None
+    arr = np.asarray(mask)
+    if arr.shape != shape:
+        raise InputError(f"`mask` must have the image's shape {shape}, not {arr.shape}")
+    if arr.dtype != bool:
+        if arr.dtype.kind not in "iu" or not np.all((arr == 0) | (arr == 1)):
+            raise InputError(f"`mask` must be boolean (True = pixel to ignore), not dtype {arr.dtype} "
+                             "with values other than 0 and 1")
+        arr = arr.astype(bool)
+    return arr
+
+
+def _map_or_scalar(value, name, shape, *, positive):
+    if value is None:
+        return None
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        v = float(value)
+        if not math.isfinite(v) or (positive and v < 0):
+            rel = "finite and >= 0" if positive else "finite"
+            raise InputError(f"`{name}` must be {rel}, not {value!r}")
+        return v
+    arr = np.asarray(value)
+    if arr.dtype == bool or arr.dtype.kind not in "iuf":
+        raise InputError(f"`{name}` must be a real number or an array of the image's shape, not {value!r}")
+    if arr.shape != shape:
+        raise InputError(f"`{name}` must be a number or have the image's shape {shape}, not {arr.shape}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)) or (positive and np.any(arr < 0)):
+        rel = "finite and >= 0" if positive else "finite"
+        raise InputError(f"`{name}` must be {rel} everywhere")
+    return arr
+
+
+# --------------------------------------------------------------------------- statistics
+
+def _sigma_clip(values, nsigma=3.0, iters=10):
+    """Sigma-clipped (median, sigma) of a 1-D float array; sigma from the MAD.
+
+    If the MAD is 0 (more than half the values equal) sigma falls back to
+    sqrt(pi/2) times the mean absolute deviation about the median; both are
+    consistent estimators of sigma for Gaussian noise.
+    """
+    v = values
+    med, sig = 0.0, 0.0
+    for _ in range(iters):
+        if v.size == 0:
+            break
+        med = float(np.median(v))
+        dev = np.abs(v - med)
+        sig = _MAD_TO_SIGMA * float(np.median(dev))
+        if sig == 0.0:
+            sig = math.sqrt(math.pi / 2.0) * float(np.mean(dev))
+        if sig == 0.0:
+            break
+        keep = dev <= nsigma * sig
+        if keep.all():
+            break
+        v = v[keep]
+    return med, sig
+
+
+def _global_stats(img, valid_flat):
+    """Sigma-clipped background and noise from a strided sample of the valid pixels."""
+    flat = img.ravel()
+    n = flat.size
+    step = max(1, n // _SAMPLE)
+    while step > 1 and math.gcd(step, img.shape[1]) != 1:   # avoid sampling the same columns
+        step += 1
+    sample = flat[::step].astype(np.float64)
+    if valid_flat is not None:
+        sample = sample[valid_flat[::step]]
+        if sample.size < 64:     # sparse valid pixels: use all of them
+            sample = flat[valid_flat].astype(np.float64)
+    return _sigma_clip(sample)
+
+
+def _tile_stats(img, valid, tile):
+    """Background and noise maps from sigma-clipped statistics in ``tile`` x ``tile`` tiles.
+
+    Tile values with fewer than 16 valid pixels are replaced by the global value;
+    the tile grid is median-filtered (3x3) and bilinearly interpolated to every
+    pixel (constant beyond the outer tile centres).
+    """
+    from scipy import ndimage
+
+    ny, nx = img.shape
+    ty, tx = max(1, round(ny / tile)), max(1, round(nx / tile))
+    ey = np.linspace(0, ny, ty + 1).round().astype(int)
+    ex = np.linspace(0, nx, tx + 1).round().astype(int)
+    gbg, gsig = _global_stats(img, None if valid is None else valid.ravel())
+    bg = np.full((ty, tx), gbg)
+    sig = np.full((ty, tx), gsig)
+    for i in range(ty):
+        for j in range(tx):
+            block = img[ey[i]:ey[i + 1], ex[j]:ex[j + 1]]
+            if valid is not None:
+                block = block[valid[ey[i]:ey[i + 1], ex[j]:ex[j + 1]]]
+            block = np.asarray(block, dtype=np.float64).ravel()
+            if block.size >= 16:
+                bg[i, j], sig[i, j] = _sigma_clip(block)
+    if ty >= 3 and tx >= 3:
+        bg = ndimage.median_filter(bg, size=3, mode="nearest")
+        sig = ndimage.median_filter(sig, size=3, mode="nearest")
+
+    def interp_matrix(n, edges):
+        centres = 0.5 * (edges[:-1] + edges[1:]) - 0.5
+        m = np.zeros((n, centres.size))
+        pos = np.arange(n, dtype=np.float64)
+        if centres.size == 1:
+            m[:, 0] = 1.0
+            return m
+        k = np.clip(np.searchsorted(centres, pos) - 1, 0, centres.size - 2)
+        t = np.clip((pos - centres[k]) / (centres[k + 1] - centres[k]), 0.0, 1.0)
+        m[np.arange(n), k] = 1.0 - t
+        m[np.arange(n), k + 1] = t
+        return m
+
+    wy, wx = interp_matrix(ny, ey), interp_matrix(nx, ex)
+    return wy @ bg @ wx.T, wy @ sig @ wx.T
+
+
+# --------------------------------------------------------------------------- Numba kernels
+
+@numba.njit(cache=True, nogil=True)
+def _prep(img, mask, has_mask):
+    """Float64 copy with invalid pixels (NaN or masked) set to 0, validity (uint8), invalid count."""
+    ny, nx = img.shape
+    a = np.empty((ny, nx), np.float64)
+    w = np.empty((ny, nx), np.uint8)
+    nbad = 0
+    for y in range(ny):
+        for x in range(nx):
+            v = np.float64(img[y, x])
+            ok = v == v
+            if has_mask and mask[y, x]:
+                ok = False
+            if ok:
+                a[y, x] = v
+                w[y, x] = 1
+            else:
+                a[y, x] = 0.0
+                w[y, x] = 0
+                nbad += 1
+    return a, w, nbad
+
+
+@numba.njit(cache=True, nogil=True)
+def _conv_sep(a, k):
+    """Separable convolution of ``a`` with ``k`` (odd length) along both axes, zeros outside."""
+    ny, nx = a.shape
+    m = k.size
+    r = m // 2
+    tmp = np.zeros((ny, nx), np.float64)
+    for y in range(ny):
+        for j in range(m):
+            d = j - r
+            kj = k[j]
+            x0 = max(0, -d)
+            x1 = min(nx, nx - d)
+            for x in range(x0, x1):
+                tmp[y, x] += kj * a[y, x + d]
+    out = np.zeros((ny, nx), np.float64)
+    for y in range(ny):
+        for j in range(m):
+            yy = y + j - r
+            if 0 <= yy < ny:
+                kj = k[j]
+                for x in range(nx):
+                    out[y, x] += kj * tmp[yy, x]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _candidates_sep(s, w, has_mask, fy, fx, gy, gx, bg, sig, tsig):
+    """Detection image and candidates for separable normalisation (no invalid pixel).
+
+    ``D = s * fy[y] * fx[x] - bg``; noise factor ``gy[y] * gx[x]``; candidate if
+    ``D > tsig * sig * factor``.  ``bg``/``sig`` are (1, 1) or full maps.
+    Returns D and the flat indices of the candidates.
+    """
+    ny, nx = s.shape
+    d = np.empty((ny, nx), np.float64)
+    idx = np.empty(ny * nx, np.int64)
+    full = bg.shape[0] > 1
+    n = 0
+    b0 = bg[0, 0]
+    s0 = sig[0, 0]
+    for y in range(ny):
+        for x in range(nx):
+            b = bg[y, x] if full else b0
+            sg = sig[y, x] if full else s0
+            v = s[y, x] * fy[y] * fx[x] - b
+            d[y, x] = v
+            if v > tsig * sg * gy[y] * gx[x] and (not has_mask or w[y, x] != 0):
+                idx[n] = y * nx + x
+                n += 1
+    return d, idx[:n].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _candidates_norm(s, den, den2, w, bg, sig, tsig):
+    """Detection image and candidates with per-pixel normalisation ``den`` (invalid pixels present)."""
+    ny, nx = s.shape
+    d = np.empty((ny, nx), np.float64)
+    idx = np.empty(ny * nx, np.int64)
+    full = bg.shape[0] > 1
+    n = 0
+    for y in range(ny):
+        for x in range(nx):
+            b = bg[y, x] if full else bg[0, 0]
+            sg = sig[y, x] if full else sig[0, 0]
+            if den[y, x] > 1e-12:
+                v = s[y, x] / den[y, x] - b
+            else:
+                v = 0.0
+            d[y, x] = v
+            if w[y, x] != 0 and den[y, x] > 1e-12 and v > tsig * sg * math.sqrt(den2[y, x]) / den[y, x]:
+                idx[n] = y * nx + x
+                n += 1
+    return d, idx[:n].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _find(parent, c):
+    root = c
+    while parent[root] != root:
+        root = parent[root]
+    while parent[c] != root:
+        nxt = parent[c]
+        parent[c] = root
+        c = nxt
+    return root
+
+
+@numba.njit(cache=True, nogil=True)
+def _sweep(d, order, ny, nx):
+    """Union-find merge tree of the super-level sets of ``d`` over the pixels ``order``.
+
+    ``order``: flat pixel indices sorted by ``d`` descending (ties by index).
+    Returns, per component (in creation order): peak pixel, peak value, key
+    col value (NaN if none above the level), absorbed flag (a plateau fragment
+    merged into an equal-height plateau: no peak of its own), plateau sums
+    (sum x, sum y, count).
+    """
+    n = order.size
+    label = np.full(ny * nx, -1, np.int32)
+    parent = np.empty(n, np.int32)
+    peak_pix = np.empty(n, np.int64)
+    peak_val = np.empty(n, np.float64)
+    col = np.full(n, np.nan)
+    absorbed = np.zeros(n, np.bool_)
+    sx = np.zeros(n, np.float64)
+    sy = np.zeros(n, np.float64)
+    cnt = np.zeros(n, np.int64)
+    roots = np.empty(8, np.int32)
+    dd = d.ravel()
+    nc = 0
+    for i in range(n):
+        p = order[i]
+        v = dd[p]
+        y = p // nx
+        x = p - y * nx
+        nr = 0
+        for dy in range(-1, 2):
+            yy = y + dy
+            if yy < 0 or yy >= ny:
+                continue
+            for dx in range(-1, 2):
+                xx = x + dx
+                if (dy == 0 and dx == 0) or xx < 0 or xx >= nx:
+                    continue
+                lab = label[yy * nx + xx]
+                if lab < 0:
+                    continue
+                r = _find(parent, lab)
+                seen = False
+                for k in range(nr):
+                    if roots[k] == r:
+                        seen = True
+                        break
+                if not seen:
+                    roots[nr] = r
+                    nr += 1
+        if nr == 0:
+            c = nc
+            nc += 1
+            parent[c] = c
+            peak_pix[c] = p
+            peak_val[c] = v
+            sx[c] = x
+            sy[c] = y
+            cnt[c] = 1
+            label[p] = c
+            continue
+        win = roots[0]
+        for k in range(1, nr):
+            r = roots[k]
+            if peak_val[r] > peak_val[win] or (peak_val[r] == peak_val[win] and r < win):
+                win = r
+        for k in range(nr):
+            r = roots[k]
+            if r == win:
+                continue
+            if peak_val[r] == v and peak_val[win] == v:
+                # two fragments of one plateau meet: same peak
+                absorbed[r] = True
+                sx[win] += sx[r]
+                sy[win] += sy[r]
+                cnt[win] += cnt[r]
+            else:
+                col[r] = v
+            parent[r] = win
+        label[p] = win
+        if peak_val[win] == v:
+            sx[win] += x
+            sy[win] += y
+            cnt[win] += 1
+    return (peak_pix[:nc].copy(), peak_val[:nc].copy(), col[:nc].copy(), absorbed[:nc].copy(),
+            sx[:nc].copy(), sy[:nc].copy(), cnt[:nc].copy())
+
+
+@numba.njit(cache=True, nogil=True)
+def _annulus_stats(a, w, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
+    """Sigma-clipped (median, MAD sigma) of the valid pixels in an annulus around each peak.
+
+    Falls back to ``fb_bg``/``fb_sig`` (per peak) with fewer than 8 valid pixels
+    or a zero spread.
+    """
+    ny, nx = a.shape
+    npk = px.size
+    bg = np.empty(npk)
+    sg = np.empty(npk)
+    ro = int(math.ceil(r_out))
+    buf = np.empty((2 * ro + 1) ** 2)
+    dev = np.empty((2 * ro + 1) ** 2)
+    for i in range(npk):
+        cx = int(round(px[i]))
+        cy = int(round(py[i]))
+        m = 0
+        for y in range(max(0, cy - ro), min(ny, cy + ro + 1)):
+            for x in range(max(0, cx - ro), min(nx, cx + ro + 1)):
+                r2 = (x - px[i]) ** 2 + (y - py[i]) ** 2
+                if r2 < r_in * r_in or r2 > r_out * r_out:
+                    continue
+                if has_mask and w[y, x] == 0:
+                    continue
+                buf[m] = a[y, x]
+                m += 1
+        med = fb_bg[i]
+        sig = fb_sig[i]
+        if m >= 8:
+            vals = buf[:m].copy()
+            for _it in range(10):
+                mm = vals.size
+                if mm < 8:
+                    break
+                med_t = np.median(vals)
+                for k in range(mm):
+                    dev[k] = abs(vals[k] - med_t)
+                sig_t = 1.482602218505602 * np.median(dev[:mm])
+                if sig_t == 0.0:
+                    s = 0.0
+                    for k in range(mm):
+                        s += dev[k]
+                    sig_t = math.sqrt(math.pi / 2.0) * s / mm
+                med, sig = med_t, sig_t
+                if sig_t == 0.0:
+                    break
+                keep = 0
+                for k in range(mm):
+                    if dev[k] <= 3.0 * sig_t:
+                        keep += 1
+                if keep == mm:
+                    break
+                nv = np.empty(keep)
+                j = 0
+                for k in range(mm):
+                    if dev[k] <= 3.0 * sig_t:
+                        nv[j] = vals[k]
+                        j += 1
+                vals = nv
+            if sig == 0.0:
+                sig = fb_sig[i]
+        bg[i] = med
+        sg[i] = sig
+    return bg, sg
+
+
+@numba.njit(cache=True, nogil=True)
+def _solve5(h, g, n):
+    """Solve the n x n symmetric system h z = g by Gaussian elimination with partial pivoting.
+
+    Returns (z, ok)."""
+    m = np.empty((n, n + 1))
+    for i in range(n):
+        for j in range(n):
+            m[i, j] = h[i, j]
+        m[i, n] = g[i]
+    for c in range(n):
+        piv = c
+        for r in range(c + 1, n):
+            if abs(m[r, c]) > abs(m[piv, c]):
+                piv = r
+        if not abs(m[piv, c]) > 1e-300:
+            return np.zeros(n), False
+        if piv != c:
+            for j in range(n + 1):
+                t = m[c, j]
+                m[c, j] = m[piv, j]
+                m[piv, j] = t
+        for r in range(c + 1, n):
+            f = m[r, c] / m[c, c]
+            for j in range(c, n + 1):
+                m[r, j] -= f * m[c, j]
+    z = np.empty(n)
+    for r in range(n - 1, -1, -1):
+        s = m[r, n]
+        for j in range(r + 1, n):
+            s -= m[r, j] * z[j]
+        z[r] = s / m[r, r]
+    return z, True
+
+
+@numba.njit(cache=True, nogil=True)
+def _centroid_one(a, w, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
+    """Gaussian-weighted iterative centroid on the stamp of half-width h around (cx, cy).
+
+    Returns (x, y, x_err, y_err, ok).  Fixed point of
+    ``x = sum(W I x) / sum(W I)``, ``W = exp(-r^2 / (2 sw^2))``; the error is the
+    linear propagation of white pixel noise through one step, divided by
+    ``1 - dF/dx`` at the fixed point (``dF/dx`` estimated numerically from the
+    weighted second moment: ``var_W / sw^2``).
+    """
+    ny, nx = a.shape
+    x = x0
+    y = y0
+    ok = False
+    sum_wi = 0.0
+    for _it in range(50):
+        swi = 0.0
+        swix = 0.0
+        swiy = 0.0
+        for yy in range(max(0, cy - h), min(ny, cy + h + 1)):
+            for xx in range(max(0, cx - h), min(nx, cx + h + 1)):
+                if has_mask and w[yy, xx] == 0:
+                    continue
+                wt = math.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2.0 * sw * sw))
+                iv = a[yy, xx] - bgv
+                swi += wt * iv
+                swix += wt * iv * xx
+                swiy += wt * iv * yy
+        if not swi > 0.0:
+            ok = False
+            break
+        xn = swix / swi
+        yn = swiy / swi
+        if abs(xn - cx) > h or abs(yn - cy) > h:
+            ok = False
+            break
+        step = abs(xn - x) + abs(yn - y)
+        x = xn
+        y = yn
+        sum_wi = swi
+        ok = True
+        if step < 1e-7:
+            break
+    if not ok:
+        return x0, y0, math.nan, math.nan, False
+    # error propagation
+    vx = 0.0
+    vy = 0.0
+    mxx = 0.0
+    myy = 0.0
+    for yy in range(max(0, cy - h), min(ny, cy + h + 1)):
+        for xx in range(max(0, cx - h), min(nx, cx + h + 1)):
+            if has_mask and w[yy, xx] == 0:
+                continue
+            wt = math.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2.0 * sw * sw))
+            iv = a[yy, xx] - bgv
+            vx += (wt * (xx - x)) ** 2
+            vy += (wt * (yy - y)) ** 2
+            mxx += wt * iv * (xx - x) ** 2
+            myy += wt * iv * (yy - y) ** 2
+    gx = 1.0 - (mxx / sum_wi) / (sw * sw)     # 1 - dF/dx
+    gy = 1.0 - (myy / sum_wi) / (sw * sw)
+    if not (gx > 0.05 and gy > 0.05):
+        gx = max(gx, 0.05)
+        gy = max(gy, 0.05)
+    ex = noise * math.sqrt(vx) / sum_wi / gx
+    ey = noise * math.sqrt(vy) / sum_wi / gy
+    return x, y, ex, ey, True
+
+
+@numba.njit(cache=True, nogil=True)
+def _gauss_one(a, w, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
+    """Levenberg-Marquardt fit of B + A exp(-r^2/(2 s^2)) on the stamp around (cx, cy).
+
+    Writes (x, y, x_err, y_err, A, B, s) into ``out``; returns True on success.
+    """
+    ny, nx = a.shape
+    m = (2 * h + 1) ** 2
+    px = np.empty(m)
+    py = np.empty(m)
+    pv = np.empty(m)
+    n = 0
+    for yy in range(max(0, cy - h), min(ny, cy + h + 1)):
+        for xx in range(max(0, cx - h), min(nx, cx + h + 1)):
+            if has_mask and w[yy, xx] == 0:
+                continue
+            px[n] = xx
+            py[n] = yy
+            pv[n] = a[yy, xx]
+            n += 1
+    if n < 8:
+        return False
+    p = np.array([a0, x0, y0, s0, b0])
+    hh = np.empty((5, 5))
+    g = np.empty(5)
+    jac = np.empty(5)
+
+    def chi2(q):
+        c = 0.0
+        inv = 1.0 / (2.0 * q[3] * q[3])
+        for k in range(n):
+            e = math.exp(-((px[k] - q[1]) ** 2 + (py[k] - q[2]) ** 2) * inv)
+            r = pv[k] - q[4] - q[0] * e
+            c += r * r
+        return c
+
+    chi = chi2(p)
+    lam = 1e-3
+    conv = False
+    for _it in range(40):
+        for i in range(5):
+            g[i] = 0.0
+            for j in range(5):
+                hh[i, j] = 0.0
+        s2 = p[3] * p[3]
+        inv = 1.0 / (2.0 * s2)
+        for k in range(n):
+            dx = px[k] - p[1]
+            dy = py[k] - p[2]
+            r2 = dx * dx + dy * dy
+            e = math.exp(-r2 * inv)
+            r = pv[k] - p[4] - p[0] * e
+            jac[0] = e
+            jac[1] = p[0] * e * dx / s2
+            jac[2] = p[0] * e * dy / s2
+            jac[3] = p[0] * e * r2 / (s2 * p[3])
+            jac[4] = 1.0
+            for i in range(5):
+                g[i] += jac[i] * r
+                for j in range(i + 1):
+                    hh[i, j] += jac[i] * jac[j]
+        for i in range(5):
+            for j in range(i + 1, 5):
+                hh[i, j] = hh[j, i]
+        accepted = False
+        step = np.zeros(5)
+        for _try in range(12):
+            hd = hh.copy()
+            for i in range(5):
+                hd[i, i] += lam * hh[i, i] + 1e-300
+            step, ok = _solve5(hd, g, 5)
+            if not ok:
+                lam *= 10.0
+                continue
+            q = p + step
+            if q[3] < 0.2 * s0 or q[3] > 5.0 * s0 or abs(q[1] - cx) > h + 0.5 or abs(q[2] - cy) > h + 0.5:
+                lam *= 10.0
+                continue
+            cq = chi2(q)
+            if cq <= chi:
+                p = q
+                chi = cq
+                lam = max(lam * 0.3, 1e-7)
+                accepted = True
+                break
+            lam *= 10.0
+        if not accepted:
+            conv = True     # no downhill step left: at the minimum (or stuck)
+            break
+        if abs(step[1]) < 1e-6 and abs(step[2]) < 1e-6 and abs(step[3]) < 1e-6 * p[3]:
+            conv = True
+            break
+    if not conv or not p[0] > 0.0:
+        return False
+    # covariance at the solution: noise^2 (J^T J)^-1 (undamped, recomputed at p)
+    for i in range(5):
+        for j in range(5):
+            hh[i, j] = 0.0
+    s2 = p[3] * p[3]
+    inv = 1.0 / (2.0 * s2)
+    for k in range(n):
+        dx = px[k] - p[1]
+        dy = py[k] - p[2]
+        r2 = dx * dx + dy * dy
+        e = math.exp(-r2 * inv)
+        jac[0] = e
+        jac[1] = p[0] * e * dx / s2
+        jac[2] = p[0] * e * dy / s2
+        jac[3] = p[0] * e * r2 / (s2 * p[3])
+        jac[4] = 1.0
+        for i in range(5):
+            for j in range(5):
+                hh[i, j] += jac[i] * jac[j]
+    e1 = np.zeros(5)
+    e1[1] = 1.0
+    z1, ok1 = _solve5(hh, e1, 5)
+    e2 = np.zeros(5)
+    e2[2] = 1.0
+    z2, ok2 = _solve5(hh, e2, 5)
+    if not (ok1 and ok2 and z1[1] > 0.0 and z2[2] > 0.0):
+        return False
+    out[0] = p[1]
+    out[1] = p[2]
+    out[2] = noise * math.sqrt(z1[1])
+    out[3] = noise * math.sqrt(z2[2])
+    out[4] = p[0]
+    out[5] = p[4]
+    out[6] = p[3]
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _refine(a, w, has_mask, ix, iy, x0, y0, plateau, a0, b0, noise, s0, h, method):
+    """Sub-pixel positions of all peaks.  method: 0 gauss, 1 centroid, 2 none.
+
+    Returns an (n, 7) array (x, y, x_err, y_err, height, sigma, flags-extra) where
+    flags-extra holds FLAG_BORDER | FLAG_MASKED | FLAG_FIT_FAILED bits.
+    """
+    ny, nx = a.shape
+    npk = ix.size
+    res = np.empty((npk, 7))
+    out = np.empty(7)
+    for i in range(npk):
+        cx = ix[i]
+        cy = iy[i]
+        fl = 0
+        if cx - h < 0 or cy - h < 0 or cx + h >= nx or cy + h >= ny:
+            fl |= 1
+        if has_mask:
+            for yy in range(max(0, cy - h), min(ny, cy + h + 1)):
+                for xx in range(max(0, cx - h), min(nx, cx + h + 1)):
+                    if w[yy, xx] == 0:
+                        fl |= 2
+        x = x0[i]
+        y = y0[i]
+        ex = math.sqrt(1.0 / 12.0)
+        ey = ex
+        height = a[cy, cx] - b0[i]
+        sig = math.nan
+        if plateau[i] > 1 or method == 2:
+            if plateau[i] > 1:
+                ex = math.sqrt(1.0 / 12.0 / plateau[i])   # documented convention
+                ey = ex
+        elif method == 0:
+            if _gauss_one(a, w, has_mask, cx, cy, x, y, a0[i], b0[i], s0, h, noise[i], out):
+                x, y, ex, ey, height, sig = out[0], out[1], out[2], out[3], out[4], out[6]
+            else:
+                fl |= 4
+                xc, yc, exc, eyc, okc = _centroid_one(a, w, has_mask, cx, cy, x, y, b0[i], s0, h, noise[i])
+                if okc:
+                    x, y, ex, ey = xc, yc, exc, eyc
+        else:
+            xc, yc, exc, eyc, okc = _centroid_one(a, w, has_mask, cx, cy, x, y, b0[i], s0, h, noise[i])
+            if okc:
+                x, y, ex, ey = xc, yc, exc, eyc
+            else:
+                fl |= 4
+        res[i, 0] = x
+        res[i, 1] = y
+        res[i, 2] = ex
+        res[i, 3] = ey
+        res[i, 4] = height
+        res[i, 5] = sig
+        res[i, 6] = fl
+    return res
+
+
+# --------------------------------------------------------------------------- find_peaks
+
+def _gauss_kernel(sigma):
+    r = max(1, int(math.ceil(3.0 * sigma)))
+    t = np.arange(-r, r + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (t / sigma) ** 2)
+    return k / k.sum()
+
+
+def _edge_norm(n, k):
+    """Per-index in-bounds kernel sum and sum of squares for a 1-D axis of length n."""
+    r = k.size // 2
+    c1 = np.concatenate([[0.0], np.cumsum(k)])
+    c2 = np.concatenate([[0.0], np.cumsum(k * k)])
+    i = np.arange(n)
+    lo = np.maximum(0, r - i)                   # first kernel index inside
+    hi = np.minimum(k.size, n - i + r)          # one past the last
+    return c1[hi] - c1[lo], c2[hi] - c2[lo]
+
+
+def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, prominence_sigma=3.0,
+               exclude_border=True, mask=None, background=None, noise=None, tile_size=None,
+               smooth_fwhm=None, subpixel="gauss", max_peaks=None):
+    """Find the significant peaks of a noisy 2-D image, with sub-pixel positions.
+
+    Parameters
+    ----------
+    image : array_like, shape (ny, nx), integer or float
+        The image (or a 2-D histogram).  NaN pixels are treated as masked;
+        ``+-inf`` is refused.  Not modified.
+    threshold_sigma : float, keyword-only
+        Detection threshold: a pixel is a candidate when the detection image
+        ``D`` (matched-filtered, background-subtracted) exceeds this many of its
+        own noise sigmas ``sigma_D``.  Default 5.
+    fwhm : float, keyword-only
+        Expected full width at half maximum of a source (px, > 0).  Sets the
+        matched filter, the fit's starting width, the stamp and the annulus.
+    min_distance : float or None, keyword-only
+        Peaks closer than this (px, between refined positions) to a higher kept
+        peak are dropped.  ``None``: ``fwhm / 2`` (this removes the duplicates
+        that two detections of one source would give); 0 keeps all.
+    prominence_sigma : float, keyword-only
+        A peak that meets a higher one above the detection level must rise at
+        least this many ``sigma_D`` above their key col.  Default 3.
+    exclude_border : bool or int, keyword-only
+        Border policy.  An int ``b`` drops peaks whose detection pixel lies
+        within ``b`` px of the image edge (column ``< b`` or ``> nx - 1 - b``,
+        likewise rows).  ``True`` (default): ``b`` = the stamp half-width, so
+        every kept peak is fitted on a full stamp; ``False`` or 0: keep all
+        (peaks near the edge carry :data:`FLAG_BORDER` when their stamp is cut).
+    mask : array_like of bool, shape (ny, nx), optional
+        True where a pixel must be ignored (bad pixels, a beam stop, ...).
+        Masked pixels are never peaks and take no part in statistics,
+        filtering or fitting.
+    background, noise : float or array (ny, nx), optional
+        Known background level and per-pixel noise sigma (image units).
+        Default: estimated by sigma clipping (globally, or per tile if
+        ``tile_size`` is given).
+    tile_size : int or None, keyword-only
+        Estimate background and noise in tiles of about this many pixels
+        (>= 8) instead of globally.
+    smooth_fwhm : float or None, keyword-only
+        FWHM of the detection filter (px); None: ``fwhm`` (matched filter);
+        0: no smoothing (``D`` is the background-subtracted image itself).
+    subpixel : {"gauss", "centroid", "none"}, keyword-only
+        Sub-pixel estimator (see the module docstring).  "none" reports the
+        peak pixel (the plateau centroid for a plateau).
+    max_peaks : int or None, keyword-only
+        Keep at most this many peaks (the highest).
+
+    Returns
+    -------
+    table : numpy structured array, shape (n_peaks,), dtype :data:`PEAK_DTYPE`
+        One row per peak, ranked by ``D`` at the peak (highest first).
+        Columns (``table["x"]`` ...): ``x, y`` (px; column, row), ``x_err,
+        y_err`` (px, 1 sigma), ``height`` (fitted amplitude above the local
+        background; the raw pixel minus the local background without a fit),
+        ``background, noise`` (sigma-clipped statistics in an annulus of radii
+        ``2 fwhm`` to ``2 fwhm + max(3, fwhm)`` around the peak), ``snr``
+        (``height / noise``), ``prominence`` (in ``D``, image units),
+        ``isolation`` (px, to the nearest higher peak in the table; inf for
+        the first), ``significance`` (``D / sigma_D`` at the peak),
+        ``sigma`` (fitted Gaussian sigma, px), ``npix`` (plateau size) and
+        ``flags`` (``FLAG_*`` bits).  Plateau positions have
+        ``x_err = y_err = sqrt(1 / (12 npix))`` and unrefined ("none")
+        positions ``sqrt(1/12)`` (uniform quantisation).
+
+    Raises
+    ------
+    InputError
+        A bad argument, an image with ``+-inf``, or no valid pixel.
+
+    Examples
+    --------
+    >>> t = find_peaks(img, fwhm=2.5)            # doctest: +SKIP
+    >>> t["x"][0], t["y"][0], t["snr"][0]        # doctest: +SKIP
+    """
+    arr = _image_array(image)
+    shape = arr.shape
+    threshold_sigma = _real_scalar(threshold_sigma, "threshold_sigma", low=0.0, low_open=True)
+    fwhm = _real_scalar(fwhm, "fwhm", low=0.0, low_open=True)
+    if fwhm > max(shape):
+        raise InputError(f"`fwhm` must be at most the image size {max(shape)} px, not {fwhm!r}")
+    min_distance = _real_scalar(min_distance, "min_distance", low=0.0, allow_none=True)
+    prominence_sigma = _real_scalar(prominence_sigma, "prominence_sigma", low=0.0)
+    smooth_fwhm = _real_scalar(smooth_fwhm, "smooth_fwhm", low=0.0, allow_none=True)
+    if isinstance(exclude_border, (bool, np.bool_)):
+        border = None if exclude_border else 0
+    elif isinstance(exclude_border, numbers.Integral) and exclude_border >= 0:
+        border = int(exclude_border)
+    else:
+        raise InputError(f"`exclude_border` must be True, False or an int >= 0, not {exclude_border!r}")
+    if tile_size is not None and (isinstance(tile_size, (bool, np.bool_))
+                                  or not isinstance(tile_size, numbers.Integral) or tile_size < 8):
+        raise InputError(f"`tile_size` must be None or an int >= 8, not {tile_size!r}")
+    if subpixel not in _SUBPIXEL:
+        raise InputError(f"`subpixel` must be one of {_SUBPIXEL}, not {subpixel!r}")
+    if max_peaks is not None and (isinstance(max_peaks, (bool, np.bool_))
+                                  or not isinstance(max_peaks, numbers.Integral) or max_peaks < 1):
+        raise InputError(f"`max_peaks` must be None or an int >= 1, not {max_peaks!r}")
+    mask_arr = _mask_array(mask, shape)
+    bg_in = _map_or_scalar(background, "background", shape, positive=False)
+    noise_in = _map_or_scalar(noise, "noise", shape, positive=True)
+    if arr.dtype.kind == "f" and np.isinf(arr).any():
+        raise InputError("`image` must not contain +-inf; replace those pixels by NaN or pass them in `mask`")
+
+    s0 = fwhm / _FWHM_PER_SIGMA
+    h = max(2, int(math.ceil(2.5 * s0)))
+    if border is None:
+        border = h
+    sk = s0 if smooth_fwhm is None else smooth_fwhm / _FWHM_PER_SIGMA
+    method = _SUBPIXEL.index(subpixel)
+
+    # 1. validity
+    has_mask = mask_arr is not None
+    a, w, nbad = _prep(arr, mask_arr if has_mask else np.zeros((1, 1), np.bool_), has_mask)
+    if nbad == a.size:
+        raise InputError("`image` has no valid pixel (all are NaN or masked)")
+    invalid = nbad > 0
+    valid_flat = w.ravel().view(bool) if invalid else None
+
+    # 2. background and noise
+    if bg_in is None or noise_in is None:
+        if tile_size is None:
+            gbg, gsig = _global_stats(a, valid_flat)
+            est_bg, est_sig = np.full((1, 1), gbg), np.full((1, 1), gsig)
+        else:
+            est_bg, est_sig = _tile_stats(a, w.view(bool) if invalid else None, int(tile_size))
+    bgm = (est_bg if bg_in is None else
+           (np.full((1, 1), bg_in) if isinstance(bg_in, float) else bg_in))
+    sigm = (est_sig if noise_in is None else
+            (np.full((1, 1), noise_in) if isinstance(noise_in, float) else noise_in))
+    bgm = np.ascontiguousarray(bgm, dtype=np.float64)
+    sigm = np.ascontiguousarray(sigm, dtype=np.float64)
+
+    # 3. detection image and candidates
+    ny, nx = shape
+    if sk > 0:
+        k = _gauss_kernel(sk)
+        s = _conv_sep(a, k)
+    else:
+        k = np.ones(1)
+        s = a
+    if not invalid:
+        ny1, ny2 = _edge_norm(ny, k)
+        nx1, nx2 = _edge_norm(nx, k)
+        d, cand = _candidates_sep(s, w, False, 1.0 / ny1, 1.0 / nx1, np.sqrt(ny2) / ny1,
+                                  np.sqrt(nx2) / nx1, bgm, sigm, threshold_sigma)
+
+        def noise_factor(iy, ix):
+            return np.sqrt(ny2[iy]) / ny1[iy] * np.sqrt(nx2[ix]) / nx1[ix]
+    else:
+        wf = w.astype(np.float64)
+        den = _conv_sep(wf, k) if sk > 0 else wf
+        den2 = _conv_sep(wf, k * k) if sk > 0 else wf
+        d, cand = _candidates_norm(s, den, den2, w, bgm, sigm, threshold_sigma)
+
+        def noise_factor(iy, ix):
+            return np.sqrt(den2[iy, ix]) / den[iy, ix]
+
+    def at(m, iy, ix):
+        return m[iy, ix] if m.shape[0] > 1 else np.full(iy.shape, m[0, 0])
+
+    # 4. merge tree
+    vals = d.ravel()[cand]
+    order = cand[np.lexsort((cand, -vals))]
+    ppix, pval, pcol, absorbed, psx, psy, pcnt = _sweep(d, order, ny, nx)
+    iy_all, ix_all = np.divmod(ppix, nx)
+    sig_d = at(sigm, iy_all, ix_all) * noise_factor(iy_all, ix_all)
+    has_col = ~np.isnan(pcol)
+    level = threshold_sigma * sig_d
+    prom = np.where(has_col, pval - np.where(has_col, pcol, 0.0), pval - level)
+    keep = ~absorbed & (prom > 0) & (~has_col | (prom >= prominence_sigma * sig_d))
+    cx = psx / pcnt
+    cy = psy / pcnt
+    if border > 0:
+        keep &= (cx >= border) & (cx <= nx - 1 - border) & (cy >= border) & (cy <= ny - 1 - border)
+    sel = np.flatnonzero(keep)
+    sel = sel[np.lexsort((ppix[sel], -pval[sel]))]           # rank: D descending
+    npk = sel.size
+    # a plateau's reference pixel: the plateau pixel nearest its centroid is not needed;
+    # the stamp is centred on the rounded centroid (inside the plateau for convex ones)
+    cxs, cys = cx[sel], cy[sel]
+    ix = np.clip(np.rint(cxs).astype(np.int64), 0, nx - 1)
+    iy = np.clip(np.rint(cys).astype(np.int64), 0, ny - 1)
+    plateau = pcnt[sel]
+
+    # 5. local statistics and sub-pixel refinement
+    r_in = 2.0 * fwhm
+    r_out = r_in + max(3.0, fwhm)
+    fb_bg = at(bgm, iy, ix).astype(np.float64)
+    fb_sig = at(sigm, iy, ix).astype(np.float64)
+    if noise_in is None:
+        lbg, lsig = _annulus_stats(a, w, invalid, cxs, cys, r_in, r_out, fb_bg, fb_sig)
+    else:
+        lbg, _ = _annulus_stats(a, w, invalid, cxs, cys, r_in, r_out, fb_bg, fb_sig)
+        lsig = fb_sig
+    if bg_in is not None:
+        lbg = fb_bg
+    gain = 1.0 if sk <= 0 else (s0 * s0 + sk * sk) / (s0 * s0)
+    a0 = np.maximum(pval[sel] * gain, 1e-12)
+    res = _refine(a, w, invalid, ix, iy, cxs, cys, plateau, a0, lbg, lsig, s0, h, method)
+
+    table = np.zeros(npk, dtype=PEAK_DTYPE)
+    table["x"], table["y"] = res[:, 0], res[:, 1]
+    table["x_err"], table["y_err"] = res[:, 2], res[:, 3]
+    table["height"] = res[:, 4]
+    table["background"], table["noise"] = lbg, lsig
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["snr"] = np.where(lsig > 0, res[:, 4] / np.where(lsig > 0, lsig, 1.0),
+                                np.where(res[:, 4] > 0, np.inf, 0.0))
+        sd = sig_d[sel]
+        table["significance"] = np.where(sd > 0, pval[sel] / np.where(sd > 0, sd, 1.0), np.inf)
+    table["prominence"] = prom[sel]
+    table["sigma"] = res[:, 5]
+    table["npix"] = plateau
+    flags = res[:, 6].astype(np.int32)
+    flags |= np.where(plateau > 1, FLAG_PLATEAU, 0).astype(np.int32)
+    flags |= np.where(~has_col[sel], FLAG_PROMINENCE_BOUND, 0).astype(np.int32)
+    table["flags"] = flags
+
+    # 6. duplicates / min_distance, max_peaks, isolation
+    md = 0.5 * fwhm if min_distance is None else min_distance
+    if npk > 1 and md > 0:
+        table = table[_greedy_keep(table["x"], table["y"], md)]
+    if max_peaks is not None:
+        table = table[:max_peaks]
+    table["isolation"] = _isolation(table["x"], table["y"])
+    return table
+
+
+def _greedy_keep(x, y, dist):
+    """Mask keeping each point unless a kept point earlier in the order lies within ``dist``."""
+    from scipy.spatial import cKDTree
+
+    pts = np.column_stack([x, y])
+    pairs = cKDTree(pts).query_pairs(dist, output_type="ndarray")
+    keep = np.ones(x.size, bool)
+    if pairs.size == 0:
+        return keep
+    pairs = np.sort(pairs, axis=1)
+    pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]
+    for i, j in pairs:                 # j > i; i is final when j is visited (i < j)
+        if keep[i]:
+            keep[j] = False
+    return keep
+
+
+def _isolation(x, y):
+    """Distance from each point to the nearest point earlier in the order (inf for the first)."""
+    n = x.size
+    iso = np.full(n, np.inf)
+    if n < 2:
+        return iso
+    from scipy.spatial import cKDTree
+
+    pts = np.column_stack([x, y])
+    kq = min(n, 16)
+    dist, nb = cKDTree(pts).query(pts, k=kq)
+    dist = dist.reshape(n, kq)
+    nb = nb.reshape(n, kq)
+    higher = nb < np.arange(n)[:, None]
+    found = higher.any(axis=1)
+    first = np.argmax(higher, axis=1)
+    iso[found] = dist[found, first[found]]
+    for i in np.flatnonzero(~found[1:]) + 1:      # no higher point among the kq nearest
+        iso[i] = np.sqrt(np.min((x[:i] - x[i]) ** 2 + (y[:i] - y[i]) ** 2))
+    return iso
+
+
+# --------------------------------------------------------------------------- cluster_center
+
+class ClusterCenter(NamedTuple):
+    """Result of :func:`cluster_center` (data units)."""
+
+    x: float
+    y: float
+    x_err: float
+    y_err: float
+    bandwidth_x: float
+    bandwidth_y: float
+    n_eff: float      # effective number of points under the kernel, (sum w)^2 / sum w^2
+    n_iter: int
+
+
+def _points(values, name):
+    try:
+        arr = np.asarray(values)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"`{name}` must be a 1-D array of real numbers, not {type(values).__name__}") from exc
+    if arr.dtype == bool or arr.dtype.kind not in "iuf":
+        raise InputError(f"`{name}` must hold real numbers, not dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise InputError(f"`{name}` must be 1-D, not an array of shape {arr.shape}")
+    return arr.astype(np.float64)
+
+
+def cluster_center(x, y, *, bins=64, range=None, weights=None, bandwidth=None, tol=1e-6,
+                   max_iter=500):
+    """Centre of the densest cluster of 2-D points: the mode, refined by mean shift.
+
+    1. Seed: the maximum of the point histogram (``bins``, ``range`` as in
+       :func:`numpy.histogram2d`) smoothed by a Gaussian of 1 bin.
+    2. Bandwidth (unless given): per axis, the cluster's sigma from the
+       half-maximum width of the smoothed histogram around the seed (above its
+       median level), deconvolved from the 1-bin smoothing, at least half a bin.
+    3. Mean shift (Comaniciu & Meer 2002, IEEE TPAMI 24(5), eq. 17) with a
+       Gaussian kernel of that bandwidth on the raw points: ``m <- sum(K_i p_i)
+       / sum(K_i)``, ``K_i = w_i exp(-|(p_i - m) / h|^2 / 2)``, until the step is
+       below ``tol`` bandwidths.  The fixed point is a mode of the kernel
+       density estimate, which a uniform background does not move.
+    4. Uncertainty: the sandwich (M-estimator) covariance of the fixed point
+       ``sum K_i (p_i - m) = 0``: ``J^-1 V J^-T`` with
+       ``J = sum K_i ((p_i - m)(p_i - m)^T / h^2 - I)`` and
+       ``V = sum w_i k_i^2 (p_i - m)(p_i - m)^T`` (``k_i`` the kernel value).
+
+    Parameters
+    ----------
+    x, y : array_like, shape (n,)
+        Point coordinates (any units).  Pairs with a non-finite coordinate are
+        ignored; at least 3 finite points are needed.
+    bins : int or (int, int) or (array, array), keyword-only
+        Histogram bins for the seed, as in :func:`numpy.histogram2d`.
+    range : ((xmin, xmax), (ymin, ymax)) or None, keyword-only
+        Histogram range (default: the data's extent).
+    weights : array_like, shape (n,), optional
+        Non-negative frequency weights (e.g. counts when ``x, y`` are bin
+        centres of an existing histogram).
+    bandwidth : float or (float, float) or None, keyword-only
+        Gaussian kernel sigma per axis (data units); None: automatic (step 2).
+    tol : float, keyword-only
+        Convergence tolerance in bandwidths.
+    max_iter : int, keyword-only
+        At most this many mean-shift steps.
+
+    Returns
+    -------
+    ClusterCenter
+        ``x, y`` (the mode), ``x_err, y_err`` (1 sigma), the bandwidth used,
+        the effective number of points under the kernel and the iterations.
+    """
+    xs = _points(x, "x")
+    ys = _points(y, "y")
+    if xs.shape != ys.shape:
+        raise InputError(f"`x` and `y` must have the same length, not {xs.size} and {ys.size}")
+    wts = None
+    if weights is not None:
+        wts = _points(weights, "weights")
+        if wts.shape != xs.shape:
+            raise InputError(f"`weights` must have the length of `x` ({xs.size}), not {wts.size}")
+        if not np.all(np.isfinite(wts)) or np.any(wts < 0):
+            raise InputError("`weights` must be finite and >= 0")
+    tol = _real_scalar(tol, "tol", low=0.0, low_open=True)
+    if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise InputError(f"`max_iter` must be an int >= 1, not {max_iter!r}")
+    if bandwidth is not None:
+        bw = np.broadcast_to(np.asarray(bandwidth, dtype=np.float64), (2,)) if np.ndim(bandwidth) <= 1 \
+            else np.asarray(bandwidth)
+        if bw.shape != (2,) or not np.all(np.isfinite(bw)) or np.any(bw <= 0):
+            raise InputError(f"`bandwidth` must be a positive number or two, not {bandwidth!r}")
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    if wts is not None:
+        ok &= wts > 0
+    xs, ys = xs[ok], ys[ok]
+    wts = np.ones(xs.size) if wts is None else wts[ok]
+    if xs.size < 3:
+        raise InputError(f"`x`, `y` must hold at least 3 finite points (with weight > 0), not {xs.size}")
+    try:
+        hist, ex, ey = np.histogram2d(xs, ys, bins=bins, range=range, weights=wts)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"`bins`/`range` are not valid for numpy.histogram2d: {exc}") from exc
+    from scipy import ndimage
+
+    sm = ndimage.gaussian_filter(hist, 1.0, mode="constant")
+    i, j = np.unravel_index(int(np.argmax(sm)), sm.shape)
+    cxb, cyb = 0.5 * (ex[i] + ex[i + 1]), 0.5 * (ey[j] + ey[j + 1])
+    bwx, bwy = np.diff(ex), np.diff(ey)
+    if bandwidth is None:
+        base = float(np.median(sm))
+        half = base + 0.5 * (sm[i, j] - base)
+
+        def width(profile, c):
+            lo = c
+            while lo > 0 and profile[lo - 1] > half:
+                lo -= 1
+            hi = c
+            while hi < profile.size - 1 and profile[hi + 1] > half:
+                hi += 1
+            # linear interpolation of the half-maximum crossings (in bins)
+            left = lo - (0.5 if lo == 0 else (profile[lo] - half) / max(profile[lo] - profile[lo - 1], 1e-300))
+            right = hi + (0.5 if hi == profile.size - 1 else
+                          (profile[hi] - half) / max(profile[hi] - profile[hi + 1], 1e-300))
+            fw = (right - left) / _FWHM_PER_SIGMA
+            return math.sqrt(max(fw * fw - 1.0, 0.25))
+
+        bw = np.array([width(sm[:, j], i) * bwx[i], width(sm[i, :], j) * bwy[j]])
+    h = bw.astype(np.float64)
+    m = np.array([cxb, cyb])
+    pts = np.column_stack([xs, ys])
+    n_iter = 0
+    for n_iter in builtins.range(1, max_iter + 1):
+        d = (pts - m) / h
+        k = wts * np.exp(-0.5 * np.einsum("ij,ij->i", d, d))
+        sk = k.sum()
+        if not sk > 0:
+            raise InputError("no point lies near the histogram maximum; give `bandwidth` or `bins`")
+        new = k @ pts / sk
+        step = np.abs((new - m) / h).max()
+        m = new
+        if step < tol:
+            break
+    d = pts - m
+    kern = np.exp(-0.5 * np.einsum("ij,ij->i", d / h, d / h))
+    kk = wts * kern
+    # J = d/dm sum K_i (p_i - m) = sum K_i ((p_i - m)(p_i - m)^T / h^2 - I), h per axis
+    jmat = np.einsum("i,ij,ik->jk", kk, d, d / (h * h)) - np.eye(2) * kk.sum()
+    vmat = np.einsum("i,ij,ik->jk", wts * kern * kern, d, d)
+    try:
+        jinv = np.linalg.inv(jmat)
+        cov = jinv @ vmat @ jinv.T
+        ex_, ey_ = math.sqrt(max(cov[0, 0], 0.0)), math.sqrt(max(cov[1, 1], 0.0))
+    except np.linalg.LinAlgError:
+        ex_ = ey_ = math.nan
+    n_eff = float(kk.sum() ** 2 / max((wts * kern * kern).sum(), 1e-300))
+    return ClusterCenter(float(m[0]), float(m[1]), ex_, ey_, float(h[0]), float(h[1]), n_eff, int(n_iter))
+
