@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DicomError, LoadError
+from ..errors import DicomError, DRRError, LoadError
 from ..volume import Volume
 
 __all__ = ["SeriesInfo", "list_series", "read_dicom", "is_dicom_file", "FILL_HU"]
@@ -288,27 +288,41 @@ def _scan_files(paths) -> _Scan:
         if ds is None:
             scan.non_dicom.append(path)
             continue
-        meta_sop = str(getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", "") or "")
-        if meta_sop == _DICOMDIR_UID or "DirectoryRecordSequence" in ds:
-            scan.non_image["DICOMDIR"] += 1
-            continue
-        sop = ds.get("SOPClassUID")
-        if not sop:
-            scan.incomplete.append(path)
-            continue
-        if "Rows" not in ds or "Columns" not in ds:
-            scan.non_image[_sop_name(sop)] += 1
-            continue
-        image_type = [str(t).upper() for t in (ds.get("ImageType") or [])]
-        if "LOCALIZER" in image_type:
-            scan.localizers += 1
-            continue
-        frames = _frames_of(path, ds)
-        if not frames:
-            scan.non_image[_sop_name(sop)] += 1
-            continue
-        scan.frames.extend(frames)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _classify(scan, path, ds)
+        except DRRError:
+            raise
+        except Exception as exc:  # values that pydicom parses lazily and cannot convert
+            raise DicomError(f"{path!r} is a DICOM file with unreadable values ({type(exc).__name__}: "
+                             f"{exc}); it is probably corrupt: remove it from the folder or export "
+                             "the series again") from None
     return scan
+
+
+def _classify(scan: _Scan, path: str, ds) -> None:
+    """Add the image slices of one header to ``scan``, or count why it is skipped."""
+    meta_sop = str(getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", "") or "")
+    if meta_sop == _DICOMDIR_UID or "DirectoryRecordSequence" in ds:
+        scan.non_image["DICOMDIR"] += 1
+        return
+    sop = ds.get("SOPClassUID")
+    if not sop:
+        scan.incomplete.append(path)
+        return
+    if "Rows" not in ds or "Columns" not in ds:
+        scan.non_image[_sop_name(sop)] += 1
+        return
+    image_type = [str(t).upper() for t in (ds.get("ImageType") or [])]
+    if "LOCALIZER" in image_type:
+        scan.localizers += 1
+        return
+    frames = _frames_of(path, ds)
+    if not frames:
+        scan.non_image[_sop_name(sop)] += 1
+        return
+    scan.frames.extend(frames)
 
 
 def _sop_name(sop) -> str:
