@@ -1,0 +1,1010 @@
+"""Recover the scalar field behind a colormapped image (colormap inversion).
+
+An image rendered with a known colormap (``jet``, ``viridis``, a list of
+colours, or the colour bar printed next to it) is mapped back to the values
+that produced it.  The method, in four steps:
+
+1. **Dense perceptual curve.**  The colormap's lookup table (LUT) is treated
+   as knots of a piecewise-linear curve in sRGB (knot ``i`` of an ``N``-entry
+   LUT sits at the centre ``(i + 0.5) / N`` of the value bin that matplotlib
+   paints with it), resampled to ``n_samples`` points and converted to CIELAB
+   (sRGB -> linear RGB -> XYZ (D65) -> L*a*b*; IEC 61966-2-1 and CIE 15:2004),
+   where Euclidean distance is the colour difference ΔE*ab.
+2. **Nearest point and projection.**  Each distinct pixel colour is matched to
+   its nearest curve sample (``scipy.spatial.cKDTree``) and projected onto the
+   two adjacent curve segments, which gives a continuous parameter.
+3. **Ambiguity.**  Every curve sample whose colour lies within ``d + 3 σ`` of
+   the pixel colour (``d``: distance from the pixel to the curve, ``σ``: colour
+   noise per Lab axis) is a plausible source of the pixel.  These samples form
+   one or more runs ("branches") along the curve: a flat stretch of the
+   colormap (jet over [0.110, 0.125]) gives one long run, a repeating or cyclic
+   colormap (twilight, hsv) gives several.  The reported interval is the run
+   that contains the final estimate, widened by half a LUT bin (the
+   quantisation of the rendering); ``n_branches`` says how many runs there
+   were.
+4. **Spatial regularisation** (2-D images only, ``smoothing > 0``).  Among the
+   branches of an ambiguous pixel the one closest to the mean of its
+   unambiguous neighbours is kept (multi-scale: 5, 17, 65 px windows;
+   circular mean for cyclic maps).  Then a sigma filter (Lee 1983, *Computer
+   Vision, Graphics and Image Processing* 24:255) replaces each value by the
+   mean of the neighbouring values that lie inside the pixel's own interval,
+   a few times over.  Because every value stays inside its colour-consistency
+   interval, noise, JPEG ringing and LUT quantisation are averaged out while
+   edges of the field are not blurred beyond what the colour allows.
+
+A pixel is *valid* when its distance to the curve is below ``max_distance``
+(ΔE); background, text, axes and markers are normally far from the curve.
+Colours that do lie on the colormap (white on ``gray``, black on ``gray``)
+cannot be told apart from the field by colour; mask them yourself.
+
+Values outside ``[vmin, vmax]`` are painted with the end colours; they come
+back as the end values, with an interval that reaches only the end of the LUT.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from drr.errors import InputError
+
+__all__ = [
+    "ColormapInversion",
+    "ColorbarLocation",
+    "ColormapMatch",
+    "srgb_to_lab",
+    "invert_colormap",
+    "find_colorbar",
+    "identify_colormap",
+]
+
+# sRGB (D65) -> XYZ, IEC 61966-2-1.
+_RGB_TO_XYZ = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
+_WHITE = _RGB_TO_XYZ.sum(axis=1)
+_LAB_EPS = 216.0 / 24389.0
+_LAB_KAPPA = 24389.0 / 27.0
+_RAYLEIGH_MEDIAN = math.sqrt(2.0 * math.log(2.0))  # median of |N(0, I_2)|
+_BLOCK = 32  # curve samples per bounding sphere in the branch search
+_MAX_BRANCHES = 4
+_NOISE_FLOOR = 0.2  # ΔE; 8-bit rounding of sRGB is about 0.1-0.2
+
+
+# --------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True)
+class ColormapInversion:
+    """Result of :func:`invert_colormap`; every array has the image's shape.
+
+    Attributes
+    ----------
+    values : ndarray of float64, shape (H, W) or (N,)
+        Recovered scalar value in the units of ``vmin``/``vmax``; NaN where
+        ``valid`` is False.
+    interval_low, interval_high : ndarray of float64
+        Ambiguity interval: the contiguous range of values whose colour is
+        within the pixel's tolerance of the pixel's colour and that contains
+        ``values`` (the branch that was chosen), widened by half a LUT bin.
+        ``interval_low <= values <= interval_high``; NaN where invalid.
+    valid : ndarray of bool
+        True where the pixel's colour is on the colormap (distance below
+        ``max_distance``).
+    distance : ndarray of float64
+        ΔE*ab from the pixel colour to the nearest point of the colormap.
+    n_branches : ndarray of int32
+        Number of disjoint value ranges whose colour matches the pixel (1 for
+        an unambiguous pixel, 2 near the seam of a cyclic map, ...); 0 where
+        invalid.
+    noise : float
+        Colour noise per Lab axis (ΔE) that was used (given or estimated).
+    max_distance : float
+        Validity threshold (ΔE) that was used.
+    """
+
+    values: np.ndarray
+    interval_low: np.ndarray
+    interval_high: np.ndarray
+    valid: np.ndarray
+    distance: np.ndarray
+    n_branches: np.ndarray
+    noise: float
+    max_distance: float
+
+
+@dataclass(frozen=True)
+class ColorbarLocation:
+    """A colour bar found by :func:`find_colorbar`.
+
+    Attributes
+    ----------
+    rows, cols : tuple of int
+        ``(start, stop)`` of the bar's interior in pixel indices (stop
+        exclusive); ``figure[rows[0]:rows[1], cols[0]:cols[1]]`` is the bar
+        without its frame.
+    orientation : str
+        ``"vertical"`` (low values at the bottom, as matplotlib draws it) or
+        ``"horizontal"`` (low values on the left).
+    colors : ndarray of float64, shape (L, 3)
+        The bar's sRGB colours in [0, 1], ordered from low to high value.
+    positions : ndarray of float64, shape (L,)
+        Position of each colour on the bar, ``(j + 0.5) / L``, in [0, 1].
+
+    Pass the object itself as ``cmap`` to :func:`invert_colormap`.
+    """
+
+    rows: tuple
+    cols: tuple
+    orientation: str
+    colors: np.ndarray
+    positions: np.ndarray
+
+    @property
+    def slices(self):
+        """``(slice(rows), slice(cols))`` for indexing the figure."""
+        return slice(*self.rows), slice(*self.cols)
+
+
+@dataclass(frozen=True)
+class ColormapMatch:
+    """One entry of :func:`identify_colormap`'s ranking.
+
+    Attributes
+    ----------
+    name : str
+        Registered matplotlib colormap name (``"_r"`` suffix: reversed).
+    score : float
+        Lower is better: mean ΔE*ab from the image's colours to the map
+        (each capped at 10), plus ``2 * (1 - coverage)``, plus the mean ΔE
+        between a detected colour bar and the map when a bar was found.
+    coverage : float
+        Fraction of the map's curve that is within 3 ΔE of some image colour.
+    equivalents : tuple of str
+        Other registered names with the same colours (max ΔE < 1), e.g.
+        ``("grey", "gist_gray", "binary_r")`` for ``"gray"``.
+    """
+
+    name: str
+    score: float
+    coverage: float
+    equivalents: tuple
+
+
+@dataclass(frozen=True)
+class _Curve:
+    lab: np.ndarray  # (M, 3) dense samples in CIELAB
+    t: np.ndarray  # (M,) parameters in [0, 1], non-decreasing
+    half_bin: float  # quantisation half-width in t of the rendering
+    cyclic: bool
+    block_center: np.ndarray  # (B, 3)
+    block_radius: np.ndarray  # (B,)
+
+
+# --------------------------------------------------------------------------
+# colour science
+
+
+def srgb_to_lab(rgb):
+    """Convert sRGB colours to CIELAB (D65 white).
+
+    Parameters
+    ----------
+    rgb : array_like of float, shape (..., 3)
+        sRGB in [0, 1] (values outside are clipped).
+
+    Returns
+    -------
+    ndarray of float64, shape (..., 3)
+        ``L*`` in [0, 100], ``a*``, ``b*``; Euclidean distance is ΔE*ab (CIE76).
+
+    Notes
+    -----
+    sRGB decoding per IEC 61966-2-1 (linear below 0.04045, else
+    ``((c + 0.055) / 1.055) ** 2.4``), XYZ by the sRGB primaries, and
+    ``L* = 116 f(Y/Yn) - 16``, ``a* = 500 (f(X/Xn) - f(Y/Yn))``,
+    ``b* = 200 (f(Y/Yn) - f(Z/Zn))`` (CIE 15:2004, eq. 8.1-8.3).
+    """
+    c = np.clip(np.asarray(rgb, dtype=np.float64), 0.0, 1.0)
+    if c.shape[-1:] != (3,):
+        raise InputError(f"`rgb` must have shape (..., 3), not {c.shape}")
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = (lin @ _RGB_TO_XYZ.T) / _WHITE
+    f = np.where(xyz > _LAB_EPS, np.cbrt(xyz), (_LAB_KAPPA * xyz + 16.0) / 116.0)
+    lab = np.empty_like(f)
+    lab[..., 0] = 116.0 * f[..., 1] - 16.0
+    lab[..., 1] = 500.0 * (f[..., 0] - f[..., 1])
+    lab[..., 2] = 200.0 * (f[..., 1] - f[..., 2])
+    return lab
+
+
+# --------------------------------------------------------------------------
+# input checking
+
+
+def _image_to_float(rgb, name):
+    """Validate an image/colour array; return (float64 (..., 3) in [0,1], alpha mask or None)."""
+    if isinstance(rgb, (str, bytes)) or rgb is None:
+        raise InputError(f"`{name}` must be an array of RGB(A) colours, not {type(rgb).__name__}")
+    try:
+        a = np.asarray(rgb)
+    except Exception as exc:  # ragged lists and the like
+        raise InputError(f"`{name}` must be an array of RGB(A) colours ({exc})") from None
+    if a.ndim not in (2, 3) or a.shape[-1] not in (3, 4):
+        raise InputError(
+            f"`{name}` must have shape (H, W, 3|4) or (N, 3|4), not {a.shape}; "
+            "convert grey images to RGB first"
+        )
+    if a.size == 0:
+        raise InputError(f"`{name}` must not be empty, not shape {a.shape}")
+    if a.dtype == np.uint8:
+        f = a.astype(np.float64) / 255.0
+    elif a.dtype == np.uint16:
+        f = a.astype(np.float64) / 65535.0
+    elif a.dtype.kind == "f":
+        f = a.astype(np.float64)
+        if not np.isfinite(f).all():
+            raise InputError(f"`{name}` must be finite, not contain NaN or inf")
+        lo, hi = float(f.min()), float(f.max())
+        if lo < -1e-6 or hi > 1.0 + 1e-6:
+            raise InputError(
+                f"`{name}` floats must lie in [0, 1], not [{lo:g}, {hi:g}]; "
+                "divide 8-bit data by 255 or pass it as uint8"
+            )
+        f = np.clip(f, 0.0, 1.0)
+    else:
+        raise InputError(
+            f"`{name}` must be uint8, uint16 or float in [0, 1], not dtype {a.dtype}"
+        )
+    alpha = None
+    if f.shape[-1] == 4:
+        alpha = f[..., 3] > 0.0
+        f = f[..., :3]
+    return np.ascontiguousarray(f), alpha
+
+
+def _check_positive(value, name, allow_none=True, allow_zero=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"`{name}` must be a number, not {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        kind = "non-negative" if allow_zero else "positive"
+        raise InputError(f"`{name}` must be a finite {kind} number, not {value!r}")
+    return v
+
+
+def _check_int(value, name, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InputError(f"`{name}` must be an integer, not {type(value).__name__}")
+    if not lo <= int(value) <= hi:
+        raise InputError(f"`{name}` must be in [{lo}, {hi}], not {value}")
+    return int(value)
+
+
+# --------------------------------------------------------------------------
+# colormap -> curve
+
+
+def _knots_from_cmap(cmap):
+    """Return (rgb knots (K,3), knot parameters (K,), half_bin) for any accepted ``cmap``."""
+    if isinstance(cmap, ColorbarLocation):
+        return np.asarray(cmap.colors, float), np.asarray(cmap.positions, float), 0.5 / len(cmap.colors)
+    if isinstance(cmap, str):
+        import matplotlib
+
+        try:
+            cm = matplotlib.colormaps[cmap]
+        except KeyError:
+            raise InputError(
+                f"`cmap` must be a registered matplotlib colormap name, not {cmap!r}; "
+                "see `list(matplotlib.colormaps)`"
+            ) from None
+        return _knots_from_mpl(cm)
+    if type(cmap).__module__.startswith("matplotlib") and hasattr(cmap, "N") and callable(cmap):
+        return _knots_from_mpl(cmap)
+    if isinstance(cmap, np.ndarray) and cmap.ndim == 3:
+        return _knots_from_crop(cmap)
+    if isinstance(cmap, (list, tuple, np.ndarray)):
+        return _knots_from_list(cmap)
+    raise InputError(
+        "`cmap` must be a matplotlib colormap name or Colormap, a list of colours, "
+        f"a colour-bar crop (H, W, 3) or a ColorbarLocation, not {type(cmap).__name__}"
+    )
+
+
+def _knots_from_mpl(cm):
+    n = int(cm.N)
+    if n < 2:
+        raise InputError(f"`cmap` must have at least 2 colours, not {n}")
+    lut = np.asarray(cm(np.arange(n)), dtype=np.float64)[:, :3]
+    return lut, (np.arange(n) + 0.5) / n, 0.5 / n
+
+
+def _knots_from_list(colors):
+    arr = None
+    try:
+        arr = np.asarray(colors, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.ndim != 2:
+        import matplotlib.colors as mcolors
+
+        try:
+            arr = np.array([mcolors.to_rgb(c) for c in colors], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"`cmap` list must hold matplotlib colour specifications ({exc})") from None
+    if arr.ndim != 2 or arr.shape[1] not in (3, 4) or arr.shape[0] < 2:
+        raise InputError(f"`cmap` colour list must have shape (K>=2, 3|4), not {arr.shape}")
+    if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+        raise InputError("`cmap` colour list values must lie in [0, 1]; divide 8-bit colours by 255")
+    k = arr.shape[0]
+    return arr[:, :3], np.linspace(0.0, 1.0, k), 0.0
+
+
+def _knots_from_crop(crop):
+    f, _ = _image_to_float(crop, "cmap")
+    h, w = f.shape[:2]
+    if max(h, w) < 2:
+        raise InputError(f"`cmap` colour-bar crop must be at least 2 pixels long, not {h}x{w}")
+    if h >= w:  # vertical: low values at the bottom
+        k = w // 4
+        profile = np.median(f[:, k : w - k if w - k > k else w], axis=1)[::-1]
+    else:
+        k = h // 4
+        profile = np.median(f[k : h - k if h - k > k else h, :], axis=0)
+    n = profile.shape[0]
+    return profile, (np.arange(n) + 0.5) / n, 0.5 / n
+
+
+def _build_curve(knots_rgb, knots_t, half_bin, n_samples):
+    t = np.linspace(knots_t[0], knots_t[-1], n_samples)
+    rgb = np.stack([np.interp(t, knots_t, knots_rgb[:, c]) for c in range(3)], axis=1)
+    lab = srgb_to_lab(rgb)
+    nb = -(-n_samples // _BLOCK)
+    centers = np.empty((nb, 3))
+    radii = np.empty(nb)
+    for b in range(nb):
+        blk = lab[b * _BLOCK : (b + 1) * _BLOCK]
+        centers[b] = blk.mean(axis=0)
+        radii[b] = np.sqrt(((blk - centers[b]) ** 2).sum(axis=1)).max()
+    cyclic = bool(np.linalg.norm(lab[0] - lab[-1]) < 2.0)
+    return _Curve(lab, t, float(half_bin), cyclic, centers, radii)
+
+
+# --------------------------------------------------------------------------
+# numba kernels
+
+
+@numba.njit(cache=True)
+def _branch_scan(p, radius, lab, bc, br, block, max_br, est, lo, hi, bd, nbr):
+    """For each colour p[u]: runs of curve samples within radius[u]; keep the max_br closest.
+
+    est: fractional sample index of the best point of each run (projected onto
+    the adjacent segments, or the middle of a run of exactly tied samples).
+    """
+    m = lab.shape[0]
+    nblk = bc.shape[0]
+    for u in range(p.shape[0]):
+        px, py, pz = p[u, 0], p[u, 1], p[u, 2]
+        r = radius[u]
+        r2 = r * r
+        count = 0
+        stored = 0
+        last = -2
+        run_lo = -1
+        best_lo = -1
+        best_hi = -1
+        best_d = np.inf
+        for b in range(nblk):
+            dx = px - bc[b, 0]
+            dy = py - bc[b, 1]
+            dz = pz - bc[b, 2]
+            if math.sqrt(dx * dx + dy * dy + dz * dz) > r + br[b] + 1e-9:
+                continue
+            k1 = min((b + 1) * block, m)
+            for k in range(b * block, k1):
+                dx = px - lab[k, 0]
+                dy = py - lab[k, 1]
+                dz = pz - lab[k, 2]
+                d2 = dx * dx + dy * dy + dz * dz
+                if d2 > r2:
+                    continue
+                if k != last + 1:
+                    if run_lo >= 0:
+                        stored, count = _store(u, run_lo, last, best_lo, best_hi, best_d, p, lab,
+                                               max_br, est, lo, hi, bd, stored, count)
+                    run_lo = k
+                    best_lo = k
+                    best_hi = k
+                    best_d = d2
+                elif d2 < best_d - 1e-12:
+                    best_lo = k
+                    best_hi = k
+                    best_d = d2
+                elif d2 <= best_d + 1e-12 and best_hi == k - 1:
+                    best_hi = k
+                last = k
+        if run_lo >= 0:
+            stored, count = _store(u, run_lo, last, best_lo, best_hi, best_d, p, lab,
+                                   max_br, est, lo, hi, bd, stored, count)
+        # sort stored branches by distance (insertion sort, max_br is tiny)
+        for i in range(1, stored):
+            j = i
+            while j > 0 and bd[u, j] < bd[u, j - 1]:
+                tmp = est[u, j]
+                est[u, j] = est[u, j - 1]
+                est[u, j - 1] = tmp
+                tmpi = lo[u, j]
+                lo[u, j] = lo[u, j - 1]
+                lo[u, j - 1] = tmpi
+                tmpi = hi[u, j]
+                hi[u, j] = hi[u, j - 1]
+                hi[u, j - 1] = tmpi
+                tmp = bd[u, j]
+                bd[u, j] = bd[u, j - 1]
+                bd[u, j - 1] = tmp
+                j -= 1
+        nbr[u] = count
+
+
+@numba.njit(cache=True)
+def _project(p, u, lab, a, b):
+    """Projection parameter in [0, 1] and squared distance of p[u] onto segment a-b."""
+    ex = lab[b, 0] - lab[a, 0]
+    ey = lab[b, 1] - lab[a, 1]
+    ez = lab[b, 2] - lab[a, 2]
+    qx = p[u, 0] - lab[a, 0]
+    qy = p[u, 1] - lab[a, 1]
+    qz = p[u, 2] - lab[a, 2]
+    ee = ex * ex + ey * ey + ez * ez
+    s = 0.0
+    if ee > 0.0:
+        s = (qx * ex + qy * ey + qz * ez) / ee
+        s = min(max(s, 0.0), 1.0)
+    rx = qx - s * ex
+    ry = qy - s * ey
+    rz = qz - s * ez
+    return s, rx * rx + ry * ry + rz * rz
+
+
+@numba.njit(cache=True)
+def _store(u, run_lo, run_hi, best_lo, best_hi, best_d, p, lab, max_br, est, lo, hi, bd, stored, count):
+    m = lab.shape[0]
+    if best_lo == best_hi:
+        k = best_lo
+        e = float(k)
+        dbest = best_d
+        if k > 0:
+            s, d2 = _project(p, u, lab, k - 1, k)
+            if d2 < dbest:
+                dbest = d2
+                e = k - 1 + s
+        if k < m - 1:
+            s, d2 = _project(p, u, lab, k, k + 1)
+            if d2 < dbest:
+                dbest = d2
+                e = k + s
+        best_d = dbest
+    else:
+        e = 0.5 * (best_lo + best_hi)
+    dist = math.sqrt(max(best_d, 0.0))
+    count += 1
+    slot = -1
+    if stored < max_br:
+        slot = stored
+        stored += 1
+    else:
+        worst = 0
+        for i in range(1, max_br):
+            if bd[u, i] > bd[u, worst]:
+                worst = i
+        if dist < bd[u, worst]:
+            slot = worst
+    if slot >= 0:
+        est[u, slot] = e
+        lo[u, slot] = run_lo
+        hi[u, slot] = run_hi
+        bd[u, slot] = dist
+    return stored, count
+
+
+@numba.njit(cache=True)
+def _sigma_filter(v, lo, hi, valid, radius, n_iter):
+    """Mean of neighbours (window 2*radius+1) whose value lies in the pixel's [lo, hi]."""
+    h, w = v.shape
+    cur = v.copy()
+    out = v.copy()
+    for _ in range(n_iter):
+        for y in range(h):
+            for x in range(w):
+                if not valid[y, x]:
+                    continue
+                a = lo[y, x]
+                b = hi[y, x]
+                s = 0.0
+                c = 0
+                for yy in range(max(0, y - radius), min(h, y + radius + 1)):
+                    for xx in range(max(0, x - radius), min(w, x + radius + 1)):
+                        if valid[yy, xx]:
+                            q = cur[yy, xx]
+                            if a <= q <= b:
+                                s += q
+                                c += 1
+                if c > 0:
+                    out[y, x] = s / c
+        cur, out = out, cur
+    return cur
+
+
+# --------------------------------------------------------------------------
+# core matching
+
+
+def _pack_colors(f):
+    """Unique colours of a float (..., 3) image quantised to 16 bits: (unique (U,3), inverse)."""
+    q = np.rint(f.reshape(-1, 3) * 65535.0).astype(np.int64)
+    key = (q[:, 0] << 32) | (q[:, 1] << 16) | q[:, 2]
+    uniq, inv = np.unique(key, return_inverse=True)
+    cols = np.stack([(uniq >> 32) & 0xFFFF, (uniq >> 16) & 0xFFFF, uniq & 0xFFFF], axis=1) / 65535.0
+    counts = np.bincount(inv, minlength=len(uniq))
+    return cols, inv.reshape(-1), counts
+
+
+def _nearest(curve, lab_pts):
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(curve.lab)
+    return tree.query(lab_pts, k=1)
+
+
+def _estimate_noise(d, counts):
+    """Noise per Lab axis from the off-curve distances of near-curve colours (2-D Rayleigh)."""
+    cap = 20.0
+    sigma = _NOISE_FLOOR
+    for _ in range(2):
+        sel = d < cap
+        if counts[sel].sum() == 0:
+            break
+        order = np.argsort(d[sel])
+        cum = np.cumsum(counts[sel][order])
+        med = d[sel][order][np.searchsorted(cum, 0.5 * cum[-1])]
+        sigma = max(med / _RAYLEIGH_MEDIAN, _NOISE_FLOOR)
+        cap = max(5.0, 5.0 * sigma)
+    return float(sigma)
+
+
+def _along_noise(s, valid, t, n_bins=16):
+    """Noise along the curve (ΔE), per bin of the curve parameter, from second differences.
+
+    For a smooth field the arc-length position ``s`` of a pixel minus the mean
+    of its two neighbours (along rows and along columns) is noise with
+    variance ``1.5 σ²`` plus a curvature term; ``σ = 1.4826 MAD / sqrt(1.5)``
+    (median absolute value), computed per parameter bin (>= 200 samples,
+    else the global value).
+    """
+    res = []
+    where = []
+    for axis in (0, 1):
+        a = np.moveaxis(s, axis, 0)
+        v = np.moveaxis(valid, axis, 0)
+        tt = np.moveaxis(t, axis, 0)
+        if a.shape[0] < 3:
+            continue
+        ok = v[1:-1] & v[:-2] & v[2:]
+        r = a[1:-1] - 0.5 * (a[:-2] + a[2:])
+        res.append(np.abs(r[ok]))
+        where.append(tt[1:-1][ok])
+    if not res or sum(len(r) for r in res) < 50:
+        return None
+    r = np.concatenate(res)
+    w = np.concatenate(where)
+    k = 1.4826 / math.sqrt(1.5)
+    glob = max(k * float(np.median(r)), _NOISE_FLOOR)
+    bins = np.minimum((w * n_bins).astype(np.int64), n_bins - 1)
+    sig = np.full(n_bins, glob)
+    for b in range(n_bins):
+        rb = r[bins == b]
+        if len(rb) >= 200:
+            sig[b] = max(k * float(np.median(rb)), _NOISE_FLOOR)
+    return glob, sig
+
+
+def _resolve_branches(est_t, nstored, valid, cyclic):
+    """Index of the chosen branch per pixel: the one nearest the mean of settled neighbours."""
+    from scipy.ndimage import uniform_filter
+
+    h, w, _ = est_t.shape
+    choice = np.zeros((h, w), dtype=np.intp)
+    amb = valid & (nstored > 1)
+    if not amb.any():
+        return choice
+    settled = valid & (nstored == 1)
+    v = est_t[..., 0].copy()
+    slots = np.arange(est_t.shape[2])
+    for size in (5, 17, 65, 257):
+        todo = amb & ~settled
+        if not todo.any():
+            break
+        wgt = settled.astype(np.float64)
+        cnt = uniform_filter(wgt, size, mode="constant") * size * size
+        if cyclic:
+            c = uniform_filter(np.cos(2 * np.pi * v) * wgt, size, mode="constant")
+            s = uniform_filter(np.sin(2 * np.pi * v) * wgt, size, mode="constant")
+            ref = (np.arctan2(s, c) / (2 * np.pi)) % 1.0
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ref = uniform_filter(v * wgt, size, mode="constant") * size * size / cnt
+        ok = todo & (cnt > 0.5)
+        if not ok.any():
+            continue
+        cand = est_t[ok]  # (n, B)
+        diff = np.abs(cand - ref[ok][:, None])
+        if cyclic:
+            diff = np.minimum(diff, 1.0 - diff)
+        diff[slots[None, :] >= nstored[ok][:, None]] = np.inf
+        pick = np.argmin(diff, axis=1)
+        choice[ok] = pick
+        v[ok] = cand[np.arange(len(pick)), pick]
+        settled = settled | ok
+    return choice
+
+
+def invert_colormap(
+    rgb,
+    *,
+    cmap,
+    vmin=0.0,
+    vmax=1.0,
+    noise=None,
+    max_distance=None,
+    smoothing=2,
+    n_samples=4096,
+):
+    """Recover scalar values from an image rendered with a colormap.
+
+    Parameters
+    ----------
+    rgb : array_like, shape (H, W, 3|4) or (N, 3|4)
+        The image (uint8, uint16, or float in [0, 1]); sRGB.  With an alpha
+        channel, fully transparent pixels are invalid and alpha is otherwise
+        ignored.  An (N, 3|4) array is a list of colours: no spatial step.
+    cmap : str, matplotlib Colormap, sequence of colours, ndarray or ColorbarLocation
+        A registered matplotlib name (``"viridis"``, ``"jet_r"``); a
+        ``Colormap``; a list of colours (matplotlib specs or an (K, 3|4) float
+        array in [0, 1]) read as a linear gradient with evenly spaced stops;
+        an (h, w, 3|4) crop of a colour bar (the long axis is the value axis;
+        low values at the bottom of a vertical bar, left of a horizontal one);
+        or a :class:`ColorbarLocation` from :func:`find_colorbar`.
+    vmin, vmax : float
+        Values at the two ends of the colormap (``vmin > vmax`` is allowed).
+        Linear normalisation only.
+    noise : float, optional
+        Colour noise per CIELAB axis, in ΔE units.  ``None`` estimates it
+        from the median distance of near-curve colours to the curve (the
+        distance of 2-D Gaussian noise follows a Rayleigh law, median
+        ``1.177 σ``); the floor is 0.3 (8-bit rounding).  The tolerance for the
+        ambiguity interval is ``distance + 3 * noise``.
+    max_distance : float, optional
+        Validity threshold in ΔE; ``None`` means ``max(5, 5 * noise)``.
+    smoothing : int
+        Window radius (pixels) of the spatial step; 0 turns it off.
+    n_samples : int
+        Points on the dense colormap curve (>= 16).
+
+    Returns
+    -------
+    ColormapInversion
+        Arrays shaped like the image without its channel axis.
+
+    Raises
+    ------
+    InputError
+        For an image or colormap of the wrong type, shape, dtype or range, or
+        bad keyword values.
+    """
+    f, alpha = _image_to_float(rgb, "rgb")
+    for name, val in (("vmin", vmin), ("vmax", vmax)):
+        if isinstance(val, bool) or not isinstance(val, (int, float, np.integer, np.floating)) or not math.isfinite(val):
+            raise InputError(f"`{name}` must be a finite number, not {val!r}")
+    if float(vmin) == float(vmax):
+        raise InputError(f"`vmin` and `vmax` must differ, not both {vmin!r}")
+    noise = _check_positive(noise, "noise", allow_zero=True)
+    max_distance = _check_positive(max_distance, "max_distance")
+    smoothing = _check_int(smoothing, "smoothing", 0, 50)
+    n_samples = _check_int(n_samples, "n_samples", 16, 1 << 20)
+    knots_rgb, knots_t, half_bin = _knots_from_cmap(cmap)
+    curve = _build_curve(knots_rgb, knots_t, half_bin, n_samples)
+
+    shape = f.shape[:-1]
+    cols, inv, counts = _pack_colors(f)
+    lab = srgb_to_lab(cols)
+    d, k_near = _nearest(curve, lab)
+    sigma_perp = _estimate_noise(d, counts)
+    if max_distance is None:
+        max_distance = max(5.0, 5.0 * sigma_perp)
+    t_near = curve.t[k_near]
+    if noise is not None:
+        sigma_u = np.full(len(cols), max(noise, 1e-9))
+    else:
+        noise = sigma_perp
+        sigma_u = np.full(len(cols), sigma_perp)
+        if len(shape) == 2:
+            arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(curve.lab, axis=0), axis=1))])
+            valid0 = (d <= max_distance)[inv].reshape(shape)
+            est = _along_noise(arc[k_near][inv].reshape(shape), valid0, t_near[inv].reshape(shape))
+            if est is not None:
+                noise, sig_bins = est
+                noise = max(noise, sigma_perp)
+                nb = len(sig_bins)
+                sigma_u = np.maximum(sig_bins[np.minimum((t_near * nb).astype(np.int64), nb - 1)], sigma_perp)
+    radius = d + 3.0 * sigma_u + 1e-6
+
+    u = len(cols)
+    est = np.zeros((u, _MAX_BRANCHES))
+    lo = np.zeros((u, _MAX_BRANCHES), dtype=np.int64)
+    hi = np.zeros((u, _MAX_BRANCHES), dtype=np.int64)
+    bd = np.full((u, _MAX_BRANCHES), np.inf)
+    nbr = np.zeros(u, dtype=np.int64)
+    _branch_scan(lab, radius, curve.lab, curve.block_center, curve.block_radius, _BLOCK,
+                 _MAX_BRANCHES, est, lo, hi, bd, nbr)
+    nstored = np.minimum(nbr, _MAX_BRANCHES)
+
+    m = len(curve.t)
+    idx = np.arange(m, dtype=np.float64)
+    dt = curve.t[1] - curve.t[0]
+    est_t = np.interp(est, idx, curve.t)
+    lo_t = np.clip(curve.t[lo] - dt - curve.half_bin, 0.0, 1.0)
+    hi_t = np.clip(curve.t[hi] + dt + curve.half_bin, 0.0, 1.0)
+
+    valid = (d <= max_distance)[inv].reshape(shape)
+    if alpha is not None:
+        valid &= alpha
+    est_px = est_t[inv].reshape(shape + (_MAX_BRANCHES,))
+    lo_px = lo_t[inv].reshape(shape + (_MAX_BRANCHES,))
+    hi_px = hi_t[inv].reshape(shape + (_MAX_BRANCHES,))
+    nst_px = nstored[inv].reshape(shape)
+
+    if len(shape) == 2 and smoothing > 0:
+        valid = _drop_specks(valid)
+        choice = _resolve_branches(est_px, nst_px, valid, curve.cyclic)
+    else:
+        choice = np.zeros(shape, dtype=np.intp)
+    pick = choice[..., None]
+    t_val = np.take_along_axis(est_px, pick, axis=-1)[..., 0]
+    t_lo = np.take_along_axis(lo_px, pick, axis=-1)[..., 0]
+    t_hi = np.take_along_axis(hi_px, pick, axis=-1)[..., 0]
+    if len(shape) == 2 and smoothing > 0:
+        t_val = _sigma_filter(t_val, t_lo, t_hi, valid, smoothing, 3)
+
+    span = float(vmax) - float(vmin)
+    values = float(vmin) + span * t_val
+    a = float(vmin) + span * t_lo
+    b = float(vmin) + span * t_hi
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    nanify = ~valid
+    values[nanify] = np.nan
+    low[nanify] = np.nan
+    high[nanify] = np.nan
+    n_branches = np.where(valid, nbr[inv].reshape(shape), 0).astype(np.int32)
+    return ColormapInversion(
+        values=values,
+        interval_low=low,
+        interval_high=high,
+        valid=valid,
+        distance=d[inv].reshape(shape),
+        n_branches=n_branches,
+        noise=float(noise),
+        max_distance=float(max_distance),
+    )
+
+
+def _drop_specks(valid):
+    """Valid pixels with fewer than 2 valid 8-neighbours are specks of text/markers: invalid."""
+    from scipy.ndimage import convolve
+
+    k = np.ones((3, 3), dtype=np.int32)
+    k[1, 1] = 0
+    n = convolve(valid.astype(np.int32), k, mode="constant")
+    return valid & (n >= 2)
+
+
+# --------------------------------------------------------------------------
+# colour bars
+
+
+def find_colorbar(figure_rgb, *, min_length=20):
+    """Locate the colour bar of a figure.
+
+    A colour bar is found as a thin rectangle whose rows (vertical bar) or
+    columns (horizontal bar) are constant across the bar and change smoothly
+    and substantially along it: pixels equal (within 2.5/255) to both
+    neighbours across the bar and within 0.2 of both neighbours along it are
+    labelled into 4-connected components; a component is kept when it is at
+    least ``min_length`` long, 3 times longer than wide, fills 90 % of its
+    bounding box, and its colour spans at least 15 ΔE*ab.  The largest such
+    bar (length x colour span) wins; its box is then grown by up to 3 pixels
+    at each end along rows that still continue the gradient.
+
+    Parameters
+    ----------
+    figure_rgb : array_like, shape (H, W, 3|4)
+        The figure (uint8, uint16 or float in [0, 1]).
+    min_length : int
+        Shortest bar, in pixels (>= 4).
+
+    Returns
+    -------
+    ColorbarLocation or None
+        ``None`` when no bar is found.  Only continuous colour bars are
+        found (a bar of a few discrete colours has jumps along it).
+    """
+    f, _ = _image_to_float(figure_rgb, "figure_rgb")
+    if f.ndim != 3:
+        raise InputError(f"`figure_rgb` must have shape (H, W, 3|4), not {np.shape(figure_rgb)}")
+    min_length = _check_int(min_length, "min_length", 4, 1 << 20)
+    best = None
+    for orient in ("vertical", "horizontal"):
+        img = f if orient == "vertical" else f.transpose(1, 0, 2)
+        for cand in _bar_candidates(img, min_length):
+            if best is None or cand[0] > best[0]:
+                best = cand + (orient,)
+    if best is None:
+        return None
+    _, r0, r1, c0, c1, profile, orient = best
+    n = profile.shape[0]
+    if orient == "vertical":
+        return ColorbarLocation((int(r0), int(r1)), (int(c0), int(c1)), "vertical", profile[::-1].copy(),
+                                (np.arange(n) + 0.5) / n)
+    return ColorbarLocation((int(c0), int(c1)), (int(r0), int(r1)), "horizontal", profile.copy(), (np.arange(n) + 0.5) / n)
+
+
+def _bar_candidates(img, min_length):
+    """Vertical-bar candidates in img: (score, r0, r1, c0, c1, profile top->bottom)."""
+    from scipy import ndimage
+
+    h, w, _ = img.shape
+    if h < 3 or w < 3:
+        return []
+    tol = 2.5 / 255.0
+    step = 0.2
+    dh = np.abs(np.diff(img, axis=1)).max(axis=2)  # (h, w-1)
+    dv = np.abs(np.diff(img, axis=0)).max(axis=2)  # (h-1, w)
+    m = np.zeros((h, w), dtype=bool)
+    m[:, 1:-1] = (dh[:, 1:] <= tol) & (dh[:, :-1] <= tol)
+    sv = np.zeros((h, w), dtype=bool)
+    sv[1:-1, :] = (dv[1:, :] <= step) & (dv[:-1, :] <= step)
+    m &= sv
+    lab_img, n = ndimage.label(m)
+    out = []
+    for i, sl in enumerate(ndimage.find_objects(lab_img), start=1):
+        if sl is None:
+            continue
+        comp = lab_img[sl] == i
+        if comp.shape[0] < min_length - 2:
+            continue
+        # trim appendages (tick marks, a frame line touching a black end): keep the
+        # columns the component covers for at least half its height, then the rows
+        cols_ok = np.flatnonzero(comp.mean(axis=0) >= 0.5)
+        if len(cols_ok) == 0:
+            continue
+        ca, cb = cols_ok[0], cols_ok[-1] + 1
+        rows_ok = np.flatnonzero(comp[:, ca:cb].mean(axis=1) >= 0.5)
+        if len(rows_ok) == 0:
+            continue
+        ra, rb = rows_ok[0], rows_ok[-1] + 1
+        r0, r1 = sl[0].start + ra, sl[0].start + rb
+        c0, c1 = sl[1].start + ca, sl[1].start + cb
+        bh, bw = r1 - r0, c1 - c0
+        if bh < min_length - 2 or bh < 3 * bw:
+            continue
+        area = np.count_nonzero(comp[ra:rb, ca:cb])
+        if area < 0.9 * bh * bw:
+            continue
+        # grow along the bar while rows continue the gradient and stay constant across
+        def row_ok(r, ref):
+            row = img[r, c0:c1]
+            return (np.ptp(row, axis=0).max() <= 2 * tol) and (np.abs(row.mean(0) - ref).max() <= step)
+
+        for _ in range(3):
+            if r0 > 0 and row_ok(r0 - 1, img[r0, c0:c1].mean(0)):
+                r0 -= 1
+        for _ in range(3):
+            if r1 < h and row_ok(r1, img[r1 - 1, c0:c1].mean(0)):
+                r1 += 1
+        if r1 - r0 < min_length:
+            continue
+        profile = np.median(img[r0:r1, c0:c1], axis=1)
+        lab = srgb_to_lab(profile)
+        span = np.sqrt(((lab[:, None, :] - lab[None, ::max(1, len(lab) // 64), :]) ** 2).sum(-1)).max()
+        if span < 15.0:
+            continue
+        out.append((float((r1 - r0) * span), r0, r1, c0, c1, profile))
+    return out
+
+
+# --------------------------------------------------------------------------
+# identification
+
+
+def identify_colormap(rgb, *, candidates=None, top=None):
+    """Rank matplotlib's registered colormaps by how well they explain an image.
+
+    Parameters
+    ----------
+    rgb : array_like, shape (H, W, 3|4) or (N, 3|4)
+        Image or list of colours (uint8, uint16 or float in [0, 1]).
+    candidates : iterable of str, optional
+        Names to rank; default every registered map, reversed ones included.
+    top : int, optional
+        Return only the best ``top`` entries.
+
+    Returns
+    -------
+    tuple of ColormapMatch
+        Best first.  The fit uses up to 20 000 pixels (a regular stride):
+        ``mean(min(ΔE to curve, 10)) + 2 * (1 - coverage)``.  A map and its
+        reverse have the same colours, so without a colour bar they tie (the
+        unreversed name is listed first); when :func:`find_colorbar` finds a
+        bar in a 2-D image, the mean ΔE between the bar's ordered colours and
+        each map is added, which ranks the right direction first.  Maps with
+        identical colours are merged into one entry (see ``equivalents``).
+    """
+    import matplotlib
+    from scipy.spatial import cKDTree
+
+    f, alpha = _image_to_float(rgb, "rgb")
+    if top is not None:
+        top = _check_int(top, "top", 1, 1 << 20)
+    registry = list(matplotlib.colormaps)
+    if candidates is None:
+        names = registry
+    else:
+        if isinstance(candidates, str):
+            raise InputError("`candidates` must be an iterable of names, not a single string; wrap it in a list")
+        names = list(candidates)
+        bad = [n for n in names if n not in matplotlib.colormaps]
+        if bad or not names:
+            raise InputError(f"`candidates` must be registered matplotlib colormap names, not {bad or names}")
+    bar = find_colorbar(f) if f.ndim == 3 else None
+    pts = f.reshape(-1, 3) if alpha is None else f[alpha]
+    if len(pts) == 0:
+        raise InputError("`rgb` must contain at least one non-transparent pixel")
+    stride = max(1, len(pts) // 20000)
+    cols, _, counts = _pack_colors(pts[::stride])
+    wts = counts / counts.sum()
+    plab = srgb_to_lab(cols)
+    ptree = cKDTree(plab)
+    bar_lab = srgb_to_lab(bar.colors) if bar is not None else None
+
+    # group names by identical colours
+    entries = {}
+    for name in names:
+        k_rgb, k_t, hb = _knots_from_mpl(matplotlib.colormaps[name])
+        curve = _build_curve(k_rgb, k_t, hb, 512)
+        sig = np.rint(curve.lab[::8] / 2.0).astype(np.int64).tobytes()
+        entries.setdefault(sig, []).append((name, curve))
+    results = []
+    for group in entries.values():
+        group.sort(key=lambda nc: (nc[0].endswith("_r"), nc[0].startswith("gist_"), len(nc[0]), nc[0]))
+        name, curve = group[0]
+        d, _ = cKDTree(curve.lab).query(plab, k=1)
+        fit = float((np.minimum(d, 10.0) * wts).sum())
+        near, _ = ptree.query(curve.lab, k=1, distance_upper_bound=3.0)
+        coverage = float(np.isfinite(near).mean())
+        score = fit + 2.0 * (1.0 - coverage)
+        if bar_lab is not None:
+            at = np.stack([np.interp(bar.positions, curve.t, curve.lab[:, c]) for c in range(3)], 1)
+            score += float(np.minimum(np.sqrt(((at - bar_lab) ** 2).sum(1)), 10.0).mean())
+        results.append(ColormapMatch(name, score, coverage, tuple(n for n, _ in group[1:])))
+    results.sort(key=lambda r: (round(r.score, 9), r.name.endswith("_r"), r.name))
+    return tuple(results[:top] if top else results)
