@@ -52,6 +52,7 @@ from ..errors import InputError
 __all__ = ["StripsResult", "reassemble"]
 
 _DP_MAX = 12          # exact Held-Karp up to this many strips
+_SMOOTH = ()
 _ALPHA = 0.5          # weight of the per-row prediction in p_r (0: Gallagher, 1: Pomeranz)
 
 
@@ -193,8 +194,13 @@ def _edge_stats(inner, outer, unit, fallback):
     return g, mu, a_
 
 
+_NU = 1.0
+
+
 def _rho(d, c):
-    return np.log1p(d / c)
+    if _NU <= 0:
+        return d / c
+    return np.log1p(d / (c * _NU))
 
 
 def _strip_features(x, starts, ends, unit):
@@ -510,8 +516,222 @@ def _order_for_cuts(x, unit, starts, ends, time_limit):
     if n == 1:
         return dict(order=[0], raw=np.zeros((1, 1)), norm=np.zeros((1, 1)), optimal=True,
                     lb=0.0)
-    f = _strip_features(x, starts, ends, unit)
-    raw = _pair_costs(f)
+    raw = _pair_costs(_strip_features(x, starts, ends, unit))
+    for sig in _SMOOTH:
+        from scipy.ndimage import gaussian_filter1d
+        xs = gaussian_filter1d(x, sig, axis=0, mode="nearest")
+        raw = raw + _pair_costs(_strip_features(xs, starts, ends, unit))
     norm = _normalise(raw)
     order, optimal, lb = _solve_order(norm, time_limit=time_limit)
     return dict(order=order, raw=raw, norm=norm, optimal=optimal, lb=lb)
+
+
+def _restore_x(x, starts, ends, order):
+    return np.concatenate([x[:, starts[k]:ends[k]] for k in order], axis=1)
+
+
+def _equal_cuts(logz, w, n):
+    """Best near-equal partition into n strips (widths q or q+1, any order).
+
+    Maximises the sum of ``logz`` over the n-1 cuts by dynamic programming over the
+    number of wide strips so far.  ``logz[b-1]`` is the score of the boundary before
+    column b.  Returns the cut positions (without 0).
+    """
+    q, r = divmod(w, n)
+    if n == 1:
+        return []
+    # cut k (1..n-1) is at k*q + m, m = number of wide strips among the first k, m<=min(k,r)
+    # and the strips after it must fit: n-k >= r-m  ->  m >= r-(n-k)
+    val = np.full(r + 1, -np.inf)
+    val[0] = 0.0
+    choice = np.zeros((n, r + 1), dtype=np.int8)
+    for k in range(1, n):
+        prev = val
+        stay = prev
+        up = np.concatenate([[-np.inf], prev[:-1]])
+        take = up > stay
+        best = np.where(take, up, stay)
+        choice[k] = take
+        m = np.arange(r + 1)
+        pos = k * q + m
+        ok = (m <= k) & (m >= r - (n - k)) & (pos >= 1) & (pos <= w - 1)
+        gain = np.where(ok, logz[np.clip(pos - 1, 0, w - 2)], -np.inf)
+        val = best + gain
+    # last strip: m_{n} = r, so m_{n-1} in {r, r-1}
+    end = np.full(r + 1, -np.inf)
+    end[r] = val[r]
+    if r >= 1:
+        end[r - 1] = val[r - 1]
+    m = int(np.argmax(end))
+    cuts = []
+    for k in range(n - 1, 0, -1):
+        cuts.append(k * q + m)
+        if choice[k][m]:
+            m -= 1
+    return cuts[::-1]
+
+
+def _relative_scores(s):
+    """Boundary scores relative to their neighbourhood's typical (natural) score."""
+    from scipy.ndimage import median_filter
+
+    if s.size == 0:
+        return s
+    base = median_filter(s, size=17, mode="nearest")
+    floor = max(1e-3, 0.25 * float(np.median(s)))
+    return s / np.maximum(base, floor)
+
+
+def _peak_cuts(z, s, n_cuts=None, thresh=2.0, s_min=0.6):
+    """Boundaries that stand out: the n_cuts highest, or all above the threshold."""
+    if n_cuts is not None:
+        idx = np.argsort(-z, kind="stable")[:n_cuts]
+    else:
+        idx = np.flatnonzero((z > thresh) & (s > s_min))
+    return sorted(int(i) + 1 for i in idx)
+
+
+def _quality(x, unit):
+    """Total discontinuity of an image: the sum of its boundary scores."""
+    return float(_boundary_scores(x, unit).sum())
+
+
+def _evaluate(x, unit, cuts, time_limit):
+    w = x.shape[1]
+    starts = np.array([0] + list(cuts), dtype=np.int64)
+    ends = np.array(list(cuts) + [w], dtype=np.int64)
+    res = _order_for_cuts(x, unit, starts, ends, time_limit)
+    q = _quality(_restore_x(x, starts, ends, res["order"]), unit)
+    res.update(starts=starts, ends=ends, quality=q, cuts=list(cuts))
+    return res
+
+
+def _merge_kept(res):
+    """Drop cuts whose two pieces stay side by side in the restored order."""
+    order = res["order"]
+    nxt = {a: b for a, b in zip(order, order[1:])}
+    keep = [c for k, c in enumerate(res["cuts"]) if nxt.get(k) != k + 1]
+    return keep
+
+
+def _search(x, unit, n_strips, cuts, time_limit):
+    w = x.shape[1]
+    if cuts is not None:
+        return _evaluate(x, unit, cuts[1:], time_limit)
+    if n_strips == 1 or w < 2:
+        return _evaluate(x, unit, [], time_limit)
+    s = _boundary_scores(x, unit)
+    z = _relative_scores(s)
+    logz = np.log(np.maximum(z, 1e-3))
+    hyps = {}
+    if n_strips is not None:
+        hyps["equal"] = _equal_cuts(logz, w, n_strips)
+        hyps["peaks"] = _peak_cuts(z, s, n_cuts=n_strips - 1)
+    else:
+        nmax = min(w // 3, 256)
+        stats = []
+        for n in range(2, nmax + 1):
+            c = _equal_cuts(logz, w, n)
+            v = logz[np.asarray(c) - 1]
+            stats.append((float(np.mean(np.minimum(v, 2.5))), n, c))
+        stats.sort(key=lambda t: -t[0])
+        for sc, n, c in stats[:3]:
+            if sc > 0.4:
+                hyps[f"equal{n}"] = c
+        pk = _peak_cuts(z, s)
+        if pk:
+            hyps["peaks"] = pk
+        hyps["none"] = []
+    best = None
+    seen = set()
+    for name, c in hyps.items():
+        key = tuple(c)
+        if key in seen:
+            continue
+        seen.add(key)
+        res = _evaluate(x, unit, c, time_limit)
+        res["hyp"] = name
+        if n_strips is None and name == "peaks" and len(c) > 0:
+            kept = _merge_kept(res)
+            if len(kept) < len(c):
+                res = _evaluate(x, unit, kept, time_limit)
+                res["hyp"] = name
+        if best is None or res["quality"] < best["quality"] - 1e-9 * abs(best["quality"]) or (
+                res["quality"] <= best["quality"] + 1e-9 * abs(best["quality"])
+                and len(res["cuts"]) < len(best["cuts"])):
+            best = res
+    return best
+
+
+def _confidence(d, order):
+    out = []
+    for a, b in zip(order, order[1:]):
+        alt = min(np.min(np.delete(d[a], [a, b]), initial=np.inf),
+                  np.min(np.delete(d[:, b], [a, b]), initial=np.inf))
+        c = d[a, b]
+        if not np.isfinite(alt) or alt <= 0:
+            out.append(0.0 if c > 0 else 1.0)
+        else:
+            out.append(float(np.clip(1.0 - c / alt, 0.0, 1.0)))
+    return np.array(out, dtype=np.float64)
+
+
+def reassemble(image, n_strips=None, *, axis=1, cuts=None, time_limit=1.0):
+    """Find the cuts of an image of shuffled strips and put the strips back in order.
+
+    Parameters
+    ----------
+    image : array_like
+        ``(rows, cols)`` grayscale or ``(rows, cols, channels)`` colour image, any integer,
+        bool or float dtype (finite).  Not modified.
+    n_strips : int, optional
+        Number of strips, if known.  Their widths are found (near-equal widths are tried
+        first).  By default the number is found too (equal or unequal widths).
+    axis : {1, 0}
+        1: vertical strips side by side (cut along columns); 0: horizontal strips stacked.
+    cuts : sequence of int, optional
+        The cut positions, if known (where each strip starts; a leading 0 is optional).
+        Excludes ``n_strips``.
+    time_limit : float
+        Seconds the branch and bound of the order may take before it returns its best
+        order with the gap to the lower bound (only for more than 12 strips).
+
+    Returns
+    -------
+    StripsResult
+        ``image`` (restored), ``cuts``, ``order``, ``seam_costs``, ``confidence``,
+        ``optimal``, ``gap``, ``cost``, ``lower_bound``.
+
+    Raises
+    ------
+    InputError
+        If the image is not 2-D/3-D numeric and finite, or ``n_strips``/``cuts``/``axis``
+        are invalid (e.g. more strips than pixels along ``axis``).
+    """
+    a, n_strips, axis, cuts = _validate(image, n_strips, axis, cuts)
+    x, unit, varied = _as_float(a, axis)
+    w = x.shape[1]
+    if not varied:
+        # a constant image: every order restores it; keep the given/equal cuts
+        if cuts is None:
+            n = n_strips or 1
+            q, r = divmod(w, n)
+            widths = [q + 1] * r + [q] * (n - r)
+            cuts = list(np.cumsum([0] + widths[:-1]))
+        n = len(cuts)
+        return StripsResult(image=a.copy(), cuts=tuple(int(c) for c in cuts),
+                            order=tuple(range(n)), seam_costs=np.zeros(max(n - 1, 0)),
+                            confidence=np.zeros(max(n - 1, 0)), optimal=True, gap=0.0,
+                            cost=0.0, lower_bound=0.0)
+    res = _search(x, unit, n_strips, cuts, float(time_limit))
+    starts, ends, order = res["starts"], res["ends"], [int(k) for k in res["order"]]
+    pieces = [np.take(a, np.arange(starts[k], ends[k]), axis=axis) for k in order]
+    restored = np.concatenate(pieces, axis=axis)
+    d = res["norm"]
+    seam = np.array([d[p, q] for p, q in zip(order, order[1:])], dtype=np.float64)
+    cost = float(seam.sum())
+    lb = float(min(res["lb"], cost))
+    gap = 0.0 if res["optimal"] or cost <= 0 else float((cost - lb) / cost)
+    return StripsResult(image=restored, cuts=tuple(int(c) for c in starts), order=tuple(order),
+                        seam_costs=seam, confidence=_confidence(d, order),
+                        optimal=bool(res["optimal"]), gap=gap, cost=cost, lower_bound=lb)
