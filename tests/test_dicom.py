@@ -259,8 +259,8 @@ def test_duplicate_positions_refused(tmp_path):
 
 
 # ----------------------------------------------------------------------------- gantry tilt
-@pytest.mark.parametrize("tilted_iop", [False, True])
-def test_gantry_tilt_corrected_by_exact_shear(tmp_path, tilted_iop):
+@pytest.mark.parametrize("tilted_iop, missing", [(False, False), (True, False), (False, True)])
+def test_gantry_tilt_corrected_by_exact_shear(tmp_path, tilted_iop, missing):
     if tilted_iop:       # real gantry tilt: tilted image plane, table moving along z
         t = np.radians(15.0)
         iop = (1.0, 0.0, 0.0, 0.0, np.cos(t), np.sin(t))
@@ -274,8 +274,12 @@ def test_gantry_tilt_corrected_by_exact_shear(tmp_path, tilted_iop):
         def f(xyz):
             return 2 * xyz[..., 0] + 4 * xyz[..., 1] + 2 * xyz[..., 2]   # integer on the pixels
         slope, tol = 1.0, 1e-4
-    write_series(tmp_path, pos, iop=iop, hu=f, slopes=[slope] * 5, intercepts=[0.0] * 5)
-    vol, info = load_volume_with_info(tmp_path)
+    written = [p for m, p in enumerate(pos) if not (missing and m == 2)]
+    write_series(tmp_path, written, iop=iop, hu=f, slopes=[slope] * len(written),
+                 intercepts=[0.0] * len(written))
+    vol, info = load_volume_with_info(tmp_path, resample=missing)
+    if missing:   # slice 2 interpolated along the tilted scan direction: exact for linear f
+        assert any("resampled" in s for s in info.notes)
     x, y = np.array(iop[:3]), np.array(iop[3:])
     n = np.cross(x, y)
     np.testing.assert_allclose(vol.direction, np.column_stack([x, y, n]), atol=1e-7)

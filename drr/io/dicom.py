@@ -629,7 +629,7 @@ def _shift_slice(img: np.ndarray, a0: float, b0: float, out_shape) -> np.ndarray
         jb, fb = jb + 1, 0.0
     fa = 0.0 if fa < 1e-6 else fa
     fb = 0.0 if fb < 1e-6 else fb
-    pad = 1 + max(abs(ia), abs(jb), ni, nj)
+    pad = 1 + max(0, -ia, -jb, ia + 1 + ni - cols, jb + 1 + nj - rows)   # room for every view
     big = np.full((rows + 2 * pad, cols + 2 * pad), np.nan)
     big[pad:pad + rows, pad:pad + cols] = img
 
@@ -649,6 +649,7 @@ def _shift_slice(img: np.ndarray, a0: float, b0: float, out_shape) -> np.ndarray
 
 def _build(st: _Stack, resample: bool) -> tuple[Volume, list[str]]:
     notes: list[str] = []
+    targets, dz, knotes = _k_grid(st, resample)      # refuses duplicate/uneven positions first
     di, dj = st.spacing_ij
     # gantry tilt: in-plane offsets of the slice positions, in pixels
     du, dv = st.u / di, st.v / dj
@@ -672,7 +673,6 @@ def _build(st: _Stack, resample: bool) -> tuple[Volume, list[str]]:
     else:
         i_lo = j_lo = 0
         ni, nj = st.columns, st.rows
-    targets, dz, knotes = _k_grid(st, resample)
     notes += knotes
     nz = len(st.s)
     if nz == 1:
@@ -681,29 +681,36 @@ def _build(st: _Stack, resample: bool) -> tuple[Volume, list[str]]:
         notes.append(f"single slice: spacing along k taken as {dz:g} mm "
                      f"({'SliceThickness' if t and t > 0 else 'no SliceThickness; assumed'})")
 
-    def planes():
-        for m, hu in enumerate(_slices_hu(st)):
-            if tilted:
-                hu = _shift_slice(hu, i_lo - du[m], j_lo - dv[m], (nj, ni))
-            yield hu
-
     if targets is None:
-        data = np.empty((nz, nj, ni), dtype=np.float32)
-        for m, plane in enumerate(planes()):
-            data[m] = plane
+        idx, w = np.arange(nz), np.zeros(nz)            # output slice q = input slice q
     else:
-        data = np.empty((len(targets), nj, ni), dtype=np.float32)
-        # slice m sits at s[m]; target q between s[m] and s[m+1] (linear along k)
+        # target q lies between sorted slices idx[q] and idx[q] + 1 (linear along k).  The
+        # blend is taken in the slices' own pixel grids, with the in-plane offset blended
+        # the same way, then shear-corrected: a missing slice of a tilted stack is
+        # interpolated along the tilted scan direction, and its field of view stays whole.
         idx = np.clip(np.searchsorted(st.s, targets, side="right") - 1, 0, nz - 2)
         w = np.clip((targets - st.s[idx]) / (st.s[idx + 1] - st.s[idx]), 0.0, 1.0)
-        prev = None
-        it = planes()
-        cur = next(it)
-        m = 0
-        for q in range(len(targets)):
-            while m < idx[q] + 1:      # advance until (prev, cur) = (slice idx, slice idx+1)
-                prev, cur, m = cur, next(it), m + 1
-            data[q] = (1 - w[q]) * prev + w[q] * cur
+    data = np.empty((len(idx), nj, ni), dtype=np.float32)
+    source = enumerate(_slices_hu(st))
+    held: dict[int, np.ndarray] = {}
+
+    def get(m: int) -> np.ndarray:
+        while m not in held:
+            k, plane = next(source)
+            held[k] = plane
+        for k in [k for k in held if k < m - 1]:
+            del held[k]
+        return held[m]
+
+    for q in range(len(idx)):
+        m, wq = int(idx[q]), float(w[q])
+        plane = get(m)
+        if wq > 0:
+            plane = (1 - wq) * plane + wq * get(m + 1)
+        if tilted:
+            plane = _shift_slice(plane, i_lo - ((1 - wq) * du[m] + wq * du[min(m + 1, nz - 1)]),
+                                 j_lo - ((1 - wq) * dv[m] + wq * dv[min(m + 1, nz - 1)]), (nj, ni))
+        data[q] = plane
     # voxel (0, 0, 0): pixel (i_lo, j_lo) of the first slice's grid (i_lo = j_lo = 0 without tilt)
     origin = np.array(st.frames[0].position) + i_lo * di * st.x + j_lo * dj * st.y
     direction = np.column_stack([st.x, st.y, st.n])
