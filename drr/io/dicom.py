@@ -32,6 +32,9 @@ What is read, and how (DICOM PS3.3 C.7.6.2.1.1, "Image Position and Orientation"
   and files around the gap, unless ``resample=True``: the stack is then
   linearly interpolated along ``k`` onto a uniform grid from the first to the
   last slice, with the median slice distance (adjusted so both ends are kept).
+  In a tilted stack the interpolation runs along the tilted scan direction
+  (slices blended in their own pixel grids, offsets blended alike), then the
+  result is shear-corrected like any slice.
 * Gantry tilt (slice positions not along the normal) is corrected, always, by
   an exact shear correction: each slice is shifted within its own plane onto the
   orthogonal grid ``[X | Y | n]`` by bilinear interpolation (a fractional shift,
