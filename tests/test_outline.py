@@ -132,7 +132,7 @@ def check_exact(labels, value, connectivity=8, **grid):
     return rings
 
 
-def lattice_edges_of(rings, shape):
+def lattice_edges_of(rings, shape=None):
     """Unit edges of rings traced with the default extent, in lattice units."""
     edges = []
     for r in rings:
@@ -172,6 +172,12 @@ def test_random_label_images(seed, connectivity):
         edges = lattice_edges_of(rings, lab.shape)
         assert len(edges) == len(set(edges)), "no edge used twice"
         assert set(edges) == boundary_edges(mask)
+        # documented order: each ring starts at its first corner in (row, col) raster
+        # order, and rings are sorted by that corner
+        firsts = [(r[0, 1] + 0.5, r[0, 0] + 0.5) for r in rings]
+        assert firsts == sorted(firsts)
+        for r, f in zip(rings, firsts):
+            assert f == min(zip(r[:, 1] + 0.5, r[:, 0] + 0.5))
 
 
 @pytest.mark.parametrize("connectivity", [4, 8])

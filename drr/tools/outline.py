@@ -396,9 +396,9 @@ def outline_rings(labels, value, *, connectivity=8, extent=None, origin=None,
     rings : list of ndarray, float64, shape (m + 1, 2)
         (x, y) data coordinates of each ring's corners, closed (the first vertex is
         repeated at the end).  Outer rings are counter-clockwise (positive shoelace
-        area), holes clockwise, in data coordinates.  Rings are ordered by their
-        first vertex, the ring's first corner in raster (row, col) order.  Empty
-        list if no pixel is selected.
+        area), holes clockwise, in data coordinates.  Each ring starts at its
+        first corner in the (row, col) raster order of ``labels``, and rings are
+        sorted by that corner.  Empty list if no pixel is selected.
 
     Raises
     ------
