@@ -88,6 +88,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("input", help="DICOM folder, DICOM file, or .nii/.nii.gz/.mha/.mhd/.nrrd")
     p.add_argument("-o", "--out", required=True, help="output image (.png, .tif, .npy)")
     p.add_argument("--series", default=None, help="SeriesInstanceUID, when the folder holds several")
+    p.add_argument("--resample", action="store_true",
+                   help="resample a DICOM series with missing slices or uneven spacing onto a "
+                        "uniform grid (linear along k) instead of refusing it")
     add_geometry_arguments(p)
     add_output_arguments(p)
     p.set_defaults(func=run)
@@ -168,5 +171,5 @@ def render_to_file(volume, args, *, label: str) -> int:
 def run(args) -> int:
     from ..io.load import load_volume
 
-    volume = load_volume(args.input, series=args.series)
+    volume = load_volume(args.input, series=args.series, resample=args.resample)
     return render_to_file(volume, args, label=args.input)
