@@ -1,0 +1,349 @@
+"""The CUDA kernel's per-ray code, built for the CPU and checked against exact answers.
+
+``drr/kernels/siddon_ray.h`` is the traversal every GPU thread runs.  Here it is
+compiled by the host C compiler (``drr/kernels/host_api.c``, with
+``host_shim.h`` standing in for CUDA's built-ins) into a shared library, twice:
+
+* ``float`` — ``DRR_REAL=float``, exactly the arithmetic of the GPU build;
+* ``double`` — ``DRR_REAL=double``, which must reproduce the Numba backend.
+
+Every backend-parametrized test of ``tests/test_render.py`` is re-run with both
+builds standing in for the backend, then the builds are checked against the
+Numba backend and the float64 references on random, axis-parallel, in-plane,
+grazing and 512-voxel rays, in float16 storage, and in segment-count mode.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib
+import inspect
+import itertools
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import drr
+import test_render as tr
+from drr.backends.cpu import ray_integral
+from drr.backends.cpu_backend import CPUBackend
+from drr.backends.poses import pose_table
+from siddon_reference import render_reference, siddon_sum
+
+KERNEL_DIR = Path(drr.__file__).parent / "kernels"
+SOURCES = ("host_api.c", "siddon_ray.h", "host_shim.h")
+BUILDS = ("float", "double")
+
+
+# ----------------------------------------------------------------------- the library
+
+def find_c_compiler() -> str | None:
+    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if name and shutil.which(name.split()[0]):
+            return name
+    return None
+
+
+def build_host_library(real: str, directory: Path) -> ctypes.CDLL:
+    """Compile ``host_api.c`` with ``DRR_REAL=real`` into ``directory``; load it with ctypes."""
+    cc = find_c_compiler()
+    if cc is None:
+        pytest.skip("no C compiler (cc, gcc or clang; or $CC) to build the kernel's host library")
+    missing = [s for s in SOURCES if not (KERNEL_DIR / s).is_file()]
+    if missing:
+        pytest.fail(f"kernel sources missing from {KERNEL_DIR}: {missing} (package-data?)")
+    digest = hashlib.sha256(b"".join((KERNEL_DIR / s).read_bytes() for s in SOURCES)).hexdigest()[:16]
+    lib = Path(directory) / f"drr_host_{real}_{digest}.so"
+    if not lib.exists():
+        cmd = cc.split() + ["-O2", "-shared", "-fPIC", "-std=c99", "-ffp-contract=off",
+                            f"-DDRR_REAL={real}", f"-I{KERNEL_DIR}", str(KERNEL_DIR / "host_api.c"),
+                            "-o", str(lib), "-lm"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr}"
+    so = ctypes.CDLL(str(lib))
+    dp, vp, fp = ctypes.POINTER(ctypes.c_double), ctypes.c_void_p, ctypes.POINTER(ctypes.c_float)
+    i = ctypes.c_int
+    so.drr_render_host.argtypes = [vp, i, i, i, i, i, dp, i, i, i, fp]
+    so.drr_render_host.restype = None
+    so.drr_ray_integral_host.argtypes = [vp, i, i, i, i] + [ctypes.c_double] * 6
+    so.drr_ray_integral_host.restype = ctypes.c_double
+    so.drr_real_size.restype = i
+    assert so.drr_real_size() == {"float": 4, "double": 8}[real]
+    return so
+
+
+@pytest.fixture(scope="session")
+def host_libs(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("kernel_host")
+    return {real: build_host_library(real, directory) for real in BUILDS}
+
+
+def voxels(mu: np.ndarray, half: bool) -> np.ndarray:
+    """The voxel buffer the kernel reads: float32, or float16 bits."""
+    return np.ascontiguousarray(mu, dtype=np.float16 if half else np.float32)
+
+
+def host_render(lib, volume, geometry, *, half=False, count=False) -> np.ndarray:
+    """``(N, rows, cols)`` float32 from the host build (the CUDA grid loop in C)."""
+    rows, cols = geometry.shape
+    nk, nj, ni = volume.data.shape
+    vox = voxels(volume.data, half)
+    poses = np.ascontiguousarray(pose_table(volume, geometry))
+    out = np.empty((len(geometry), rows, cols), dtype=np.float32)
+    lib.drr_render_host(vox.ctypes.data, int(half), int(count), ni, nj, nk,
+                        poses.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), len(geometry),
+                        rows, cols, out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
+    return out
+
+
+def host_ray(lib, mu, a, b, *, half=False) -> float:
+    vox = voxels(mu, half)
+    nk, nj, ni = mu.shape
+    return lib.drr_ray_integral_host(vox.ctypes.data, int(half), ni, nj, nk, *map(float, a), *map(float, b))
+
+
+class HostBackend:
+    """Stands in for a drr backend: the kernel's host build."""
+
+    name = "cpu"
+
+    def __init__(self, volume, lib):
+        self._volume, self._lib = volume, lib
+
+    def render(self, geometry):
+        return host_render(self._lib, self._volume, geometry)
+
+
+def max_rel(actual, expected) -> float:
+    scale = max(float(np.max(np.abs(expected))), 1e-30)
+    return float(np.max(np.abs(np.asarray(actual, np.float64) - expected)) / scale)
+
+
+# ------------------------------------------- every backend test of test_render.py
+
+def render_test_cases():
+    """(function, kwargs) for each backend-parametrized test of test_render.py."""
+    cases = []
+    for name, fn in sorted(vars(tr).items()):
+        if not (name.startswith("test_") and callable(fn)):
+            continue
+        if "backend" not in inspect.signature(fn).parameters:
+            continue
+        grids = [m.args for m in getattr(fn, "pytestmark", [])
+                 if m.name == "parametrize" and m.args[0] != "backend"]
+        names = [g[0] for g in grids]
+        for values in itertools.product(*[g[1] for g in grids]):
+            kwargs = dict(zip(names, values))
+            cases.append(pytest.param(fn, kwargs, id=name + "".join(f"-{k}={v}" for k, v in kwargs.items())))
+    return cases
+
+
+RENDER_CASES = render_test_cases()
+
+
+def test_render_cases_were_found():
+    names = {p.values[0].__name__ for p in RENDER_CASES}
+    assert {"test_uniform_box_equals_chord_length", "test_random_volume_matches_float64_reference",
+            "test_ray_in_a_voxel_plane_sees_the_average_of_both_sides",
+            "test_float32_output_within_1e_5_on_512_voxel_rays"} <= names
+    assert len(RENDER_CASES) >= 15
+
+
+@pytest.mark.parametrize("real", BUILDS)
+@pytest.mark.parametrize("fn, kwargs", RENDER_CASES)
+def test_render_suite_with_the_kernel_host_build(host_libs, monkeypatch, real, fn, kwargs):
+    """The Renderer tests pass with the kernel's per-ray code in place of the Numba backend."""
+    lib = host_libs[real]
+    render_module = importlib.import_module("drr.render")
+    calls = []
+
+    def resolve(name):
+        calls.append(name)
+        return lambda volume: HostBackend(volume, lib)
+
+    monkeypatch.setattr(render_module, "resolve_backend", resolve)
+    fn(backend="cpu", **kwargs)
+    assert calls, "the test did not render through the patched backend"
+
+
+# --------------------------------------------------- the double build equals Numba
+
+def test_double_build_equals_numba_on_random_segments(host_libs):
+    rng = np.random.default_rng(21)
+    mu = rng.uniform(0, 1, size=(5, 6, 7)).astype(np.float32)
+    worst = 0.0
+    for _ in range(400):
+        a = rng.uniform(-4, 11, 3)
+        b = rng.uniform(-4, 11, 3)
+        # axis-parallel and in-plane variants: copy coordinates, snap to planes
+        mode = rng.integers(0, 4)
+        if mode >= 1:
+            ax = rng.integers(0, 3)
+            b[ax] = a[ax] = np.round(a[ax]) if mode == 2 else a[ax]
+        if mode == 3:
+            ax2 = (ax + 1) % 3
+            b[ax2] = a[ax2] = np.round(a[ax2])
+        want = ray_integral(mu, *a, *b)
+        got = host_ray(host_libs["double"], mu, a, b)
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-13)
+        worst = max(worst, abs(got - want))
+    assert worst < 1e-12
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_double_build_equals_numba_on_random_images(host_libs, seed):
+    rng = np.random.default_rng(200 + seed)
+    shape = tuple(rng.integers(4, 20, size=3))
+    vol = drr.Volume(rng.uniform(0, 0.05, size=shape), spacing=rng.uniform(0.5, 2.0, 3),
+                     origin=rng.uniform(-20, 20, 3), direction=tr.random_rotation(rng))
+    geo = tr.random_look_at(rng, vol.center(), 40.0, shape=(16, 15), spacing=1.3, n=3, inside=seed == 2)
+    numba = CPUBackend(vol).render(geo)
+    host = host_render(host_libs["double"], vol, geo)
+    assert np.count_nonzero(numba) > 100
+    # Both round the same float64 value to float32: at most one float32 ulp apart.
+    np.testing.assert_allclose(host, numba, rtol=2.0 ** -23, atol=0)
+
+
+# ------------------------------------------------ the float build (what the GPU runs)
+
+@pytest.mark.parametrize("seed", range(3))
+def test_float_build_on_random_volumes_and_geometries(host_libs, seed):
+    rng = np.random.default_rng(300 + seed)
+    shape = tuple(rng.integers(3, 12, size=3))
+    vol = drr.Volume(rng.uniform(0, 0.05, size=shape), spacing=rng.uniform(0.5, 2.0, 3),
+                     origin=rng.uniform(-50, 50, 3), direction=tr.random_rotation(rng))
+    geo = tr.random_look_at(rng, vol.center(), 300.0, shape=(7, 6), spacing=2.0, n=3, inside=seed == 2)
+    img = host_render(host_libs["float"], vol, geo)
+    tr.assert_close(img, render_reference(vol, geo), rtol=1e-5)
+
+
+def test_float_build_on_random_segments(host_libs):
+    rng = np.random.default_rng(22)
+    mu = rng.uniform(0, 1, size=(5, 6, 7)).astype(np.float32)
+    for _ in range(300):
+        a = rng.uniform(-4, 11, 3)
+        b = rng.uniform(-4, 11, 3)
+        want = siddon_sum(mu, a, b)
+        got = host_ray(host_libs["float"], mu, a, b)
+        assert abs(got - want) <= 1e-5 * max(want, 1e-3)
+
+
+def long_rays(rng, n_rays, shape_kji, axis, lateral_slope):
+    """Segments from far outside to far outside along grid ``axis``, tilted by ``lateral_slope``."""
+    n = np.array(shape_kji[::-1], dtype=np.float64)
+    segs = []
+    for _ in range(n_rays):
+        mid = rng.uniform(0.05, 0.95, 3) * n
+        d = rng.normal(size=3) * lateral_slope
+        d[axis] = 1.0
+        far = 1.5 * n[axis]                                  # source ~ well outside the box
+        segs.append((mid - far * d, mid + 2.0 * far * d))
+    return segs
+
+
+@pytest.mark.parametrize("axis, slope, shape", [
+    (0, 1.0, (8, 8, 512)),        # oblique: hundreds of crossings on every axis
+    (0, 2e-3, (8, 300, 512)),     # almost along i, lateral j coordinate ~ 300: the AP-view case
+    (2, 1e-3, (512, 200, 8)),     # almost along k
+])
+def test_float_build_within_1e_5_on_512_voxel_rays(host_libs, axis, slope, shape):
+    rng = np.random.default_rng(23 + axis)
+    mu = rng.uniform(0.0, 0.05, size=shape).astype(np.float32)
+    for a, b in long_rays(rng, 40, shape, axis, slope):
+        want = siddon_sum(mu, a, b)
+        got = host_ray(host_libs["float"], mu, a, b)
+        assert want > 0
+        assert abs(got - want) <= 1e-5 * want, (a, b, got, want)
+
+
+def test_float_build_on_grazing_and_in_plane_rays(host_libs):
+    """Rays on, or within a hair of, the box faces and interior voxel planes."""
+    rng = np.random.default_rng(24)
+    mu = rng.uniform(0.0, 1.0, size=(6, 7, 9)).astype(np.float32)
+    n = np.array([9, 7, 6], dtype=np.float64)
+    for _ in range(300):
+        a = rng.uniform(-3, 12, 3)
+        b = rng.uniform(-3, 12, 3)
+        ax = rng.integers(0, 3)
+        plane = float(rng.integers(0, n[ax] + 1))
+        eps = [0.0, 1e-12, -1e-9, 1e-6][rng.integers(0, 4)]
+        a[ax], b[ax] = plane, plane + eps             # in, or grazing, a plane
+        want = ray_integral(mu, *a, *b)               # float64 Numba (exact rules for d == 0)
+        got_d = host_ray(host_libs["double"], mu, a, b)
+        got_f = host_ray(host_libs["float"], mu, a, b)
+        assert got_d == pytest.approx(want, rel=1e-12, abs=1e-13)
+        assert abs(got_f - want) <= 1e-5 * max(want, 1e-3)
+        if eps != 0.0:                                # moving (barely): the 1985 formulation agrees
+            assert want == pytest.approx(siddon_sum(mu, a, b), rel=1e-9, abs=1e-9)
+
+
+# ----------------------------------------------------------------- float16 storage
+
+def test_float16_storage_accuracy(host_libs):
+    """fp16 voxels: exact for the rounded volume; <= 2^-11 relative vs the float32 volume."""
+    rng = np.random.default_rng(25)
+    data = rng.uniform(0.001, 0.05, size=(10, 11, 12)).astype(np.float32)
+    vol = drr.Volume(data, spacing=(0.8, 1.1, 1.3), direction=tr.random_rotation(rng))
+    rounded = vol.with_data(data.astype(np.float16).astype(np.float32))
+    geo = tr.random_look_at(rng, vol.center(), 60.0, shape=(9, 10), spacing=2.0, n=2)
+    img = host_render(host_libs["float"], vol, geo, half=True)
+    tr.assert_close(img, render_reference(rounded, geo), rtol=1e-5)
+    ref = render_reference(vol, geo)
+    hit = ref > 0
+    rel = np.abs(img[hit].astype(np.float64) - ref[hit]) / ref[hit]
+    assert 1e-5 < rel.max() <= 2.0 ** -11          # the rounding shows, within its bound
+
+
+def test_half_conversion_of_every_float16(host_libs):
+    """The shim's binary16 -> float agrees with NumPy on all 65536 bit patterns (NaN aside)."""
+    bits = np.arange(65536, dtype=np.uint16)
+    want = bits.view(np.float16).astype(np.float32)
+    ok = np.isfinite(want)
+    # one voxel per pattern, read by an axis-parallel ray of t-length 1 through it
+    mu = want.copy()
+    mu[~ok] = 0
+    vol16 = mu.astype(np.float16).reshape(1, 1, -1)
+    got = np.empty(65536)
+    lib = host_libs["double"]
+    for idx in np.flatnonzero(ok)[::97]:
+        got[idx] = lib.drr_ray_integral_host(vol16.ctypes.data, 1, 65536, 1, 1,
+                                             idx + 0.0, 0.5, 0.5, idx + 1.0, 0.5, 0.5)
+        assert got[idx] == want[idx], (hex(idx), got[idx], want[idx])
+
+
+# ---------------------------------------------------------------------- count mode
+
+def reference_segments(mu, a, b) -> int:
+    """The number of positive-length in-volume pieces of the 1985 formulation."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    d = b - a
+    n = np.array(mu.shape[::-1])
+    ts = [np.array([0.0, 1.0])]
+    for ax in range(3):
+        if d[ax] != 0:
+            t = (np.arange(n[ax] + 1) - a[ax]) / d[ax]
+            ts.append(t[(t > 0) & (t < 1)])
+    t = np.unique(np.concatenate(ts))
+    mid = a + 0.5 * (t[:-1] + t[1:])[:, None] * d
+    idx = np.floor(mid).astype(np.int64)
+    return int(np.sum(np.all((idx >= 0) & (idx < n), axis=1)))
+
+
+@pytest.mark.parametrize("real", BUILDS)
+def test_count_mode_counts_segments(host_libs, real):
+    rng = np.random.default_rng(26)
+    vol = drr.Volume(rng.uniform(0, 0.05, size=(9, 10, 11)), direction=tr.random_rotation(rng))
+    geo = tr.random_look_at(rng, vol.center(), 40.0, shape=(5, 6), spacing=2.0, n=2)
+    counts = host_render(host_libs[real], vol, geo, count=True)
+    A, bb = vol.world_to_grid_affine()
+    src = geo.source @ A.T + bb
+    pix = geo.pixel_centers() @ A.T + bb
+    want = np.array([[[reference_segments(vol.data, src[n], pix[n, r, c]) for c in range(6)]
+                      for r in range(5)] for n in range(2)])
+    assert want.max() > 10
+    np.testing.assert_array_equal(counts, want)
