@@ -75,6 +75,7 @@ _LAB_KAPPA = 24389.0 / 27.0
 _RAYLEIGH_MEDIAN = math.sqrt(2.0 * math.log(2.0))  # median of |N(0, I_2)|
 _BLOCK = 32  # curve samples per bounding sphere in the branch search
 _MAX_BRANCHES = 4
+_R3D = 4.0
 _NOISE_FLOOR = 0.2  # ΔE; 8-bit rounding of sRGB is about 0.1-0.2
 
 
@@ -519,8 +520,8 @@ def _store(u, run_lo, run_hi, best_lo, best_hi, best_d, p, lab, max_br, est, lo,
 
 
 @numba.njit(cache=True)
-def _sigma_filter(v, lo, hi, valid, radius, n_iter):
-    """Mean of neighbours (window 2*radius+1) whose value lies in the pixel's [lo, hi]."""
+def _sigma_filter(v, lo, hi, clip_lo, clip_hi, valid, radius, n_iter):
+    """Mean of neighbours (window 2*radius+1) whose value lies in the pixel's [lo, hi], clipped."""
     h, w = v.shape
     cur = v.copy()
     out = v.copy()
@@ -541,7 +542,7 @@ def _sigma_filter(v, lo, hi, valid, radius, n_iter):
                                 s += q
                                 c += 1
                 if c > 0:
-                    out[y, x] = s / c
+                    out[y, x] = min(max(s / c, clip_lo[y, x]), clip_hi[y, x])
         cur, out = out, cur
     return cur
 
@@ -583,14 +584,15 @@ def _estimate_noise(d, counts):
     return float(sigma)
 
 
-def _along_noise(s, valid, t, n_bins=16):
+def _along_noise(s, valid, t, period=None, n_bins=16):
     """Noise along the curve (ΔE), per bin of the curve parameter, from second differences.
 
     For a smooth field the arc-length position ``s`` of a pixel minus the mean
     of its two neighbours (along rows and along columns) is noise with
     variance ``1.5 σ²`` plus a curvature term; ``σ = 1.4826 MAD / sqrt(1.5)``
     (median absolute value), computed per parameter bin (>= 200 samples,
-    else the global value).
+    else the global value; at most 3 times the global value).  On a cyclic
+    map differences are taken modulo the curve length ``period``.
     """
     res = []
     where = []
@@ -601,7 +603,13 @@ def _along_noise(s, valid, t, n_bins=16):
         if a.shape[0] < 3:
             continue
         ok = v[1:-1] & v[:-2] & v[2:]
-        r = a[1:-1] - 0.5 * (a[:-2] + a[2:])
+        if period is None:
+            r = a[1:-1] - 0.5 * (a[:-2] + a[2:])
+        else:
+            half = 0.5 * period
+            d1 = (a[:-2] - a[1:-1] + half) % period - half
+            d2 = (a[2:] - a[1:-1] + half) % period - half
+            r = 0.5 * (d1 + d2)
         res.append(np.abs(r[ok]))
         where.append(tt[1:-1][ok])
     if not res or sum(len(r) for r in res) < 50:
@@ -615,7 +623,7 @@ def _along_noise(s, valid, t, n_bins=16):
     for b in range(n_bins):
         rb = r[bins == b]
         if len(rb) >= 200:
-            sig[b] = max(k * float(np.median(rb)), _NOISE_FLOOR)
+            sig[b] = min(max(k * float(np.median(rb)), _NOISE_FLOOR), 3.0 * glob)
     return glob, sig
 
 
@@ -741,13 +749,16 @@ def invert_colormap(
         if len(shape) == 2:
             arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(curve.lab, axis=0), axis=1))])
             valid0 = (d <= max_distance)[inv].reshape(shape)
-            est = _along_noise(arc[k_near][inv].reshape(shape), valid0, t_near[inv].reshape(shape))
+            est = _along_noise(arc[k_near][inv].reshape(shape), valid0, t_near[inv].reshape(shape),
+                               period=arc[-1] if curve.cyclic else None)
             if est is not None:
                 noise, sig_bins = est
                 noise = max(noise, sigma_perp)
                 nb = len(sig_bins)
                 sigma_u = np.maximum(sig_bins[np.minimum((t_near * nb).astype(np.int64), nb - 1)], sigma_perp)
-    radius = d + 3.0 * sigma_u + 1e-6
+    # the true colour is |noise| from the pixel: within d + 3σ along the curve of
+    # the nearest branch, and within ~4σ (3-D) of any other branch it may lie on
+    radius = np.maximum(d + 3.0 * sigma_u, _R3D * sigma_u) + 1e-6
 
     u = len(cols)
     est = np.zeros((u, _MAX_BRANCHES))
@@ -784,7 +795,11 @@ def invert_colormap(
     t_lo = np.take_along_axis(lo_px, pick, axis=-1)[..., 0]
     t_hi = np.take_along_axis(hi_px, pick, axis=-1)[..., 0]
     if len(shape) == 2 and smoothing > 0:
-        t_val = _sigma_filter(t_val, t_lo, t_hi, valid, smoothing, 3)
+        # acceptance band: narrow for clean images (the raw value is already
+        # within a LUT bin), the whole interval once noise dominates
+        kappa = min(max(noise - _NOISE_FLOOR, 0.3), 1.0)
+        half = kappa * 0.5 * (t_hi - t_lo)
+        t_val = _sigma_filter(t_val, t_val - half, t_val + half, t_lo, t_hi, valid, smoothing, 3)
 
     span = float(vmax) - float(vmin)
     values = float(vmin) + span * t_val

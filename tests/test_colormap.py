@@ -1,0 +1,328 @@
+"""Tests of drr.tools.colormap: colormap inversion, colour-bar finding, identification."""
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+pytest.importorskip("scipy")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from scipy import ndimage  # noqa: E402
+
+from drr.errors import InputError  # noqa: E402
+from drr.tools.colormap import (  # noqa: E402
+    ColorbarLocation,
+    find_colorbar,
+    identify_colormap,
+    invert_colormap,
+    srgb_to_lab,
+)
+
+
+def smooth_field(seed, n=96):
+    """Seeded smooth field in [0, 1]: a sum of six Gaussian bumps, rescaled."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:n, 0:n] / n
+    f = np.zeros((n, n))
+    for _ in range(6):
+        c = rng.random(2)
+        s = 0.15 + 0.3 * rng.random()
+        f += rng.normal() * np.exp(-((x - c[0]) ** 2 + (y - c[1]) ** 2) / (2 * s * s))
+    return (f - f.min()) / (f.max() - f.min())
+
+
+def render(field, name):
+    """uint8 RGB image of field through the matplotlib colormap `name` (as imshow paints it)."""
+    return (matplotlib.colormaps[name](field)[..., :3] * 255 + 0.5).astype(np.uint8)
+
+
+def rmse(a, b):
+    return float(np.sqrt(np.mean((a - b) ** 2)))
+
+
+def covered(res, truth):
+    return (truth >= res.interval_low) & (truth <= res.interval_high)
+
+
+def figure_rgb(fig):
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def bbox_pixels(ax, height):
+    """(row0, row1, col0, col1) of an axes' window extent in image pixel indices."""
+    bb = ax.get_window_extent()
+    return height - bb.y1, height - bb.y0, bb.x0, bb.x1
+
+
+# ----------------------------------------------------------------- colour science
+
+
+def test_srgb_to_lab_reference_values():
+    lab = srgb_to_lab([[1, 1, 1], [0, 0, 0], [1, 0, 0], [0, 0, 1]])
+    # reference: CIE 15 / Lindbloom calculator, D65, sRGB
+    np.testing.assert_allclose(lab[0], [100, 0, 0], atol=0.01)
+    np.testing.assert_allclose(lab[1], [0, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(lab[2], [53.24, 80.09, 67.20], atol=0.02)
+    np.testing.assert_allclose(lab[3], [32.30, 79.19, -107.86], atol=0.02)
+
+
+# ----------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("name", ["viridis", "jet", "gray", "twilight"])
+def test_clean_round_trip(name):
+    truth = smooth_field(1)
+    img = render(truth, name)
+    res = invert_colormap(img, cmap=name)
+    assert res.valid.all()
+    assert res.values.shape == truth.shape and res.values.dtype == np.float64
+    # the rendering quantises to 256 bins: the floor is 1/(256 sqrt 12) = 0.00113
+    assert rmse(res.values, truth) < 0.0025
+    assert np.abs(res.values - truth).max() < 0.012
+    assert covered(res, truth).all()
+    assert (res.interval_low <= res.values).all() and (res.values <= res.interval_high).all()
+
+
+def test_noisy_round_trip_beats_pixelwise_and_covers_truth():
+    truth = smooth_field(2)
+    rng = np.random.default_rng(3)
+    img = render(truth, "viridis").astype(float) + rng.normal(0, 5, (96, 96, 3))
+    img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    res = invert_colormap(img, cmap="viridis")
+    raw = invert_colormap(img, cmap="viridis", smoothing=0)
+    ok = res.valid
+    assert ok.mean() > 0.98
+    assert rmse(res.values[ok], truth[ok]) < 0.006
+    assert rmse(res.values[ok], truth[ok]) < 0.5 * rmse(raw.values[raw.valid], truth[raw.valid])
+    assert covered(res, truth)[ok].mean() > 0.97
+    assert 1.0 < res.noise < 8.0  # estimated along the curve, ΔE
+
+
+def test_cyclic_map_branch_chosen_from_neighbours():
+    # twilight is (nearly) white at both 0 and 1: a field that sits near 0 must come back near 0
+    truth = 0.3 * smooth_field(4)
+    img = render(truth, "twilight")
+    res = invert_colormap(img, cmap="twilight")
+    raw = invert_colormap(img, cmap="twilight", smoothing=0)
+    assert (res.n_branches[truth < 0.01] >= 2).all()
+    assert rmse(res.values, truth) < 0.0025
+    assert np.nanmax(raw.values) > 0.9  # pixelwise, some pixels took the wrong branch
+    assert covered(res, truth).all()
+
+
+def test_flat_part_of_jet_gives_wide_interval():
+    jet = matplotlib.colormaps["jet"]
+    colors = (jet(np.array([0.118, 0.5]))[:, :3] * 255 + 0.5).astype(np.uint8)
+    res = invert_colormap(colors, cmap="jet")
+    assert res.valid.all()
+    lo, hi = res.interval_low, res.interval_high
+    # jet is pure blue from 0.110 to 0.125
+    assert lo[0] <= 0.1105 and hi[0] >= 0.1245
+    assert lo[0] <= res.values[0] <= hi[0]
+    assert hi[1] - lo[1] < 0.02  # jet changes fast at 0.5
+    assert abs(res.values[1] - 0.5) < 0.004
+    assert (res.n_branches == 1).all()
+
+
+def test_repeating_map_reports_several_branches():
+    flag = matplotlib.colormaps["flag"]  # red-white-blue-black repeated
+    color = (np.asarray(flag(0.3))[None, :3] * 255 + 0.5).astype(np.uint8)
+    res = invert_colormap(color, cmap="flag")
+    assert res.n_branches[0] >= 4
+
+
+def test_reversed_map_and_vmin_vmax():
+    truth = smooth_field(5)
+    img = render(truth, "viridis_r")
+    res = invert_colormap(img, cmap="viridis_r", vmin=-10.0, vmax=30.0)
+    assert rmse(res.values, -10 + 40 * truth) < 40 * 0.0025
+    flipped = invert_colormap(img, cmap="viridis", vmin=30.0, vmax=-10.0)
+    np.testing.assert_allclose(flipped.values, res.values, atol=1e-9)
+    assert (flipped.interval_low <= flipped.interval_high).all()
+
+
+def test_colormap_object_and_list_of_colours():
+    from matplotlib.colors import LinearSegmentedColormap
+
+    truth = smooth_field(6)
+    names = ["navy", "white", "darkred"]
+    cm = LinearSegmentedColormap.from_list("custom", names)
+    img = (cm(truth)[..., :3] * 255 + 0.5).astype(np.uint8)
+    as_obj = invert_colormap(img, cmap=cm)
+    as_names = invert_colormap(img, cmap=names)
+    as_array = invert_colormap(img, cmap=np.array([matplotlib.colors.to_rgb(c) for c in names]))
+    assert rmse(as_obj.values, truth) < 0.0025
+    # knots at 0, 0.5, 1 versus LUT bin centres: at most half a bin apart
+    assert rmse(as_names.values, truth) < 0.003
+    np.testing.assert_allclose(as_array.values, as_names.values)
+
+
+def test_background_text_and_axes_are_invalid():
+    truth = smooth_field(7, n=120)
+    fig = plt.figure(figsize=(3, 3), dpi=100)
+    ax = fig.add_axes([0.1, 0.1, 0.8, 0.8])
+    ax.imshow(truth, cmap="viridis", interpolation="nearest")
+    txt = ax.text(60, 60, "Hello 42", color="white", fontsize=14, ha="center", va="center")
+    ax.plot([10, 110], [100, 20], "r-", lw=2)
+    with_text = figure_rgb(fig)
+    txt.set_visible(False)
+    ax.lines[0].set_visible(False)
+    without = figure_rgb(fig)
+    r0, r1, c0, c1 = bbox_pixels(ax, with_text.shape[0])
+    plt.close(fig)
+
+    overlay = ndimage.binary_dilation(np.any(with_text != without, axis=2), iterations=1)
+    inside = np.zeros(overlay.shape, bool)
+    inside[int(np.ceil(r0)) + 2 : int(r1) - 2, int(np.ceil(c0)) + 2 : int(c1) - 2] = True
+    on_map = inside & ~overlay
+    res = invert_colormap(with_text, cmap="viridis")
+    precision = on_map[res.valid].mean()
+    recall = res.valid[on_map].mean()
+    assert precision > 0.99
+    assert recall > 0.98
+    assert not res.valid[0, 0] and np.isnan(res.values[0, 0])  # white background
+    # pixels that are plainly text (white) are invalid
+    assert not res.valid[np.all(with_text == 255, axis=2) & inside].any()
+
+
+def test_transparent_pixels_are_invalid_and_input_untouched():
+    truth = smooth_field(8, n=32)
+    rgba = (matplotlib.colormaps["magma"](truth) * 255 + 0.5).astype(np.uint8)
+    rgba[:4, :, 3] = 0
+    before = rgba.copy()
+    res = invert_colormap(rgba, cmap="magma")
+    assert not res.valid[:4].any() and res.valid[5:].all()
+    np.testing.assert_array_equal(rgba, before)
+
+
+# ----------------------------------------------------------------- colour bars
+
+
+@pytest.mark.parametrize(
+    "name,orientation", [("viridis", "vertical"), ("jet", "horizontal"), ("gray", "vertical"), ("magma_r", "vertical")]
+)
+def test_find_colorbar_in_agg_figure(name, orientation):
+    truth = smooth_field(9)
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+    im = ax.imshow(truth, cmap=name)
+    ax.set_title("a title")
+    fig.colorbar(im, ax=ax, orientation=orientation, label="value")
+    rgb = figure_rgb(fig)
+    r0, r1, c0, c1 = bbox_pixels(fig.axes[1], rgb.shape[0])
+    plt.close(fig)
+    loc = find_colorbar(rgb)
+    assert isinstance(loc, ColorbarLocation)
+    assert loc.orientation == orientation
+    # the interior lies within 3 px of the frame drawn by matplotlib
+    assert abs(loc.rows[0] - r0) <= 3 and abs(loc.rows[1] - r1) <= 3
+    assert abs(loc.cols[0] - c0) <= 3 and abs(loc.cols[1] - c1) <= 3
+    # the bar's colours run from low to high: they match the colormap
+    cm = matplotlib.colormaps[name]
+    expected = cm(loc.positions)[:, :3]
+    err = np.linalg.norm(srgb_to_lab(loc.colors) - srgb_to_lab(expected), axis=1)
+    assert np.median(err) < 1.5
+
+
+def test_find_colorbar_none_without_bar():
+    assert find_colorbar(np.full((50, 80, 3), 255, np.uint8)) is None
+    rng = np.random.default_rng(10)
+    assert find_colorbar(rng.integers(0, 256, (60, 60, 3), dtype=np.uint8)) is None
+
+
+def test_invert_with_colorbar_crop_and_location():
+    truth = smooth_field(11)
+    img = render(truth, "plasma")
+    # a vertical bar crop, high values on top, 200 px long
+    bar = render(np.repeat(np.linspace(1, 0, 200)[:, None], 12, axis=1), "plasma")
+    res = invert_colormap(img, cmap=bar)
+    assert rmse(res.values, truth) < 0.004
+    assert covered(res, truth).mean() > 0.99
+    # the same bar found in a padded canvas and passed as a ColorbarLocation
+    canvas = np.full((260, 60, 3), 255, np.uint8)
+    canvas[29:231, 19:33] = 0
+    canvas[30:230, 20:32] = bar
+    loc = find_colorbar(canvas)
+    assert loc.rows == (30, 230) and loc.cols == (20, 32)
+    res2 = invert_colormap(img, cmap=loc)
+    assert rmse(res2.values, truth) < 0.004
+
+
+# ----------------------------------------------------------------- identification
+
+
+def test_identify_plain_image_ranks_true_map_first():
+    img = render(smooth_field(12), "viridis")
+    ranking = identify_colormap(img)
+    assert ranking[0].name == "viridis"
+    # without a colour bar a map and its reverse have the same colours: a tie
+    assert ranking[1].name == "viridis_r"
+    assert ranking[1].score == pytest.approx(ranking[0].score)
+    assert ranking[2].score > ranking[0].score + 3.0
+    assert identify_colormap(render(smooth_field(13), "jet"), top=1)[0].name == "jet"
+
+
+def test_identify_uses_colorbar_for_direction():
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+    im = ax.imshow(smooth_field(14), cmap="magma_r")
+    fig.colorbar(im, ax=ax)
+    rgb = figure_rgb(fig)
+    plt.close(fig)
+    ranking = identify_colormap(rgb, candidates=["magma", "magma_r", "inferno", "inferno_r", "gray", "viridis"])
+    assert [m.name for m in ranking[:2]] == ["magma_r", "magma"]
+    assert ranking[1].score > ranking[0].score + 2.0
+
+
+def test_identify_groups_identical_maps():
+    ranking = identify_colormap(render(smooth_field(15), "gray"), candidates=["gray", "grey", "viridis"])
+    assert ranking[0].name == "gray" and ranking[0].equivalents == ("grey",)
+    assert len(ranking) == 2
+
+
+# ----------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "rgb,kwargs",
+    [
+        (np.zeros((4, 4)), {}),  # no channel axis
+        (np.zeros((4, 4, 2)), {}),
+        (np.zeros((0, 3)), {}),
+        (np.full((4, 4, 3), 1.5), {}),
+        (np.full((4, 4, 3), np.nan), {}),
+        (np.zeros((4, 4, 3), np.int32), {}),
+        (np.zeros((4, 4, 3), bool), {}),
+        ("image.png", {}),
+        (np.zeros((4, 4, 3)), {"cmap": "no_such_map"}),
+        (np.zeros((4, 4, 3)), {"cmap": 7}),
+        (np.zeros((4, 4, 3)), {"cmap": ["red"]}),
+        (np.zeros((4, 4, 3)), {"cmap": [[0, 0, 2], [1, 1, 1]]}),
+        (np.zeros((4, 4, 3)), {"cmap": ["red", "not a colour"]}),
+        (np.zeros((4, 4, 3)), {"vmin": 1.0, "vmax": 1.0}),
+        (np.zeros((4, 4, 3)), {"vmin": np.nan}),
+        (np.zeros((4, 4, 3)), {"noise": -1.0}),
+        (np.zeros((4, 4, 3)), {"max_distance": 0.0}),
+        (np.zeros((4, 4, 3)), {"smoothing": -1}),
+        (np.zeros((4, 4, 3)), {"smoothing": 1.5}),
+        (np.zeros((4, 4, 3)), {"n_samples": 4}),
+    ],
+)
+def test_invert_bad_input(rgb, kwargs):
+    kwargs = {"cmap": "viridis", **kwargs}
+    with pytest.raises(InputError):
+        invert_colormap(rgb, **kwargs)
+
+
+def test_other_functions_bad_input():
+    with pytest.raises(InputError):
+        find_colorbar(np.zeros((10, 3)))
+    with pytest.raises(InputError):
+        find_colorbar(np.zeros((10, 10, 3)), min_length=1)
+    with pytest.raises(InputError):
+        identify_colormap(np.zeros((10, 10, 3)), candidates="viridis")
+    with pytest.raises(InputError):
+        identify_colormap(np.zeros((10, 10, 3)), candidates=["viridis", "nope"])
+    with pytest.raises(InputError):
+        identify_colormap(np.zeros((10, 10, 3)), top=0)
+    with pytest.raises(TypeError):
+        invert_colormap(np.zeros((4, 4, 3)), "viridis")  # cmap is keyword-only
