@@ -51,6 +51,7 @@ from ..errors import InputError
 
 __all__ = ["StripsResult", "reassemble"]
 
+_PENALTY = 0.5       # cost of a cut that moves pieces, in units of the median boundary score
 _DP_MAX = 12          # exact Held-Karp up to this many strips
 _SMOOTH = ()
 _ALPHA = 0.5          # weight of the per-row prediction in p_r (0: Gallagher, 1: Pomeranz)
@@ -591,17 +592,27 @@ def _peak_cuts(z, s, n_cuts=None, thresh=2.0, s_min=0.6):
     return sorted(int(i) + 1 for i in idx)
 
 
-def _quality(x, unit):
-    """Total discontinuity of an image: the sum of its boundary scores."""
-    return float(_boundary_scores(x, unit).sum())
+def _evaluate(x, unit, cuts, time_limit, s=None):
+    """Order the strips of a candidate cut set and score the candidate.
 
-
-def _evaluate(x, unit, cuts, time_limit):
+    The score compares the restored image with the shuffled one on the same footing: the
+    raw seam costs of the restored order minus the boundary scores of the cuts it undoes,
+    ``sum_seams D[i, j] - sum_cuts s(b)`` (both are the same seam statistic, so a cut that
+    is kept -- its two pieces stay side by side -- cancels exactly; lower is better).
+    """
     w = x.shape[1]
     starts = np.array([0] + list(cuts), dtype=np.int64)
     ends = np.array(list(cuts) + [w], dtype=np.int64)
     res = _order_for_cuts(x, unit, starts, ends, time_limit)
-    q = _quality(_restore_x(x, starts, ends, res["order"]), unit)
+    order = res["order"]
+    q = 0.0
+    if s is not None and len(cuts):
+        raw = res["raw"]
+        q = float(sum(raw[a, b] for a, b in zip(order, order[1:])))
+        q -= float(s[np.asarray(cuts) - 1].sum())
+        nxt = {a_: b_ for a_, b_ in zip(order, order[1:])}
+        moved = sum(1 for k in range(len(cuts)) if nxt.get(k) != k + 1)
+        q += _PENALTY * float(np.median(s)) * moved
     res.update(starts=starts, ends=ends, quality=q, cuts=list(cuts))
     return res
 
@@ -649,16 +660,60 @@ def _search(x, unit, n_strips, cuts, time_limit):
         if key in seen:
             continue
         seen.add(key)
-        res = _evaluate(x, unit, c, time_limit)
+        res = _evaluate(x, unit, c, time_limit, s)
         res["hyp"] = name
         if n_strips is None and name == "peaks" and len(c) > 0:
             kept = _merge_kept(res)
             if len(kept) < len(c):
-                res = _evaluate(x, unit, kept, time_limit)
+                res = _evaluate(x, unit, kept, time_limit, s)
                 res["hyp"] = name
-        if best is None or res["quality"] < best["quality"] - 1e-9 * abs(best["quality"]) or (
-                res["quality"] <= best["quality"] + 1e-9 * abs(best["quality"])
-                and len(res["cuts"]) < len(best["cuts"])):
+        res["rank"] = (0 if name.startswith("equal") else 1, len(res["cuts"]))
+        if best is None:
+            best = res
+            continue
+        tol = 1e-9 * (1.0 + float(s.sum()))
+        if res["quality"] < best["quality"] - tol or (
+                res["quality"] <= best["quality"] + tol and res["rank"] < best["rank"]):
+            best = res
+    if n_strips is None:
+        best = _grow(x, unit, s, z, best, time_limit)
+    return best
+
+
+def _better(res, best, tol):
+    return res["quality"] < best["quality"] - tol
+
+
+def _grow(x, unit, s, z, best, time_limit, max_trials=32, z_min=1.3):
+    """Joint search: add candidate cuts one by one while the restored image improves.
+
+    Candidates are the local maxima of the relative boundary score not yet cut, best
+    first; a cut is kept when re-ordering with it lowers the score of :func:`_evaluate`
+    (it must undo a discontinuity, not only look like one).  Unused cuts are dropped.
+    """
+    w = x.shape[1]
+    zz = np.concatenate([[0.0], z, [0.0]])
+    rank = np.maximum(z, s / max(float(np.median(s)), 1e-12))
+    peak = (zz[1:-1] >= zz[:-2]) & (zz[1:-1] >= zz[2:]) & (rank > z_min)
+    cand = [int(b) + 1 for b in np.flatnonzero(peak)]
+    cand.sort(key=lambda b: -rank[b - 1])
+    tol = 1e-9 * (1.0 + float(s.sum()))
+    trials = 0
+    for b in cand:
+        if trials >= max_trials:
+            break
+        cur = best["cuts"]
+        if b in cur or b - 1 in cur or b + 1 in cur or not 0 < b < w:
+            continue
+        trials += 1
+        res = _evaluate(x, unit, sorted(cur + [b]), time_limit, s)
+        if _better(res, best, tol):
+            kept = _merge_kept(res)
+            if len(kept) < len(res["cuts"]):
+                res2 = _evaluate(x, unit, kept, time_limit, s)
+                if not _better(res, res2, tol):
+                    res = res2
+            res["hyp"] = best.get("hyp", "") + "+"
             best = res
     return best
 
