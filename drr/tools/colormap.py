@@ -848,7 +848,8 @@ def find_colorbar(figure_rgb, *, min_length=20):
     least ``min_length`` long, 3 times longer than wide, fills 90 % of its
     bounding box, and its colour spans at least 15 ΔE*ab.  The largest such
     bar (length x colour span) wins; its box is then grown by up to 3 pixels
-    at each end along rows that still continue the gradient.
+    at each end along rows that still continue the gradient, and by up to 2
+    columns on each side that repeat the edge column.
 
     Parameters
     ----------
@@ -938,6 +939,13 @@ def _bar_candidates(img, min_length):
                 r1 += 1
         if r1 - r0 < min_length:
             continue
+        # the columns next to the frame failed the "equal to both neighbours" test
+        for _ in range(2):
+            if c0 > 0 and np.abs(img[r0:r1, c0 - 1] - img[r0:r1, c0]).max() <= 2 * tol:
+                c0 -= 1
+        for _ in range(2):
+            if c1 < w and np.abs(img[r0:r1, c1] - img[r0:r1, c1 - 1]).max() <= 2 * tol:
+                c1 += 1
         profile = np.median(img[r0:r1, c0:c1], axis=1)
         lab = srgb_to_lab(profile)
         span = np.sqrt(((lab[:, None, :] - lab[None, ::max(1, len(lab) // 64), :]) ** 2).sum(-1)).max()
