@@ -586,7 +586,13 @@ def _relative_scores(s):
 def _peak_cuts(z, s, n_cuts=None, thresh=2.0, s_min=0.6):
     """Boundaries that stand out: the n_cuts highest, or all above the threshold."""
     if n_cuts is not None:
-        idx = np.argsort(-z, kind="stable")[:n_cuts]
+        # the n_cuts highest local maxima (strips at least 2 wide), if there are enough
+        zz = np.concatenate([[-np.inf], z, [-np.inf]])
+        peak = (zz[1:-1] >= zz[:-2]) & (zz[1:-1] > zz[2:])
+        idx = np.flatnonzero(peak)
+        if idx.size < n_cuts:
+            return None
+        idx = idx[np.argsort(-z[idx], kind="stable")[:n_cuts]]
     else:
         idx = np.flatnonzero((z > thresh) & (s > s_min))
     return sorted(int(i) + 1 for i in idx)
@@ -637,7 +643,9 @@ def _search(x, unit, n_strips, cuts, time_limit):
     hyps = {}
     if n_strips is not None:
         hyps["equal"] = _equal_cuts(logz, w, n_strips)
-        hyps["peaks"] = _peak_cuts(z, s, n_cuts=n_strips - 1)
+        pk = _peak_cuts(z, s, n_cuts=n_strips - 1)
+        if pk is not None:
+            hyps["peaks"] = pk
     else:
         nmax = min(w // 3, 256)
         stats = []

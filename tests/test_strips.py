@@ -1,0 +1,184 @@
+"""Tests of drr.tools.strips (strip puzzle) and the ``drr strips`` command."""
+
+import argparse
+import itertools
+
+import numpy as np
+import pytest
+
+from drr.errors import InputError
+from drr.tools import strips as S
+from drr.tools.strips import reassemble
+
+
+def _smooth_field(shape, seed, sigma=6.0):
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    f = gaussian_filter(rng.normal(size=shape), sigma=(sigma, sigma) + (0,) * (len(shape) - 2))
+    f = (f - f.min()) / (f.max() - f.min())
+    return (f * 255).round().astype(np.uint8)
+
+
+def _shuffle(img, bounds, perm, axis=1):
+    pieces = [np.take(img, np.arange(bounds[k], bounds[k + 1]), axis=axis) for k in perm]
+    widths = np.diff(bounds)[perm]
+    cuts = tuple(int(c) for c in np.r_[0, np.cumsum(widths)[:-1]])
+    return np.concatenate(pieces, axis=axis), cuts, tuple(int(k) for k in np.argsort(perm))
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    skdata = pytest.importorskip("skimage.data")
+    return skdata.astronaut()[::2, ::2].copy()        # 256 x 256 x 3 uint8
+
+
+def test_shipped_image_known_count(astronaut):
+    bounds = np.round(np.linspace(0, 256, 7)).astype(int)
+    perm = np.array([3, 0, 5, 1, 4, 2])
+    sh, cuts, order = _shuffle(astronaut, bounds, perm)
+    res = reassemble(sh, n_strips=6)
+    assert res.cuts == cuts
+    assert res.order == order
+    assert np.array_equal(res.image, astronaut)
+    assert res.optimal and res.gap == 0.0
+    assert res.seam_costs.shape == (5,) and res.confidence.shape == (5,)
+    assert np.all((res.confidence >= 0) & (res.confidence <= 1))
+
+
+def test_shipped_image_unknown_count_unequal_widths(astronaut):
+    bounds = np.array([0, 30, 71, 90, 150, 199, 256])
+    perm = np.array([4, 2, 0, 5, 3, 1])
+    sh, cuts, order = _shuffle(astronaut, bounds, perm)
+    res = reassemble(sh)
+    assert res.cuts == cuts
+    assert res.order == order
+    assert np.array_equal(res.image, astronaut)
+
+
+def test_horizontal_grayscale_float_given_cuts():
+    img = _smooth_field((90, 70), seed=1).astype(np.float32) / 255.0
+    bounds = np.array([0, 12, 40, 51, 90])
+    perm = np.array([2, 0, 3, 1])
+    sh, cuts, order = _shuffle(img, bounds, perm, axis=0)
+    before = sh.copy()
+    res = reassemble(sh, axis=0, cuts=cuts)
+    assert np.array_equal(sh, before)                 # input not modified
+    assert res.cuts == cuts and res.order == order
+    assert res.image.dtype == np.float32
+    assert np.array_equal(res.image, img)
+
+
+def test_two_strips():
+    img = _smooth_field((64, 50, 3), seed=2)
+    sh, cuts, order = _shuffle(img, np.array([0, 21, 50]), np.array([1, 0]))
+    res = reassemble(sh, n_strips=2)
+    assert res.cuts == (0, 29) and cuts == (0, 29)
+    assert res.order == (1, 0)
+    assert np.array_equal(res.image, img)
+
+
+def test_single_strip():
+    img = _smooth_field((40, 30), seed=3)
+    res = reassemble(img, n_strips=1)
+    assert res.cuts == (0,) and res.order == (0,)
+    assert res.seam_costs.shape == (0,) and res.optimal
+    assert np.array_equal(res.image, img)
+
+
+def test_strips_of_width_one():
+    img = _smooth_field((80, 9), seed=4, sigma=3.0)
+    perm = np.array([6, 2, 8, 0, 4, 1, 7, 3, 5])
+    sh, cuts, order = _shuffle(img, np.arange(10), perm)
+    res = reassemble(sh, n_strips=9)
+    assert res.cuts == tuple(range(9))
+    assert res.order == order
+    assert np.array_equal(res.image, img)
+
+
+def test_many_strips_branch_and_bound():
+    img = _smooth_field((120, 160, 3), seed=5)
+    rng = np.random.default_rng(5)
+    perm = rng.permutation(16)
+    sh, cuts, order = _shuffle(img, np.arange(0, 161, 10), perm)
+    res = reassemble(sh, cuts=cuts)
+    assert res.order == order
+    assert np.array_equal(res.image, img)
+    assert res.optimal
+
+
+@pytest.mark.parametrize("n", [None, 4])
+def test_constant_image(n):
+    img = np.full((20, 24, 3), 7, dtype=np.uint8)
+    res = reassemble(img, n_strips=n)
+    assert np.array_equal(res.image, img)
+    assert res.cuts == ((0,) if n is None else (0, 6, 12, 18))
+    assert len(res.order) == len(res.cuts)
+
+
+def test_held_karp_matches_brute_force():
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        d = rng.random((7, 7))
+        np.fill_diagonal(d, np.inf)
+        best = min(itertools.permutations(range(7)), key=lambda p: S._path_cost(d, p))
+        path = S._held_karp(d)
+        assert S._path_cost(d, path) == pytest.approx(S._path_cost(d, best), abs=1e-12)
+
+
+def test_branch_and_bound_matches_held_karp(monkeypatch):
+    monkeypatch.setattr(S, "_DP_MAX", 1)
+    rng = np.random.default_rng(8)
+    for _ in range(6):
+        d = rng.random((10, 10))
+        np.fill_diagonal(d, np.inf)
+        exact = S._path_cost(d, S._held_karp(d))
+        path, optimal, lb = S._solve_order(d, time_limit=10.0)
+        assert sorted(path) == list(range(10))
+        assert optimal
+        assert S._path_cost(d, path) == pytest.approx(exact, abs=1e-12)
+        assert lb <= exact + 1e-12
+
+
+def test_equal_cuts_dynamic_programme():
+    logz = np.zeros(22)
+    logz[np.array([5, 9, 14, 19]) - 1] = 1.0       # widths 5, 4, 5, 5, 4 of 23
+    assert S._equal_cuts(logz, 23, 5) == [5, 9, 14, 19]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(image=np.zeros(10)), "2-D"),
+    (dict(image=np.zeros((4, 4, 3, 2))), "2-D"),
+    (dict(image=np.zeros((8, 6)), n_strips=7), "n_strips"),
+    (dict(image=np.zeros((8, 6)), n_strips=0), "n_strips"),
+    (dict(image=np.zeros((8, 6)), n_strips=2.0), "n_strips"),
+    (dict(image=np.zeros((8, 6)), axis=2), "axis"),
+    (dict(image=np.full((8, 6), np.nan)), "finite"),
+    (dict(image=np.zeros((8, 6), dtype=complex)), "dtype"),
+    (dict(image=np.zeros((8, 6)), cuts=[3, 2]), "cuts"),
+    (dict(image=np.zeros((8, 6)), cuts=[3], n_strips=2), "not both"),
+])
+def test_bad_input(kwargs, match):
+    image = kwargs.pop("image")
+    with pytest.raises(InputError, match=match):
+        reassemble(image, **kwargs)
+
+
+def test_cli_round_trip(tmp_path, capsys):
+    sitk = pytest.importorskip("SimpleITK")
+    from drr.cli import strips as cli
+
+    img = _smooth_field((48, 60, 3), seed=9)
+    sh, cuts, order = _shuffle(img, np.array([0, 20, 40, 60]), np.array([2, 0, 1]))
+    src, dst = tmp_path / "in.png", tmp_path / "out.png"
+    sitk.WriteImage(sitk.GetImageFromArray(sh, isVector=True), str(src))
+    parser = argparse.ArgumentParser()
+    cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["strips", str(src), "-o", str(dst), "--n-strips", "3"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "cuts: 0 20 40" in out and "order: 1 2 0" in out
+    assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(dst))), img)
+    args = parser.parse_args(["strips", str(tmp_path / "missing.png"), "-o", str(dst)])
+    with pytest.raises(InputError, match="IN"):
+        args.func(args)
