@@ -24,20 +24,36 @@ def test_kernel_sources_exist():
     assert (KERNEL_DIR / "siddon_ray.h").is_file() and (KERNEL_DIR / "host_shim.h").is_file()
 
 
-def _nvrtc_compile(source: str, arch: str) -> str:
-    """PTX from CuPy's NVRTC, or skip when neither nvcc nor CuPy is here."""
+def _nvrtc_compile(arch: str) -> str:
+    """PTX of the kernel source as the CUDA backend builds it, from CuPy's NVRTC binding."""
     try:
         from cupy.cuda import nvrtc
-    except Exception:
-        pytest.skip("neither nvcc (on PATH) nor CuPy's NVRTC is available to compile the kernels")
-    from drr.backends.cuda import kernel_source
+        nvrtc.getVersion()
+    except Exception as exc:
+        pytest.skip(f"neither nvcc (on PATH) nor CuPy's NVRTC is available to compile the kernels ({exc})")
+    from drr.backends.cuda import COMPILE_OPTIONS, kernel_source
     prog = nvrtc.createProgram(kernel_source(), "siddon.cu", [], [])
     try:
-        nvrtc.compileProgram(prog, [f"--gpu-architecture=compute_{arch[3:]}", "-fmad=false"])
+        nvrtc.compileProgram(prog, [f"--gpu-architecture=compute_{arch[3:]}", *COMPILE_OPTIONS])
     except Exception as exc:
         pytest.fail(f"NVRTC failed on {arch}: {exc}\n{nvrtc.getProgramLog(prog)}")
     ptx = nvrtc.getPTX(prog)
     return ptx.decode() if isinstance(ptx, bytes) else ptx
+
+
+def test_inlined_source_compiles_without_include_paths(tmp_path):
+    """The backend's single-string source (what NVRTC gets) needs no -I and no files."""
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("nvcc is not on PATH")
+    from drr.backends.cuda import kernel_source
+    src = tmp_path / "inlined.cu"
+    src.write_text(kernel_source())
+    assert '#include "siddon_ray.h"' not in src.read_text()
+    proc = subprocess.run([nvcc, "-arch=sm_80", "-fmad=false", "--ptx", str(src), "-o",
+                           str(tmp_path / "inlined.ptx")], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert ".entry drr_siddon_f16(" in (tmp_path / "inlined.ptx").read_text()
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -45,7 +61,7 @@ def _nvrtc_compile(source: str, arch: str) -> str:
 def test_cu_compiles(cu, arch, tmp_path):
     nvcc = shutil.which("nvcc")
     if nvcc is None:
-        ptx = _nvrtc_compile(cu.read_text(), arch)
+        ptx = _nvrtc_compile(arch)
     else:
         # -cubin runs ptxas too (register allocation, launch bounds), not just the front end
         out = tmp_path / (cu.stem + ".cubin")

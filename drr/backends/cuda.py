@@ -1,0 +1,264 @@
+"""CUDA backend: the exact Siddon kernel (``drr/kernels/siddon.cu``) through CuPy.
+
+The kernel's per-ray code is ``drr/kernels/siddon_ray.h``, a port of
+:mod:`drr.backends.cpu` that the tests also build and check on the CPU
+(``tests/test_kernel_host.py``).  Here it is compiled once per process with
+NVRTC (:class:`cupy.RawModule`; CuPy also caches the binary on disk), the
+volume is uploaded once per :class:`CUDABackend`, and every call renders all
+poses of a geometry in as few launches as free device memory allows (one
+thread per ray, the pose index in the grid).
+
+Importing this module never needs CuPy; constructing a backend does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from importlib import resources
+
+import numpy as np
+
+from ..errors import BackendError, InputError
+from ..geometry import Geometry
+from ..volume import Volume
+from .poses import pose_table
+
+__all__ = ["CUDABackend", "STORAGES", "kernel_source", "plan_chunks", "COMPILE_OPTIONS"]
+
+#: Voxel storage on the device: float32, or float16 (half the memory traffic;
+#: each voxel rounded to 11 significant bits: <= 2^-11 ~ 4.9e-4 relative error
+#: on any line integral of a non-negative volume, see ``siddon_ray.h``).
+STORAGES = ("float32", "float16")
+
+#: NVRTC options: no fused multiply-add contraction, so the GPU does, operation
+#: for operation, the arithmetic of the host build that the tests check.
+COMPILE_OPTIONS = ("--fmad=false",)
+
+TILE = (16, 8)                 # threads per block along (cols, rows): DRR_TILE_X, DRR_TILE_Y
+MAX_GRID_Z = 65535             # poses per launch (CUDA's limit on gridDim.z)
+MAX_GRID_Y = 65535
+FLOAT16_MAX = 65504.0
+_KERNELS = {"float32": "drr_siddon_f32", "float16": "drr_siddon_f16", "count": "drr_siddon_count"}
+_MODULES: dict = {}            # (source digest, options, device) -> cupy.RawModule
+
+
+def _kernel_file(name: str) -> str:
+    return resources.files("drr").joinpath("kernels", name).read_text(encoding="utf-8")
+
+
+def kernel_source() -> str:
+    """``siddon.cu`` with its local ``#include "..."`` lines replaced by the files.
+
+    Inlining keeps NVRTC free of include paths (the package may live anywhere,
+    e.g. inside a wheel's site-packages).  ``host_shim.h`` sits in a branch
+    that device compilation skips, so it is left as an ``#include`` line.
+    """
+    text = _kernel_file("siddon.cu")
+
+    lines = text.splitlines()
+    for n, line in enumerate(lines):
+        match = re.fullmatch(r'#include "(siddon_ray\.h)"\s*', line)
+        if match:
+            lines[n] = (f'#line 1 "{match.group(1)}"\n{_kernel_file(match.group(1))}\n'
+                        f'#line {n + 2} "siddon.cu"')
+    return "\n".join(lines) + "\n"
+
+
+def _module(options: tuple[str, ...]):
+    """The compiled RawModule for ``options`` (one per process and device)."""
+    import cupy
+
+    source = kernel_source()
+    key = (hashlib.sha256(source.encode()).hexdigest(), options, cupy.cuda.Device().id)
+    module = _MODULES.get(key)
+    if module is None:
+        module = _MODULES[key] = cupy.RawModule(code=source, options=options)
+    return module
+
+
+def _functions(options: tuple[str, ...], names: tuple[str, ...]):
+    """The kernels ``names`` of the module (compiled on first use, NVRTC)."""
+    module = _module(options)
+    try:
+        return tuple(module.get_function(name) for name in names)
+    except Exception as exc:
+        raise BackendError(f"the CUDA kernel failed to compile or load with NVRTC: {exc}") from exc
+
+
+def plan_chunks(n_poses: int, bytes_per_pose: int, budget_bytes: int,
+                max_per_launch: int = MAX_GRID_Z) -> list[tuple[int, int]]:
+    """Split ``range(n_poses)`` into ``(start, stop)`` launches that fit ``budget_bytes``.
+
+    Each launch holds at least one pose; a pose that alone exceeds the budget
+    is still tried (the allocation then decides).
+    """
+    if n_poses < 1:
+        raise InputError(f"`n_poses` must be >= 1, not {n_poses}")
+    if bytes_per_pose < 1:
+        raise InputError(f"`bytes_per_pose` must be >= 1, not {bytes_per_pose}")
+    per = max(1, min(max_per_launch, int(budget_bytes) // int(bytes_per_pose)))
+    return [(s, min(s + per, n_poses)) for s in range(0, n_poses, per)]
+
+
+class CUDABackend:
+    """Exact Siddon on a CUDA device (CuPy + NVRTC), with the volume resident.
+
+    Parameters
+    ----------
+    volume : Volume
+        In mu (1/mm), as :class:`drr.Renderer` passes it.
+    storage : {"float32", "float16"}, keyword-only
+        Voxel storage on the device (see :data:`STORAGES`).
+    memory_fraction : float, keyword-only
+        Fraction of the free device memory (plus CuPy's cached free blocks,
+        within its pool limit) that one launch's outputs may use; larger
+        batches are rendered in several launches.
+
+    Raises
+    ------
+    BackendError
+        If CuPy or a CUDA device is missing, or the kernel does not compile.
+    """
+
+    name = "cuda"
+
+    def __init__(self, volume: Volume, *, storage: str = "float32", memory_fraction: float = 0.5):
+        from . import cuda_unavailable_reason
+
+        if not isinstance(volume, Volume):
+            raise InputError(f"`volume` must be a drr.Volume, not {type(volume).__name__}")
+        if storage not in STORAGES:
+            raise InputError(f"`storage` must be one of {STORAGES}, not {storage!r}")
+        if not (isinstance(memory_fraction, (int, float)) and 0 < memory_fraction <= 1):
+            raise InputError(f"`memory_fraction` must be in (0, 1], not {memory_fraction!r}")
+        data = volume.data
+        if storage == "float16":
+            peak = float(np.max(np.abs(data)))
+            if peak > FLOAT16_MAX:
+                raise InputError(f"`storage` 'float16' holds |values| <= {FLOAT16_MAX:g}, but this "
+                                 f"volume reaches {peak:g}; use storage='float32'")
+        reason = cuda_unavailable_reason()
+        if reason is not None:
+            raise BackendError(f"backend 'cuda' is unavailable: {reason}; use backend='cpu' or 'auto'")
+        import cupy
+
+        self._cupy = cupy
+        self._volume = volume
+        self._storage = storage
+        self._fraction = float(memory_fraction)
+        self._device = cupy.cuda.Device().id
+        self._kernel, self._count_kernel = _functions(COMPILE_OPTIONS,
+                                                      (_KERNELS[storage], _KERNELS["count"]))
+        host = np.ascontiguousarray(data, dtype=np.float16 if storage == "float16" else np.float32)
+        try:
+            self._vox = cupy.asarray(host)                      # uploaded once, stays resident
+        except cupy.cuda.memory.OutOfMemoryError as exc:
+            raise BackendError(f"the volume ({host.nbytes / 2**20:.0f} MiB as {storage}) does not fit "
+                               f"in device memory: {exc}; try storage='float16' or backend='cpu'") from None
+
+    # ------------------------------------------------------------ properties
+    @property
+    def storage(self) -> str:
+        """``"float32"`` or ``"float16"``."""
+        return self._storage
+
+    @property
+    def device_volume(self):
+        """The resident voxel array on the device, ``(nk, nj, ni)``."""
+        return self._vox
+
+    def close(self) -> None:
+        """Release the device copy of the volume (and CuPy's unused cached blocks)."""
+        self._vox = None
+        self._cupy.get_default_memory_pool().free_all_blocks()
+
+    # --------------------------------------------------------------- render
+    def render(self, geometry: Geometry, *, device_output: bool = False):
+        """Line integrals for every pose: ``(N, rows, cols)`` float32.
+
+        Parameters
+        ----------
+        geometry : Geometry
+        device_output : bool, keyword-only
+            False (default): a NumPy array.  True: a CuPy array left on the
+            device (DLPack-compatible: ``torch.from_dlpack(img)``); the whole
+            batch must then fit in device memory.
+        """
+        return self._run(geometry, device_output, count=False)
+
+    def count_segments(self, geometry: Geometry, *, device_output: bool = False):
+        """The number of voxel segments of every ray, ``(N, rows, cols)`` float32 (benchmarks)."""
+        return self._run(geometry, device_output, count=True)
+
+    def _budget(self) -> int:
+        cp = self._cupy
+        pool = cp.get_default_memory_pool()
+        free, _total = cp.cuda.runtime.memGetInfo()
+        avail = free + pool.free_bytes()
+        limit = pool.get_limit()
+        if limit:
+            avail = min(avail, limit - pool.used_bytes())
+        return max(0, int(avail * self._fraction))
+
+    def _run(self, geometry: Geometry, device_output: bool, count: bool):
+        if not isinstance(geometry, Geometry):
+            raise InputError(f"`geometry` must be a drr.Geometry, not {type(geometry).__name__}")
+        if self._vox is None:
+            raise BackendError("this CUDA backend was closed; make a new Renderer")
+        cp = self._cupy
+        rows, cols = geometry.shape
+        if -(-rows // TILE[1]) > MAX_GRID_Y:
+            raise InputError(f"`shape` rows must be <= {MAX_GRID_Y * TILE[1]} on the GPU, not {rows}")
+        poses = np.ascontiguousarray(pose_table(self._volume, geometry))
+        n = len(poses)
+        pixel_bytes = rows * cols * 4
+        nk, nj, ni = self._vox.shape
+        vox = self._vox                       # (the count kernel never reads it)
+        kernel = self._count_kernel if count else self._kernel
+        grid_xy = (-(-cols // TILE[0]), -(-rows // TILE[1]))
+        dims = (np.int32(ni), np.int32(nj), np.int32(nk))
+
+        def launch(d_out, start, stop):
+            d_poses = cp.asarray(poses[start:stop])
+            kernel(grid_xy + (stop - start,), TILE + (1,),
+                   (vox, *dims, d_poses, np.int32(stop - start), np.int32(rows), np.int32(cols), d_out))
+
+        with cp.cuda.Device(self._device):
+            if device_output:
+                try:
+                    out = cp.empty((n, rows, cols), dtype=cp.float32)
+                except cp.cuda.memory.OutOfMemoryError:
+                    raise BackendError(
+                        f"`device_output` needs the whole batch on the device ({n * pixel_bytes / 2**20:.0f} "
+                        "MiB), which does not fit; render fewer poses per call, or device_output=False "
+                        "(host output is rendered in chunks)") from None
+                for start, stop in plan_chunks(n, 192, 2**30):          # only the pose tables
+                    launch(out[start:stop], start, stop)
+                return out
+            out = np.empty((n, rows, cols), dtype=np.float32)
+            start = 0
+            per = plan_chunks(n, pixel_bytes + 192, self._budget())[0][1]
+            while start < n:
+                stop = min(start + per, n)
+                try:
+                    d_out = cp.empty((stop - start, rows, cols), dtype=cp.float32)
+                    launch(d_out, start, stop)
+                    cp.asnumpy(d_out, out=out[start:stop])
+                except cp.cuda.memory.OutOfMemoryError:
+                    if per == 1:
+                        raise BackendError(
+                            f"one {rows}x{cols} image ({pixel_bytes / 2**20:.0f} MiB) does not fit in "
+                            "device memory; use a smaller detector or backend='cpu'") from None
+                    per = max(1, per // 2)                # memory shrank meanwhile: smaller launches
+                    continue
+                finally:
+                    d_out = None
+                start = stop
+            return out
+
+
+def launch_shape(rows: int, cols: int, n_poses: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """``(grid, block)`` of one launch (for the benchmarks and tests)."""
+    return ((-(-cols // TILE[0]), -(-rows // TILE[1]), n_poses), TILE + (1,))
+
