@@ -166,3 +166,155 @@ def test_batch_larger_than_device_memory_is_chunked():
     finally:
         pool.set_limit(size=old_limit)
     np.testing.assert_array_equal(chunked, full)
+
+
+# ------------------------------- the backend's host logic, with a stand-in for CuPy
+
+class _FakeCuPy:
+    """Just enough of CuPy for drr.backends.cuda, running kernels with the host build."""
+
+    float32 = np.float32
+
+    class _OOM(MemoryError):
+        pass
+
+    def __init__(self, lib):
+        import types
+
+        fake = self
+        self.lib, self.launches, self.used, self.limit = lib, [], 0, 0
+        self.compiled = []
+
+        class Array:
+            def __init__(self, arr, owner=True):
+                self.arr = arr
+                self.shape, self.dtype = arr.shape, arr.dtype
+                if owner:
+                    if fake.limit and fake.used + arr.nbytes > fake.limit:
+                        raise fake._OOM(f"fake pool limit {fake.limit}")
+                    fake.used += arr.nbytes
+                    import weakref
+                    weakref.finalize(self, fake._free, arr.nbytes)
+
+            def __getitem__(self, key):
+                return Array(self.arr[key], owner=False)
+
+        class Kernel:
+            def __init__(self, name):
+                self.name = name
+
+            def __call__(self, grid, block, args):
+                vox, ni, nj, nk, poses, n, rows, cols, out = args
+                assert all(isinstance(a, np.int32) for a in (ni, nj, nk, n, rows, cols))
+                assert block == (16, 8, 1) and grid == (-(-cols // 16), -(-rows // 8), n)
+                assert out.arr.shape == (n, rows, cols) and poses.arr.shape == (n, 8, 3)
+                fake.launches.append(int(n))
+                import ctypes as C
+                fake.lib.drr_render_host(
+                    vox.arr.ctypes.data, int(self.name.endswith("f16")), int(self.name.endswith("count")),
+                    int(ni), int(nj), int(nk), poses.arr.ctypes.data_as(C.POINTER(C.c_double)), int(n),
+                    int(rows), int(cols), out.arr.ctypes.data_as(C.POINTER(C.c_float)))
+
+        class Module:
+            def __init__(self, code, options):
+                fake.compiled.append((code, options))
+
+            def get_function(self, name):
+                assert f"void __launch_bounds__(DRR_TILE_X * DRR_TILE_Y)\n{name}(" in fake.compiled[-1][0]
+                return Kernel(name)
+
+        class Pool:
+            def used_bytes(self):
+                return fake.used
+
+            def free_bytes(self):
+                return 0
+
+            def get_limit(self):
+                return fake.limit
+
+            def set_limit(self, size):
+                fake.limit = size
+
+            def free_all_blocks(self):
+                pass
+
+        class Device:
+            id = 0
+
+            def __init__(self, device=None):
+                assert device in (None, 0)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+        self.Array, self.RawModule, self._pool = Array, Module, Pool()
+        self.cuda = types.SimpleNamespace(
+            Device=Device, memory=types.SimpleNamespace(OutOfMemoryError=self._OOM),
+            runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, memGetInfo=lambda: (2**34, 2**35)))
+
+    def _free(self, nbytes):
+        self.used -= nbytes
+
+    def get_default_memory_pool(self):
+        return self._pool
+
+    def asarray(self, a):
+        return self.Array(np.array(a, order="C", copy=True))
+
+    def empty(self, shape, dtype):
+        return self.Array(np.full(shape, np.nan, dtype=dtype))
+
+    def asnumpy(self, a, out=None):
+        out[...] = a.arr
+        return out
+
+
+def test_backend_logic_with_a_stand_in_cupy(tmp_path, monkeypatch):
+    """Uploads, launches, chunking, device output and release, with the host build as the 'GPU'."""
+    import sys
+
+    import test_kernel_host as kh
+
+    import drr.backends.cuda as cuda_mod
+
+    fake = _FakeCuPy(kh.build_host_library("float", tmp_path))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(cuda_mod, "_MODULES", {})
+    assert cuda_unavailable_reason() is None
+    assert drr.Renderer(drr.Volume(np.zeros((2, 2, 2))), backend="auto").backend == "cuda"
+
+    vol, geo = random_case(1000, shape_range=(5, 15), n=40, det=(20, 23))
+    want = kh.host_render(fake.lib, vol, geo)
+    backend = CUDABackend(vol)
+    assert fake.compiled[0][1] == cuda_mod.COMPILE_OPTIONS and len(fake.compiled) == 1
+    resident = fake.used
+    np.testing.assert_array_equal(backend.render(geo), want)
+    assert fake.launches == [40] and fake.used == resident          # outputs released
+    tr.assert_close(backend.render(geo), render_reference(vol, geo), rtol=1e-5)
+
+    fake.launches.clear()
+    fake.limit = resident + 5 * 20 * 23 * 4 + 4000                  # room for ~5 images
+    np.testing.assert_array_equal(backend.render(geo), want)
+    assert len(fake.launches) > 10 and sum(fake.launches) == 40 and max(fake.launches) <= 5
+    with pytest.raises(drr.BackendError, match="device_output"):
+        backend.render(geo, device_output=True)
+    fake.limit = 0
+    dev = backend.render(geo, device_output=True)
+    np.testing.assert_array_equal(dev.arr, want)
+    del dev
+
+    half = CUDABackend(vol, storage="float16")
+    np.testing.assert_array_equal(half.render(geo), kh.host_render(fake.lib, vol, geo, half=True))
+    np.testing.assert_array_equal(backend.count_segments(geo), kh.host_render(fake.lib, vol, geo, count=True))
+    assert len(fake.compiled) == 1                                     # compiled once per process
+    with pytest.raises(drr.InputError, match="float16"):
+        CUDABackend(vol.with_data(np.full(vol.data.shape, 1e5)), storage="float16")
+    half.close()
+    backend.close()
+    assert fake.used == 0
+    with pytest.raises(drr.BackendError, match="closed"):
+        backend.render(geo)
