@@ -232,12 +232,12 @@ def _pair_costs(f, alpha=_ALPHA, chunk_elems=3_000_000):
         g = first[None, :, :, :] - last[i0:i1, None, :, :]            # (b, N, H, C)
         # i's right edge predicts: p = mu_i + a (G_i,r - mu_i)
         p = f["mur"][i0:i1, None, None, :] + alpha * (f["gr"][i0:i1] - f["mur"][i0:i1, None, :])[:, None]
-        e = np.einsum("bnhc,bdc->bnhd", g - p, f["ar"][i0:i1])
-        d1 = _rho(np.einsum("bnhd,bnhd->bnh", e, e), c).sum(axis=2)
+        e = np.matmul(g - p, np.transpose(f["ar"][i0:i1], (0, 2, 1))[:, None])
+        d1 = _rho(np.square(e).sum(axis=3), c).sum(axis=2)
         # j's left edge predicts the same cross gradient
         q = f["mul"][None, :, None, :] + alpha * (f["gl"] - f["mul"][:, None, :])[None]
-        e = np.einsum("bnhc,ndc->bnhd", g - q, f["al"])
-        d2 = _rho(np.einsum("bnhd,bnhd->bnh", e, e), c).sum(axis=2)
+        e = np.matmul(g - q, np.transpose(f["al"], (0, 2, 1))[None])
+        d2 = _rho(np.square(e).sum(axis=3), c).sum(axis=2)
         out[i0:i1] = (d1 + d2) / (2.0 * h)
     np.fill_diagonal(out, np.inf)
     return out
@@ -248,11 +248,8 @@ def _boundary_scores(x, unit, alpha=_ALPHA):
     h, w, c = x.shape
     if w < 2:
         return np.zeros(0)
-    starts = np.arange(w)
-    f = _strip_features(x, starts, starts + 1, unit)  # 1-wide strips: edges = columns
-    # replace the width-1 fallback by the real neighbouring gradients: boundary b has
-    # left strip ending at b-1 (gradient col[b-1]-col[b-2]) and right strip starting at b
-    # (gradient col[b+1]-col[b]).
+    # boundary b: the left side's gradient is col[b-1]-col[b-2], the right side's
+    # col[b+1]-col[b], the cross gradient col[b]-col[b-1] (as for a pair of strips)
     grad = np.diff(x, axis=1).transpose(1, 0, 2)                      # (W-1, H, C)
     mu = grad.mean(axis=1)
     dev = grad - mu[:, None, :]
@@ -260,19 +257,18 @@ def _boundary_scores(x, unit, alpha=_ALPHA):
     inv = np.linalg.inv(cov)
     inv = 0.5 * (inv + np.transpose(inv, (0, 2, 1)))
     a_ = np.linalg.cholesky(inv).transpose(0, 2, 1)
-    del f
     cross = grad                                                      # boundary b: grad[b-1]
     scores = np.zeros(w - 1)
     cnt = np.zeros(w - 1)
     # left side: boundary b (index b-1 >= 1) uses grad[b-2]
     if w >= 3:
         p = mu[:-1, None, :] + alpha * (grad[:-1] - mu[:-1, None, :])
-        e = np.einsum("khc,kdc->khd", cross[1:] - p, a_[:-1])
-        scores[1:] += _rho(np.einsum("khd,khd->kh", e, e), c).mean(axis=1)
+        e = np.matmul(cross[1:] - p, np.transpose(a_[:-1], (0, 2, 1)))
+        scores[1:] += _rho(np.square(e).sum(axis=2), c).mean(axis=1)
         cnt[1:] += 1
         q = mu[1:, None, :] + alpha * (grad[1:] - mu[1:, None, :])
-        e = np.einsum("khc,kdc->khd", cross[:-1] - q, a_[1:])
-        scores[:-1] += _rho(np.einsum("khd,khd->kh", e, e), c).mean(axis=1)
+        e = np.matmul(cross[:-1] - q, np.transpose(a_[1:], (0, 2, 1)))
+        scores[:-1] += _rho(np.square(e).sum(axis=2), c).mean(axis=1)
         cnt[:-1] += 1
     scores = np.where(cnt > 0, scores / np.maximum(cnt, 1), 0.0)
     return scores
@@ -647,7 +643,7 @@ def _search(x, unit, n_strips, cuts, time_limit):
         if pk is not None:
             hyps["peaks"] = pk
     else:
-        nmax = min(w // 3, 256)
+        nmax = min(w // 4, 128)
         stats = []
         for n in range(2, nmax + 1):
             c = _equal_cuts(logz, w, n)
