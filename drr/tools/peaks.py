@@ -19,7 +19,7 @@ Method of :func:`find_peaks` (every step is deterministic):
    the per-pixel noise are sigma-clipped statistics (median, and 1.4826 times
    the median absolute deviation, clipped at 3 sigma until stable) of the valid
    pixels, over the whole image or in tiles (bilinearly interpolated between
-   tile centres).
+   tile centres; tiles of 4-8 FWHM follow a structured background).
 2. Detection image ``D``: the image is smoothed with a normalised Gaussian of
    the source's width (the matched filter for a Gaussian source in white noise)
    by normalised convolution, ``D = G*(w I) / G*w - background`` with ``w`` the
@@ -111,7 +111,7 @@ PEAK_DTYPE = np.dtype([
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 _MAD_TO_SIGMA = 1.482602218505602
 _SUBPIXEL = ("gauss", "centroid", "none")
-_SAMPLE = 1 << 18          # pixels used for the global background statistics
+_SAMPLE = 1 << 16          # pixels used for the global background statistics
 
 
 # --------------------------------------------------------------------------- validation
@@ -210,18 +210,25 @@ def _sigma_clip(values, nsigma=3.0, iters=10):
     return med, sig
 
 
-def _global_stats(img, valid_flat):
-    """Sigma-clipped background and noise from a strided sample of the valid pixels."""
+def _global_stats(img, mask):
+    """Sigma-clipped background and noise from a strided sample of the valid pixels.
+
+    The sample has about 2**16 pixels; its stride is coprime with the row
+    length so that it does not keep hitting the same columns.
+    """
     flat = img.ravel()
     n = flat.size
     step = max(1, n // _SAMPLE)
-    while step > 1 and math.gcd(step, img.shape[1]) != 1:   # avoid sampling the same columns
+    while step > 1 and math.gcd(step, img.shape[1]) != 1:
         step += 1
     sample = flat[::step].astype(np.float64)
-    if valid_flat is not None:
-        sample = sample[valid_flat[::step]]
-        if sample.size < 64:     # sparse valid pixels: use all of them
-            sample = flat[valid_flat].astype(np.float64)
+    ok = np.isfinite(sample)
+    if mask is not None:
+        ok &= ~mask.ravel()[::step]
+    sample = sample[ok]
+    if sample.size < 64:     # sparse valid pixels: use all of them
+        valid = np.isfinite(flat) if mask is None else np.isfinite(flat) & ~mask.ravel()
+        sample = flat[valid].astype(np.float64)
     return _sigma_clip(sample)
 
 
@@ -229,16 +236,15 @@ def _tile_stats(img, valid, tile):
     """Background and noise maps from sigma-clipped statistics in ``tile`` x ``tile`` tiles.
 
     Tile values with fewer than 16 valid pixels are replaced by the global value;
-    the tile grid is median-filtered (3x3) and bilinearly interpolated to every
-    pixel (constant beyond the outer tile centres).
+    the tile grid is bilinearly interpolated to every pixel (constant beyond the
+    outer tile centres).  (No median filter over the grid: on structured
+    backgrounds it smooths away what the tiles follow.)
     """
-    from scipy import ndimage
-
     ny, nx = img.shape
     ty, tx = max(1, round(ny / tile)), max(1, round(nx / tile))
     ey = np.linspace(0, ny, ty + 1).round().astype(int)
     ex = np.linspace(0, nx, tx + 1).round().astype(int)
-    gbg, gsig = _global_stats(img, None if valid is None else valid.ravel())
+    gbg, gsig = _global_stats(img, None if valid is None else ~valid)
     bg = np.full((ty, tx), gbg)
     sig = np.full((ty, tx), gsig)
     for i in range(ty):
@@ -249,9 +255,6 @@ def _tile_stats(img, valid, tile):
             block = np.asarray(block, dtype=np.float64).ravel()
             if block.size >= 16:
                 bg[i, j], sig[i, j] = _sigma_clip(block)
-    if ty >= 3 and tx >= 3:
-        bg = ndimage.median_filter(bg, size=3, mode="nearest")
-        sig = ndimage.median_filter(sig, size=3, mode="nearest")
 
     def interp_matrix(n, edges):
         centres = 0.5 * (edges[:-1] + edges[1:]) - 0.5
@@ -273,102 +276,196 @@ def _tile_stats(img, valid, tile):
 # --------------------------------------------------------------------------- Numba kernels
 
 @numba.njit(cache=True, nogil=True)
-def _prep(img, mask, has_mask):
-    """Float64 copy with invalid pixels (NaN or masked) set to 0, validity (uint8), invalid count."""
+def _count_invalid(img, mask, has_mask):
+    """Number of NaN or masked pixels."""
     ny, nx = img.shape
-    a = np.empty((ny, nx), np.float64)
-    w = np.empty((ny, nx), np.uint8)
-    nbad = 0
+    n = 0
     for y in range(ny):
         for x in range(nx):
-            v = np.float64(img[y, x])
-            ok = v == v
-            if has_mask and mask[y, x]:
-                ok = False
-            if ok:
-                a[y, x] = v
-                w[y, x] = 1
-            else:
-                a[y, x] = 0.0
-                w[y, x] = 0
-                nbad += 1
-    return a, w, nbad
+            v = img[y, x]
+            if not (v == v) or (has_mask and mask[y, x]):
+                n += 1
+    return n
 
 
 @numba.njit(cache=True, nogil=True)
-def _conv_sep(a, k):
-    """Separable convolution of ``a`` with ``k`` (odd length) along both axes, zeros outside."""
-    ny, nx = a.shape
+def _push(idx, vals, fac, n, i, v, f):
+    """Append to the growable candidate buffers; returns them (possibly reallocated)."""
+    if n == idx.size:
+        idx2 = np.empty(2 * n, np.int64)
+        vals2 = np.empty(2 * n, np.float64)
+        fac2 = np.empty(2 * n, np.float64)
+        idx2[:n] = idx
+        vals2[:n] = vals
+        fac2[:n] = fac
+        idx, vals, fac = idx2, vals2, fac2
+    idx[n] = i
+    vals[n] = v
+    fac[n] = f
+    return idx, vals, fac
+
+
+@numba.njit(cache=True, nogil=True)
+def _detect_sep(img, k, fy, fx, gy, gx, bg, sig, tsig, proto):
+    """Candidates of an image with no invalid pixel (separable edge normalisation).
+
+    Smooths with the separable kernel ``k`` (zero padding, in ``proto``'s dtype),
+    ``D = s * fy[y] * fx[x] - bg``, noise factor ``gy[y] * gx[x]``; a pixel is
+    a candidate if ``D > tsig * sig * factor``.  ``bg``, ``sig``: (1, 1) or
+    full maps.  Returns flat indices (ascending), D values and noise factors
+    of the candidates; the smoothed image is never stored whole.
+    """
+    ny, nx = img.shape
     m = k.size
     r = m // 2
-    tmp = np.zeros((ny, nx), np.float64)
+    kk = k.astype(proto.dtype)
+    tmp = np.empty((ny, nx), proto.dtype)
+    row = np.zeros(nx + 2 * r, proto.dtype)
     for y in range(ny):
-        for j in range(m):
-            d = j - r
-            kj = k[j]
-            x0 = max(0, -d)
-            x1 = min(nx, nx - d)
-            for x in range(x0, x1):
-                tmp[y, x] += kj * a[y, x + d]
-    out = np.zeros((ny, nx), np.float64)
+        for x in range(nx):
+            row[r + x] = img[y, x]
+        t = tmp[y]
+        k0 = kk[0]
+        for x in range(nx):
+            t[x] = k0 * row[x]
+        for j in range(1, m):
+            kj = kk[j]
+            for x in range(nx):
+                t[x] += kj * row[x + j]
+    acc = np.empty(nx, proto.dtype)
+    excess = np.empty(nx, np.float64)
+    hits = np.empty(nx, np.int64)
+    brow = np.full(nx, bg[0, 0])
+    srow = np.full(nx, sig[0, 0])
+    full = bg.shape[0] > 1
+    fulls = sig.shape[0] > 1
+    idx = np.empty(4096, np.int64)
+    vals = np.empty(4096, np.float64)
+    fac = np.empty(4096, np.float64)
+    n = 0
     for y in range(ny):
+        acc[:] = 0
         for j in range(m):
             yy = y + j - r
             if 0 <= yy < ny:
-                kj = k[j]
+                kj = kk[j]
+                t = tmp[yy]
                 for x in range(nx):
-                    out[y, x] += kj * tmp[yy, x]
-    return out
+                    acc[x] += kj * t[x]
+        if full:
+            brow[:] = bg[y]
+        if fulls:
+            srow[:] = sig[y]
+        f = fy[y]
+        g = gy[y] * tsig
+        for x in range(nx):      # vectorisable; the rare candidates are collected below
+            excess[x] = acc[x] * f * fx[x] - brow[x] - g * gx[x] * srow[x]
+        nh = 0
+        for x in range(nx):
+            if excess[x] > 0.0:
+                hits[nh] = x
+                nh += 1
+        for q in range(nh):      # kept apart: array re-binding in a hot loop is slow in Numba
+            x = hits[q]
+            v = acc[x] * f * fx[x] - brow[x]
+            idx, vals, fac = _push(idx, vals, fac, n, y * nx + x, v, gy[y] * gx[x])
+            n += 1
+    return idx[:n].copy(), vals[:n].copy(), fac[:n].copy()
 
 
 @numba.njit(cache=True, nogil=True)
-def _candidates_sep(s, w, has_mask, fy, fx, gy, gx, bg, sig, tsig):
-    """Detection image and candidates for separable normalisation (no invalid pixel).
+def _detect_norm(img, mask, has_mask, k, bg, sig, tsig, proto):
+    """Candidates with NaN/masked pixels: normalised convolution.
 
-    ``D = s * fy[y] * fx[x] - bg``; noise factor ``gy[y] * gx[x]``; candidate if
-    ``D > tsig * sig * factor``.  ``bg``/``sig`` are (1, 1) or full maps.
-    Returns D and the flat indices of the candidates.
+    ``D = G*(w I) / G*w - bg`` and noise factor ``sqrt(G^2*w) / G*w`` (``w`` the
+    validity); only valid pixels can be candidates.  Same outputs as
+    :func:`_detect_sep`.
     """
-    ny, nx = s.shape
-    d = np.empty((ny, nx), np.float64)
-    idx = np.empty(ny * nx, np.int64)
-    full = bg.shape[0] > 1
-    n = 0
-    b0 = bg[0, 0]
-    s0 = sig[0, 0]
+    ny, nx = img.shape
+    m = k.size
+    r = m // 2
+    kk = k.astype(proto.dtype)
+    k2 = (k * k).astype(proto.dtype)
+    ta = np.empty((ny, nx), proto.dtype)
+    tw = np.empty((ny, nx), proto.dtype)
+    tw2 = np.empty((ny, nx), proto.dtype)
+    row = np.zeros(nx + 2 * r, proto.dtype)
+    wrow = np.zeros(nx + 2 * r, proto.dtype)
     for y in range(ny):
         for x in range(nx):
-            b = bg[y, x] if full else b0
-            sg = sig[y, x] if full else s0
-            v = s[y, x] * fy[y] * fx[x] - b
-            d[y, x] = v
-            if v > tsig * sg * gy[y] * gx[x] and (not has_mask or w[y, x] != 0):
-                idx[n] = y * nx + x
-                n += 1
-    return d, idx[:n].copy()
-
-
-@numba.njit(cache=True, nogil=True)
-def _candidates_norm(s, den, den2, w, bg, sig, tsig):
-    """Detection image and candidates with per-pixel normalisation ``den`` (invalid pixels present)."""
-    ny, nx = s.shape
-    d = np.empty((ny, nx), np.float64)
-    idx = np.empty(ny * nx, np.int64)
-    full = bg.shape[0] > 1
-    n = 0
-    for y in range(ny):
-        for x in range(nx):
-            b = bg[y, x] if full else bg[0, 0]
-            sg = sig[y, x] if full else sig[0, 0]
-            if den[y, x] > 1e-12:
-                v = s[y, x] / den[y, x] - b
+            v = img[y, x]
+            if not (v == v) or (has_mask and mask[y, x]):
+                row[r + x] = 0
+                wrow[r + x] = 0
             else:
-                v = 0.0
-            d[y, x] = v
-            if w[y, x] != 0 and den[y, x] > 1e-12 and v > tsig * sg * math.sqrt(den2[y, x]) / den[y, x]:
-                idx[n] = y * nx + x
-                n += 1
-    return d, idx[:n].copy()
+                row[r + x] = v
+                wrow[r + x] = 1
+        a = ta[y]
+        b = tw[y]
+        c = tw2[y]
+        a[:] = 0
+        b[:] = 0
+        c[:] = 0
+        for j in range(m):
+            kj = kk[j]
+            kj2 = k2[j]
+            for x in range(nx):
+                a[x] += kj * row[x + j]
+                b[x] += kj * wrow[x + j]
+                c[x] += kj2 * wrow[x + j]
+    acc = np.empty(nx, proto.dtype)
+    accw = np.empty(nx, proto.dtype)
+    accw2 = np.empty(nx, proto.dtype)
+    hits = np.empty(nx, np.int64)
+    brow = np.full(nx, bg[0, 0])
+    srow = np.full(nx, sig[0, 0])
+    full = bg.shape[0] > 1
+    fulls = sig.shape[0] > 1
+    idx = np.empty(4096, np.int64)
+    vals = np.empty(4096, np.float64)
+    fac = np.empty(4096, np.float64)
+    n = 0
+    for y in range(ny):
+        acc[:] = 0
+        accw[:] = 0
+        accw2[:] = 0
+        for j in range(m):
+            yy = y + j - r
+            if 0 <= yy < ny:
+                kj = kk[j]
+                kj2 = k2[j]
+                a = ta[yy]
+                b = tw[yy]
+                c = tw2[yy]
+                for x in range(nx):
+                    acc[x] += kj * a[x]
+                    accw[x] += kj * b[x]
+                    accw2[x] += kj2 * c[x]
+        if full:
+            brow[:] = bg[y]
+        if fulls:
+            srow[:] = sig[y]
+        nh = 0
+        for x in range(nx):
+            v0 = img[y, x]
+            if not (v0 == v0) or (has_mask and mask[y, x]):
+                continue
+            dw = np.float64(accw[x])
+            if not dw > 1e-6:
+                continue
+            v = acc[x] / dw - brow[x]
+            f = math.sqrt(max(np.float64(accw2[x]), 0.0)) / dw
+            if v > tsig * srow[x] * f:
+                hits[nh] = x
+                nh += 1
+        for q in range(nh):
+            x = hits[q]
+            dw = np.float64(accw[x])
+            v = acc[x] / dw - brow[x]
+            f = math.sqrt(max(np.float64(accw2[x]), 0.0)) / dw
+            idx, vals, fac = _push(idx, vals, fac, n, y * nx + x, v, f)
+            n += 1
+    return idx[:n].copy(), vals[:n].copy(), fac[:n].copy()
 
 
 @numba.njit(cache=True, nogil=True)
@@ -384,19 +481,25 @@ def _find(parent, c):
 
 
 @numba.njit(cache=True, nogil=True)
-def _sweep(d, order, ny, nx):
-    """Union-find merge tree of the super-level sets of ``d`` over the pixels ``order``.
+def _sweep(order, vals, ny, nx):
+    """Union-find merge tree of the super-level sets over the candidate pixels.
 
-    ``order``: flat pixel indices sorted by ``d`` descending (ties by index).
-    Returns, per component (in creation order): peak pixel, peak value, key
-    col value (NaN if none above the level), absorbed flag (a plateau fragment
-    merged into an equal-height plateau: no peak of its own), plateau sums
-    (sum x, sum y, count).
+    ``order``: flat pixel indices sorted by their value ``vals`` (descending,
+    ties by index); pixels not in ``order`` are walls.  Returns, per component
+    (in creation order): index into ``order`` of its peak, peak value, key col
+    value (NaN if none: it never met a higher component), absorbed flag (a
+    plateau fragment merged into an equal plateau: no peak of its own) and the
+    plateau sums (sum x, sum y, count).
+
+    The pixel -> rank map uses uninitialised memory validated by
+    ``order[rank[q]] == q`` (the sparse-set trick), so only pages near the
+    candidates are ever touched.
     """
     n = order.size
-    label = np.full(ny * nx, -1, np.int32)
+    rank = np.empty(ny * nx, np.int64)
+    comp_of = np.empty(n, np.int32)
     parent = np.empty(n, np.int32)
-    peak_pix = np.empty(n, np.int64)
+    peak = np.empty(n, np.int64)
     peak_val = np.empty(n, np.float64)
     col = np.full(n, np.nan)
     absorbed = np.zeros(n, np.bool_)
@@ -404,11 +507,10 @@ def _sweep(d, order, ny, nx):
     sy = np.zeros(n, np.float64)
     cnt = np.zeros(n, np.int64)
     roots = np.empty(8, np.int32)
-    dd = d.ravel()
     nc = 0
     for i in range(n):
         p = order[i]
-        v = dd[p]
+        v = vals[i]
         y = p // nx
         x = p - y * nx
         nr = 0
@@ -420,64 +522,65 @@ def _sweep(d, order, ny, nx):
                 xx = x + dx
                 if (dy == 0 and dx == 0) or xx < 0 or xx >= nx:
                     continue
-                lab = label[yy * nx + xx]
-                if lab < 0:
+                q = yy * nx + xx
+                rq = rank[q]
+                if rq < 0 or rq >= i or order[rq] != q:
                     continue
-                r = _find(parent, lab)
+                r = _find(parent, comp_of[rq])
                 seen = False
-                for k in range(nr):
-                    if roots[k] == r:
+                for kk in range(nr):
+                    if roots[kk] == r:
                         seen = True
                         break
                 if not seen:
                     roots[nr] = r
                     nr += 1
+        rank[p] = i
         if nr == 0:
             c = nc
             nc += 1
             parent[c] = c
-            peak_pix[c] = p
+            peak[c] = i
             peak_val[c] = v
             sx[c] = x
             sy[c] = y
             cnt[c] = 1
-            label[p] = c
+            comp_of[i] = c
             continue
         win = roots[0]
-        for k in range(1, nr):
-            r = roots[k]
+        for kk in range(1, nr):
+            r = roots[kk]
             if peak_val[r] > peak_val[win] or (peak_val[r] == peak_val[win] and r < win):
                 win = r
-        for k in range(nr):
-            r = roots[k]
+        for kk in range(nr):
+            r = roots[kk]
             if r == win:
                 continue
             if peak_val[r] == v and peak_val[win] == v:
-                # two fragments of one plateau meet: same peak
-                absorbed[r] = True
+                absorbed[r] = True          # two fragments of one plateau meet
                 sx[win] += sx[r]
                 sy[win] += sy[r]
                 cnt[win] += cnt[r]
             else:
                 col[r] = v
             parent[r] = win
-        label[p] = win
+        comp_of[i] = win
         if peak_val[win] == v:
             sx[win] += x
             sy[win] += y
             cnt[win] += 1
-    return (peak_pix[:nc].copy(), peak_val[:nc].copy(), col[:nc].copy(), absorbed[:nc].copy(),
+    return (peak[:nc].copy(), peak_val[:nc].copy(), col[:nc].copy(), absorbed[:nc].copy(),
             sx[:nc].copy(), sy[:nc].copy(), cnt[:nc].copy())
 
 
 @numba.njit(cache=True, nogil=True)
-def _annulus_stats(a, w, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
+def _annulus_stats(img, mask, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
     """Sigma-clipped (median, MAD sigma) of the valid pixels in an annulus around each peak.
 
     Falls back to ``fb_bg``/``fb_sig`` (per peak) with fewer than 8 valid pixels
     or a zero spread.
     """
-    ny, nx = a.shape
+    ny, nx = img.shape
     npk = px.size
     bg = np.empty(npk)
     sg = np.empty(npk)
@@ -493,9 +596,10 @@ def _annulus_stats(a, w, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
                 r2 = (x - px[i]) ** 2 + (y - py[i]) ** 2
                 if r2 < r_in * r_in or r2 > r_out * r_out:
                     continue
-                if has_mask and w[y, x] == 0:
+                v = np.float64(img[y, x])
+                if not (v == v) or (has_mask and mask[y, x]):
                     continue
-                buf[m] = a[y, x]
+                buf[m] = v
                 m += 1
         med = fb_bg[i]
         sig = fb_sig[i]
@@ -573,7 +677,7 @@ def _solve5(h, g, n):
 
 
 @numba.njit(cache=True, nogil=True)
-def _centroid_one(a, w, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
+def _centroid_one(img, mask, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
     """Gaussian-weighted iterative centroid on the stamp of half-width h around (cx, cy).
 
     Returns (x, y, x_err, y_err, ok).  Fixed point of
@@ -582,7 +686,7 @@ def _centroid_one(a, w, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
     ``1 - dF/dx`` at the fixed point (``dF/dx`` estimated numerically from the
     weighted second moment: ``var_W / sw^2``).
     """
-    ny, nx = a.shape
+    ny, nx = img.shape
     x = x0
     y = y0
     ok = False
@@ -593,10 +697,11 @@ def _centroid_one(a, w, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
         swiy = 0.0
         for yy in range(max(0, cy - h), min(ny, cy + h + 1)):
             for xx in range(max(0, cx - h), min(nx, cx + h + 1)):
-                if has_mask and w[yy, xx] == 0:
+                v = np.float64(img[yy, xx])
+                if not (v == v) or (has_mask and mask[yy, xx]):
                     continue
                 wt = math.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2.0 * sw * sw))
-                iv = a[yy, xx] - bgv
+                iv = v - bgv
                 swi += wt * iv
                 swix += wt * iv * xx
                 swiy += wt * iv * yy
@@ -624,10 +729,11 @@ def _centroid_one(a, w, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
     myy = 0.0
     for yy in range(max(0, cy - h), min(ny, cy + h + 1)):
         for xx in range(max(0, cx - h), min(nx, cx + h + 1)):
-            if has_mask and w[yy, xx] == 0:
+            v = np.float64(img[yy, xx])
+            if not (v == v) or (has_mask and mask[yy, xx]):
                 continue
             wt = math.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2.0 * sw * sw))
-            iv = a[yy, xx] - bgv
+            iv = v - bgv
             vx += (wt * (xx - x)) ** 2
             vy += (wt * (yy - y)) ** 2
             mxx += wt * iv * (xx - x) ** 2
@@ -643,12 +749,12 @@ def _centroid_one(a, w, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
 
 
 @numba.njit(cache=True, nogil=True)
-def _gauss_one(a, w, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
+def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
     """Levenberg-Marquardt fit of B + A exp(-r^2/(2 s^2)) on the stamp around (cx, cy).
 
     Writes (x, y, x_err, y_err, A, B, s) into ``out``; returns True on success.
     """
-    ny, nx = a.shape
+    ny, nx = img.shape
     m = (2 * h + 1) ** 2
     px = np.empty(m)
     py = np.empty(m)
@@ -656,11 +762,12 @@ def _gauss_one(a, w, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
     n = 0
     for yy in range(max(0, cy - h), min(ny, cy + h + 1)):
         for xx in range(max(0, cx - h), min(nx, cx + h + 1)):
-            if has_mask and w[yy, xx] == 0:
+            v = np.float64(img[yy, xx])
+            if not (v == v) or (has_mask and mask[yy, xx]):
                 continue
             px[n] = xx
             py[n] = yy
-            pv[n] = a[yy, xx]
+            pv[n] = v
             n += 1
     if n < 8:
         return False
@@ -774,13 +881,13 @@ def _gauss_one(a, w, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _refine(a, w, has_mask, ix, iy, x0, y0, plateau, a0, b0, noise, s0, h, method):
+def _refine(img, mask, has_mask, ix, iy, x0, y0, plateau, a0, b0, noise, s0, h, method):
     """Sub-pixel positions of all peaks.  method: 0 gauss, 1 centroid, 2 none.
 
     Returns an (n, 7) array (x, y, x_err, y_err, height, sigma, flags-extra) where
     flags-extra holds FLAG_BORDER | FLAG_MASKED | FLAG_FIT_FAILED bits.
     """
-    ny, nx = a.shape
+    ny, nx = img.shape
     npk = ix.size
     res = np.empty((npk, 7))
     out = np.empty(7)
@@ -790,31 +897,31 @@ def _refine(a, w, has_mask, ix, iy, x0, y0, plateau, a0, b0, noise, s0, h, metho
         fl = 0
         if cx - h < 0 or cy - h < 0 or cx + h >= nx or cy + h >= ny:
             fl |= 1
-        if has_mask:
-            for yy in range(max(0, cy - h), min(ny, cy + h + 1)):
-                for xx in range(max(0, cx - h), min(nx, cx + h + 1)):
-                    if w[yy, xx] == 0:
-                        fl |= 2
+        for yy in range(max(0, cy - h), min(ny, cy + h + 1)):
+            for xx in range(max(0, cx - h), min(nx, cx + h + 1)):
+                v = np.float64(img[yy, xx])
+                if not (v == v) or (has_mask and mask[yy, xx]):
+                    fl |= 2
         x = x0[i]
         y = y0[i]
         ex = math.sqrt(1.0 / 12.0)
         ey = ex
-        height = a[cy, cx] - b0[i]
+        height = np.float64(img[cy, cx]) - b0[i]
         sig = math.nan
         if plateau[i] > 1 or method == 2:
             if plateau[i] > 1:
                 ex = math.sqrt(1.0 / 12.0 / plateau[i])   # documented convention
                 ey = ex
         elif method == 0:
-            if _gauss_one(a, w, has_mask, cx, cy, x, y, a0[i], b0[i], s0, h, noise[i], out):
+            if _gauss_one(img, mask, has_mask, cx, cy, x, y, a0[i], b0[i], s0, h, noise[i], out):
                 x, y, ex, ey, height, sig = out[0], out[1], out[2], out[3], out[4], out[6]
             else:
                 fl |= 4
-                xc, yc, exc, eyc, okc = _centroid_one(a, w, has_mask, cx, cy, x, y, b0[i], s0, h, noise[i])
+                xc, yc, exc, eyc, okc = _centroid_one(img, mask, has_mask, cx, cy, x, y, b0[i], s0, h, noise[i])
                 if okc:
                     x, y, ex, ey = xc, yc, exc, eyc
         else:
-            xc, yc, exc, eyc, okc = _centroid_one(a, w, has_mask, cx, cy, x, y, b0[i], s0, h, noise[i])
+            xc, yc, exc, eyc, okc = _centroid_one(img, mask, has_mask, cx, cy, x, y, b0[i], s0, h, noise[i])
             if okc:
                 x, y, ex, ey = xc, yc, exc, eyc
             else:
@@ -849,7 +956,7 @@ def _edge_norm(n, k):
     return c1[hi] - c1[lo], c2[hi] - c2[lo]
 
 
-def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, prominence_sigma=3.0,
+def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, prominence_sigma=2.0,
                exclude_border=True, mask=None, background=None, noise=None, tile_size=None,
                smooth_fwhm=None, subpixel="gauss", max_peaks=None):
     """Find the significant peaks of a noisy 2-D image, with sub-pixel positions.
@@ -872,7 +979,7 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         that two detections of one source would give); 0 keeps all.
     prominence_sigma : float, keyword-only
         A peak that meets a higher one above the detection level must rise at
-        least this many ``sigma_D`` above their key col.  Default 3.
+        least this many ``sigma_D`` above their key col.  Default 2.
     exclude_border : bool or int, keyword-only
         Border policy.  An int ``b`` drops peaks whose detection pixel lies
         within ``b`` px of the image edge (column ``< b`` or ``> nx - 1 - b``,
@@ -964,19 +1071,23 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
 
     # 1. validity
     has_mask = mask_arr is not None
-    a, w, nbad = _prep(arr, mask_arr if has_mask else np.zeros((1, 1), np.bool_), has_mask)
-    if nbad == a.size:
+    mask_nb = mask_arr if has_mask else np.zeros((1, 1), np.bool_)
+    img = np.ascontiguousarray(arr)
+    nbad = _count_invalid(img, mask_nb, has_mask)
+    if nbad == img.size:
         raise InputError("`image` has no valid pixel (all are NaN or masked)")
     invalid = nbad > 0
-    valid_flat = w.ravel().view(bool) if invalid else None
 
     # 2. background and noise
     if bg_in is None or noise_in is None:
         if tile_size is None:
-            gbg, gsig = _global_stats(a, valid_flat)
+            gbg, gsig = _global_stats(img, mask_arr)
             est_bg, est_sig = np.full((1, 1), gbg), np.full((1, 1), gsig)
         else:
-            est_bg, est_sig = _tile_stats(a, w.view(bool) if invalid else None, int(tile_size))
+            valid = np.isfinite(img) if img.dtype.kind == "f" else np.ones(shape, bool)
+            if has_mask:
+                valid &= ~mask_arr
+            est_bg, est_sig = _tile_stats(img, valid if invalid else None, int(tile_size))
     bgm = (est_bg if bg_in is None else
            (np.full((1, 1), bg_in) if isinstance(bg_in, float) else bg_in))
     sigm = (est_sig if noise_in is None else
@@ -984,40 +1095,28 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
     bgm = np.ascontiguousarray(bgm, dtype=np.float64)
     sigm = np.ascontiguousarray(sigm, dtype=np.float64)
 
-    # 3. detection image and candidates
+    # 3. detection image D at the candidates (the smoothed image is never stored whole)
     ny, nx = shape
-    if sk > 0:
-        k = _gauss_kernel(sk)
-        s = _conv_sep(a, k)
-    else:
-        k = np.ones(1)
-        s = a
+    proto = np.zeros(1, np.float64 if img.dtype == np.float64 else np.float32)
+    k = _gauss_kernel(sk) if sk > 0 else np.ones(1)
     if not invalid:
         ny1, ny2 = _edge_norm(ny, k)
         nx1, nx2 = _edge_norm(nx, k)
-        d, cand = _candidates_sep(s, w, False, 1.0 / ny1, 1.0 / nx1, np.sqrt(ny2) / ny1,
-                                  np.sqrt(nx2) / nx1, bgm, sigm, threshold_sigma)
-
-        def noise_factor(iy, ix):
-            return np.sqrt(ny2[iy]) / ny1[iy] * np.sqrt(nx2[ix]) / nx1[ix]
+        cand, vals, fac = _detect_sep(img, k, 1.0 / ny1, 1.0 / nx1, np.sqrt(ny2) / ny1,
+                                      np.sqrt(nx2) / nx1, bgm, sigm, threshold_sigma, proto)
     else:
-        wf = w.astype(np.float64)
-        den = _conv_sep(wf, k) if sk > 0 else wf
-        den2 = _conv_sep(wf, k * k) if sk > 0 else wf
-        d, cand = _candidates_norm(s, den, den2, w, bgm, sigm, threshold_sigma)
-
-        def noise_factor(iy, ix):
-            return np.sqrt(den2[iy, ix]) / den[iy, ix]
+        cand, vals, fac = _detect_norm(img, mask_nb, has_mask, k, bgm, sigm, threshold_sigma, proto)
 
     def at(m, iy, ix):
         return m[iy, ix] if m.shape[0] > 1 else np.full(iy.shape, m[0, 0])
 
     # 4. merge tree
-    vals = d.ravel()[cand]
-    order = cand[np.lexsort((cand, -vals))]
-    ppix, pval, pcol, absorbed, psx, psy, pcnt = _sweep(d, order, ny, nx)
+    srt = np.argsort(-vals, kind="stable")          # D descending, ties by pixel index
+    order, vals, fac = cand[srt], vals[srt], fac[srt]
+    pk, pval, pcol, absorbed, psx, psy, pcnt = _sweep(order, vals, ny, nx)
+    ppix = order[pk]
     iy_all, ix_all = np.divmod(ppix, nx)
-    sig_d = at(sigm, iy_all, ix_all) * noise_factor(iy_all, ix_all)
+    sig_d = at(sigm, iy_all, ix_all) * fac[pk]
     has_col = ~np.isnan(pcol)
     level = threshold_sigma * sig_d
     prom = np.where(has_col, pval - np.where(has_col, pcol, 0.0), pval - level)
@@ -1026,11 +1125,8 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
     cy = psy / pcnt
     if border > 0:
         keep &= (cx >= border) & (cx <= nx - 1 - border) & (cy >= border) & (cy <= ny - 1 - border)
-    sel = np.flatnonzero(keep)
-    sel = sel[np.lexsort((ppix[sel], -pval[sel]))]           # rank: D descending
+    sel = np.flatnonzero(keep)        # components are created in rank order already
     npk = sel.size
-    # a plateau's reference pixel: the plateau pixel nearest its centroid is not needed;
-    # the stamp is centred on the rounded centroid (inside the plateau for convex ones)
     cxs, cys = cx[sel], cy[sel]
     ix = np.clip(np.rint(cxs).astype(np.int64), 0, nx - 1)
     iy = np.clip(np.rint(cys).astype(np.int64), 0, ny - 1)
@@ -1042,15 +1138,15 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
     fb_bg = at(bgm, iy, ix).astype(np.float64)
     fb_sig = at(sigm, iy, ix).astype(np.float64)
     if noise_in is None:
-        lbg, lsig = _annulus_stats(a, w, invalid, cxs, cys, r_in, r_out, fb_bg, fb_sig)
+        lbg, lsig = _annulus_stats(img, mask_nb, has_mask, cxs, cys, r_in, r_out, fb_bg, fb_sig)
     else:
-        lbg, _ = _annulus_stats(a, w, invalid, cxs, cys, r_in, r_out, fb_bg, fb_sig)
+        lbg, _ = _annulus_stats(img, mask_nb, has_mask, cxs, cys, r_in, r_out, fb_bg, fb_sig)
         lsig = fb_sig
     if bg_in is not None:
         lbg = fb_bg
     gain = 1.0 if sk <= 0 else (s0 * s0 + sk * sk) / (s0 * s0)
     a0 = np.maximum(pval[sel] * gain, 1e-12)
-    res = _refine(a, w, invalid, ix, iy, cxs, cys, plateau, a0, lbg, lsig, s0, h, method)
+    res = _refine(img, mask_nb, has_mask, ix, iy, cxs, cys, plateau, a0, lbg, lsig, s0, h, method)
 
     table = np.zeros(npk, dtype=PEAK_DTYPE)
     table["x"], table["y"] = res[:, 0], res[:, 1]
