@@ -569,7 +569,12 @@ def _nearest(curve, lab_pts):
 
 
 def _estimate_noise(d, counts):
-    """Noise per Lab axis from the off-curve distances of near-curve colours (2-D Rayleigh)."""
+    """Noise per Lab axis from the off-curve distances of near-curve colours (2-D Rayleigh).
+
+    Counts are clipped at their 90th percentile so that a large flat
+    background (one colour, many pixels) cannot dominate the median.
+    """
+    counts = np.minimum(counts, max(1.0, float(np.percentile(counts, 90))))
     cap = 20.0
     sigma = _NOISE_FLOOR
     for _ in range(2):
@@ -698,10 +703,12 @@ def invert_colormap(
         Linear normalisation only.
     noise : float, optional
         Colour noise per CIELAB axis, in ΔE units.  ``None`` estimates it
-        from the median distance of near-curve colours to the curve (the
-        distance of 2-D Gaussian noise follows a Rayleigh law, median
-        ``1.177 σ``); the floor is 0.3 (8-bit rounding).  The tolerance for the
-        ambiguity interval is ``distance + 3 * noise``.
+        per parameter bin from second differences of the pixels' positions
+        along the curve (2-D images), kept between 1 and 3 times the
+        off-curve estimate (median distance of near-curve colours to the
+        curve / 1.177, a 2-D Rayleigh law); floor 0.2 (8-bit rounding).  The
+        ambiguity interval gathers the curve samples within
+        ``max(distance + 3 noise, 4 noise)`` ΔE of the pixel colour.
     max_distance : float, optional
         Validity threshold in ΔE; ``None`` means ``max(5, 5 * noise)``.
     smoothing : int
@@ -752,10 +759,14 @@ def invert_colormap(
             est = _along_noise(arc[k_near][inv].reshape(shape), valid0, t_near[inv].reshape(shape),
                                period=arc[-1] if curve.cyclic else None)
             if est is not None:
+                # texture of the field also raises second differences: the along-curve
+                # noise is kept within [1, 3] times the off-curve estimate (sRGB noise
+                # seen in Lab is anisotropic, but by less than a factor 3)
                 noise, sig_bins = est
-                noise = max(noise, sigma_perp)
+                sig_bins = np.clip(sig_bins, sigma_perp, 3.0 * sigma_perp)
+                noise = min(max(noise, sigma_perp), 3.0 * sigma_perp)
                 nb = len(sig_bins)
-                sigma_u = np.maximum(sig_bins[np.minimum((t_near * nb).astype(np.int64), nb - 1)], sigma_perp)
+                sigma_u = sig_bins[np.minimum((t_near * nb).astype(np.int64), nb - 1)]
     # the true colour is |noise| from the pixel: within d + 3σ along the curve of
     # the nearest branch, and within ~4σ (3-D) of any other branch it may lie on
     radius = np.maximum(d + 3.0 * sigma_u, _R3D * sigma_u) + 1e-6
