@@ -712,7 +712,9 @@ def invert_colormap(
     max_distance : float, optional
         Validity threshold in ΔE; ``None`` means ``max(5, 5 * noise)``.
     smoothing : int
-        Window radius (pixels) of the spatial step; 0 turns it off.
+        Window radius (pixels) of the spatial step; 0 turns it off.  The
+        step assumes a smooth field: on textured images (photographs) it
+        costs accuracy (benchmarks/results_colormap.md), use 0 there.
     n_samples : int
         Points on the dense colormap curve (>= 16).
 
