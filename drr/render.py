@@ -18,6 +18,8 @@ __all__ = ["Renderer", "render", "OUTPUTS"]
 
 #: Output transforms: the line integral of mu, or the Beer-Lambert intensity.
 OUTPUTS = ("line_integral", "intensity")
+#: Voxel storage types (float16: CUDA only).
+STORAGES = ("float32", "float16")
 
 
 class Renderer:
@@ -32,6 +34,9 @@ class Renderer:
     energy_kev : float, optional, keyword-only
         Effective energy for HU -> mu (default :data:`drr.DEFAULT_ENERGY_KEV`);
         only for HU volumes.
+    storage : {"float32", "float16"}, keyword-only
+        Voxel storage on the GPU.  ``"float16"`` halves memory traffic at a
+        relative error of at most 2**-11 per line integral (CUDA backend only).
 
     Examples
     --------
@@ -42,12 +47,19 @@ class Renderer:
     0.08
     """
 
-    def __init__(self, volume: Volume, *, backend: str = "auto", energy_kev: float | None = None):
+    def __init__(self, volume: Volume, *, backend: str = "auto", energy_kev: float | None = None,
+                 storage: str = "float32"):
         if not isinstance(volume, Volume):
             raise InputError(f"`volume` must be a drr.Volume, not {type(volume).__name__}; "
                              "wrap an array with drr.Volume(data, spacing=..., origin=...)")
+        if storage not in STORAGES:
+            raise InputError(f"`storage` must be one of {STORAGES}, not {storage!r}")
+        backend_cls = resolve_backend(backend)
+        if storage != "float32" and backend_cls.name != "cuda":
+            raise InputError(f"`storage` {storage!r} needs backend 'cuda', not {backend_cls.name!r}")
         self._volume = volume.to_mu(energy_kev=energy_kev)
-        self._backend = resolve_backend(backend)(self._volume)
+        extra = {"storage": storage} if storage != "float32" else {}
+        self._backend = backend_cls(self._volume, **extra)
 
     @property
     def volume(self) -> Volume:
@@ -59,7 +71,8 @@ class Renderer:
         """The backend in use: ``"cpu"`` or ``"cuda"``."""
         return self._backend.name
 
-    def __call__(self, geometry: Geometry, *, output: str = "line_integral", i0: float = 1.0):
+    def __call__(self, geometry: Geometry, *, output: str = "line_integral", i0: float = 1.0,
+                 device_output: bool = False):
         """Render every pose of ``geometry``.
 
         Parameters
@@ -70,10 +83,13 @@ class Renderer:
             (dimensionless).  ``"intensity"``: ``i0 * exp(-∫ mu dl)``.
         i0 : float, keyword-only
             Unattenuated intensity for ``output="intensity"``.
+        device_output : bool, keyword-only
+            CUDA only: return a CuPy array left on the GPU (DLPack-compatible,
+            e.g. ``torch.from_dlpack``) instead of copying to NumPy.
 
         Returns
         -------
-        numpy.ndarray, float32, shape ``(rows, cols)`` or ``(N, rows, cols)``
+        numpy.ndarray (or cupy.ndarray), float32, shape ``(rows, cols)`` or ``(N, rows, cols)``
             The latter when ``geometry`` is a batch.
         """
         if not isinstance(geometry, Geometry):
@@ -82,7 +98,12 @@ class Renderer:
             raise InputError(f"`output` must be one of {OUTPUTS}, not {output!r}")
         if output == "intensity" and not (np.isfinite(i0) and i0 > 0):
             raise InputError(f"`i0` must be a positive number, not {i0!r}")
-        images = self._backend.render(geometry)
+        if device_output and self._backend.name != "cuda":
+            raise InputError(f"`device_output` needs backend 'cuda', not {self._backend.name!r}")
+        if device_output:
+            images = self._backend.render(geometry, device_output=True)
+        else:
+            images = self._backend.render(geometry)
         if output == "intensity":
             images = (np.float32(i0) * np.exp(-images)).astype(np.float32)
         return images if geometry.batched else images[0]
@@ -91,7 +112,8 @@ class Renderer:
 
 
 def render(volume: Volume, geometry: Geometry, *, backend: str = "auto",
-           output: str = "line_integral", i0: float = 1.0, energy_kev: float | None = None):
+           output: str = "line_integral", i0: float = 1.0, energy_kev: float | None = None,
+           storage: str = "float32", device_output: bool = False):
     """Render DRR(s) of ``volume`` for every pose of ``geometry``.
 
     The exact line integral of the voxelized attenuation along the segment from
@@ -102,4 +124,5 @@ def render(volume: Volume, geometry: Geometry, *, backend: str = "auto",
     -------
     numpy.ndarray, float32, shape ``(rows, cols)`` or ``(N, rows, cols)``
     """
-    return Renderer(volume, backend=backend, energy_kev=energy_kev)(geometry, output=output, i0=i0)
+    renderer = Renderer(volume, backend=backend, energy_kev=energy_kev, storage=storage)
+    return renderer(geometry, output=output, i0=i0, device_output=device_output)

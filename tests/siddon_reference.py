@@ -26,7 +26,8 @@ def siddon_sum(mu: np.ndarray, a, b) -> float:
     ts = [np.array([0.0, 1.0])]
     for ax in range(3):
         if d[ax] != 0:
-            t = (np.arange(n[ax] + 1) - a[ax]) / d[ax]
+            with np.errstate(over="ignore"):      # planes beyond reach of a tiny step: t = inf
+                t = (np.arange(n[ax] + 1) - a[ax]) / d[ax]
             ts.append(t[(t > 0) & (t < 1)])
     t = np.unique(np.concatenate(ts))
     mid = a + 0.5 * (t[:-1] + t[1:])[:, None] * d

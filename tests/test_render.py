@@ -321,7 +321,7 @@ def test_cuda_backend_without_gpu_is_a_clear_error():
 
 # ------------------------------------------------------- property-based: ties and lattice points
 
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 _coord = st.one_of(st.floats(-3.0, 9.0, allow_nan=False, allow_infinity=False),
@@ -330,6 +330,7 @@ _coord = st.one_of(st.floats(-3.0, 9.0, allow_nan=False, allow_infinity=False),
 
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(a=st.tuples(_coord, _coord, _coord), b=st.tuples(_coord, _coord, _coord))
+@example(a=(0.0, 0.0, 0.0), b=(0.0, 0.0, 2.225073858507203e-309))   # a subnormal step along an edge
 def test_ray_integral_on_lattice_points_matches_reference(a, b):
     """Segments that start, end or run through voxel planes, edges and corners.
 
@@ -351,3 +352,14 @@ def test_ray_integral_on_lattice_points_matches_reference(a, b):
                                       indexing="ij")).reshape(3, -1).T
         want = np.mean([siddon_sum(mu, a + s, b + s) for s in shifts])
     assert got == pytest.approx(want, rel=1e-7, abs=1e-7)
+
+
+def test_gpu_only_options_are_refused_on_the_cpu():
+    vol = drr.Volume(np.zeros((2, 2, 2)))
+    geo = drr.Geometry((0, 0, -5), (0, 0, 5), (1, 0, 0), (0, 1, 0), 1.0, (2, 2))
+    with pytest.raises(drr.InputError, match="storage"):
+        drr.Renderer(vol, backend="cpu", storage="float16")
+    with pytest.raises(drr.InputError, match="storage"):
+        drr.Renderer(vol, backend="cpu", storage="int8")
+    with pytest.raises(drr.InputError, match="device_output"):
+        drr.render(vol, geo, backend="cpu", device_output=True)

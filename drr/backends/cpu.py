@@ -1,6 +1,6 @@
 """CPU backend: exact Siddon/Jacobs ray traversal, compiled with Numba.
 
-The algorithm (the CUDA kernel in ``kernels/siddon_ray.h`` follows the same
+The algorithm (the CUDA kernel in ``drr/kernels/siddon_ray.h`` follows the same
 steps): a ray ``x(t) = a + t (b - a)``, ``t`` in [0, 1], from the source ``a``
 to a pixel centre ``b``, both in grid coordinates (voxel ``(i, j, k)`` is the
 unit cube ``[i, i+1) x [j, j+1) x [k, k+1)``).

@@ -11,7 +11,7 @@ from ..backends import BACKENDS
 from ..errors import InputError
 from ..geometry import Geometry
 from ..physics import DEFAULT_ENERGY_KEV
-from ..render import OUTPUTS, Renderer
+from ..render import OUTPUTS, STORAGES, Renderer
 
 DEFAULT_SHAPE = (256, 256)
 DEFAULT_SID = 1000.0
@@ -70,6 +70,8 @@ def add_geometry_arguments(p: argparse.ArgumentParser) -> None:
 def add_output_arguments(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("rendering and output")
     o.add_argument("--backend", choices=BACKENDS, default="auto", help="compute backend (default auto)")
+    o.add_argument("--storage", choices=STORAGES, default="float32",
+                   help="GPU voxel storage; float16 halves memory traffic (<= 2^-11 relative error)")
     o.add_argument("--output", choices=OUTPUTS, default="line_integral",
                    help="pixel value: line integral of mu, or I0*exp(-line integral)")
     o.add_argument("--i0", type=float, default=1.0, help="unattenuated intensity for --output intensity")
@@ -155,7 +157,7 @@ def render_to_file(volume, args, *, label: str) -> int:
     geometry = geometry_from_args(args, volume)
     if args.raw and args.window is not None:
         raise InputError("--window applies to display images, not to --raw output")
-    renderer = Renderer(volume, backend=args.backend, energy_kev=args.energy)
+    renderer = Renderer(volume, backend=args.backend, energy_kev=args.energy, storage=args.storage)
     t0 = time.perf_counter()
     image = renderer(geometry, output=args.output, i0=args.i0)
     ms = (time.perf_counter() - t0) * 1e3
