@@ -15,7 +15,7 @@ import sys
 from ..errors import DRRError
 
 #: Sub-command modules, in the order ``drr --help`` lists them.
-SUBCOMMANDS = ["render", "demo", "info"]
+SUBCOMMANDS = ["render", "demo", "info", "strips"]
 
 
 def build_parser() -> argparse.ArgumentParser:
