@@ -184,30 +184,16 @@ def _map_or_scalar(value, name, shape, *, positive):
 
 # --------------------------------------------------------------------------- statistics
 
-def _sigma_clip(values, nsigma=3.0, iters=10):
+def _sigma_clip(values, nsigma=3.0):
     """Sigma-clipped (median, sigma) of a 1-D float array; sigma from the MAD.
 
-    If the MAD is 0 (more than half the values equal) sigma falls back to
-    sqrt(pi/2) times the mean absolute deviation about the median; both are
-    consistent estimators of sigma for Gaussian noise.
+    Clipped at ``nsigma`` until stable (at most 10 rounds).  If the MAD is 0
+    (more than half the values equal) sigma falls back to sqrt(pi/2) times the
+    mean absolute deviation about the median; both are consistent estimators
+    of sigma for Gaussian noise.
     """
-    v = values
-    med, sig = 0.0, 0.0
-    for _ in range(iters):
-        if v.size == 0:
-            break
-        med = float(np.median(v))
-        dev = np.abs(v - med)
-        sig = _MAD_TO_SIGMA * float(np.median(dev))
-        if sig == 0.0:
-            sig = math.sqrt(math.pi / 2.0) * float(np.mean(dev))
-        if sig == 0.0:
-            break
-        keep = dev <= nsigma * sig
-        if keep.all():
-            break
-        v = v[keep]
-    return med, sig
+    med, sig = _clipped_sorted(np.sort(np.asarray(values, dtype=np.float64)), nsigma)
+    return float(med), float(sig)
 
 
 def _global_stats(img, mask):
@@ -481,6 +467,29 @@ def _find(parent, c):
 
 
 @numba.njit(cache=True, nogil=True)
+def _order_ties(cand, vals, srt):
+    """Within runs of equal ``vals[srt]``, put the pixel indices ``cand`` in ascending order.
+
+    Makes an unstable descending sort equal to the stable one (ties by pixel
+    index) at the cost of sorting the (rare, short) tie runs.
+    """
+    n = srt.size
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and vals[srt[j]] == vals[srt[i]]:
+            j += 1
+        if j - i > 1:
+            seg = srt[i:j].copy()
+            keys = cand[seg]
+            o = np.argsort(keys)
+            for t in range(j - i):
+                srt[i + t] = seg[o[t]]
+        i = j
+    return srt
+
+
+@numba.njit(cache=True, nogil=True)
 def _sweep(order, vals, ny, nx):
     """Union-find merge tree of the super-level sets over the candidate pixels.
 
@@ -496,7 +505,7 @@ def _sweep(order, vals, ny, nx):
     candidates are ever touched.
     """
     n = order.size
-    rank = np.empty(ny * nx, np.int64)
+    rank = np.empty(ny * nx, np.int32)
     comp_of = np.empty(n, np.int32)
     parent = np.empty(n, np.int32)
     peak = np.empty(n, np.int64)
@@ -574,6 +583,70 @@ def _sweep(order, vals, ny, nx):
 
 
 @numba.njit(cache=True, nogil=True)
+def _kth_abs_dev(v, lo, hi, med, k):
+    """k-th smallest (0-based) of |v[i] - med| for i in [lo, hi), ``v`` sorted ascending.
+
+    The deviations are two sorted runs (left of the median, reversed, and
+    right of it); a merge walk finds the k-th in O(k).
+    """
+    j = lo
+    while j < hi and v[j] < med:
+        j += 1
+    left = j - 1            # walks down: deviations med - v[left] ascending
+    right = j               # walks up: deviations v[right] - med ascending
+    d = 0.0
+    for _ in range(k + 1):
+        if left >= lo and (right >= hi or med - v[left] <= v[right] - med):
+            d = med - v[left]
+            left -= 1
+        else:
+            d = v[right] - med
+            right += 1
+    return d
+
+
+@numba.njit(cache=True, nogil=True)
+def _clipped_sorted(v, nsigma):
+    """Sigma-clipped (median, MAD sigma) of the ascending array ``v`` (size >= 1).
+
+    Clipping at ``|v - median| <= nsigma sigma`` keeps a contiguous range of
+    the sorted values, so each iteration is a binary search and a merge walk.
+    A zero MAD falls back to sqrt(pi/2) times the mean absolute deviation.
+    """
+    lo = 0
+    hi = v.size
+    med = 0.0
+    sig = 0.0
+    for _it in range(10):
+        m = hi - lo
+        if m < 1:
+            break
+        if m % 2 == 1:
+            med = v[lo + m // 2]
+        else:
+            med = 0.5 * (v[lo + m // 2 - 1] + v[lo + m // 2])
+        if m % 2 == 1:
+            mad = _kth_abs_dev(v, lo, hi, med, m // 2)
+        else:
+            mad = 0.5 * (_kth_abs_dev(v, lo, hi, med, m // 2 - 1) + _kth_abs_dev(v, lo, hi, med, m // 2))
+        sig = 1.482602218505602 * mad
+        if sig == 0.0:
+            t = 0.0
+            for q in range(lo, hi):
+                t += abs(v[q] - med)
+            sig = math.sqrt(math.pi / 2.0) * t / m
+        if sig == 0.0:
+            break
+        nlo = np.searchsorted(v[lo:hi], med - nsigma * sig, side="left") + lo
+        nhi = np.searchsorted(v[lo:hi], med + nsigma * sig, side="right") + lo
+        if nlo == lo and nhi == hi:
+            break
+        lo = nlo
+        hi = nhi
+    return med, sig
+
+
+@numba.njit(cache=True, nogil=True)
 def _annulus_stats(img, mask, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
     """Sigma-clipped (median, MAD sigma) of the valid pixels in an annulus around each peak.
 
@@ -586,7 +659,6 @@ def _annulus_stats(img, mask, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
     sg = np.empty(npk)
     ro = int(math.ceil(r_out))
     buf = np.empty((2 * ro + 1) ** 2)
-    dev = np.empty((2 * ro + 1) ** 2)
     for i in range(npk):
         cx = int(round(px[i]))
         cy = int(round(py[i]))
@@ -604,36 +676,7 @@ def _annulus_stats(img, mask, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
         med = fb_bg[i]
         sig = fb_sig[i]
         if m >= 8:
-            vals = buf[:m].copy()
-            for _it in range(10):
-                mm = vals.size
-                if mm < 8:
-                    break
-                med_t = np.median(vals)
-                for k in range(mm):
-                    dev[k] = abs(vals[k] - med_t)
-                sig_t = 1.482602218505602 * np.median(dev[:mm])
-                if sig_t == 0.0:
-                    s = 0.0
-                    for k in range(mm):
-                        s += dev[k]
-                    sig_t = math.sqrt(math.pi / 2.0) * s / mm
-                med, sig = med_t, sig_t
-                if sig_t == 0.0:
-                    break
-                keep = 0
-                for k in range(mm):
-                    if dev[k] <= 3.0 * sig_t:
-                        keep += 1
-                if keep == mm:
-                    break
-                nv = np.empty(keep)
-                j = 0
-                for k in range(mm):
-                    if dev[k] <= 3.0 * sig_t:
-                        nv[j] = vals[k]
-                        j += 1
-                vals = nv
+            med, sig = _clipped_sorted(np.sort(buf[:m]), 3.0)
             if sig == 0.0:
                 sig = fb_sig[i]
         bg[i] = med
@@ -838,7 +881,7 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
         if not accepted:
             conv = True     # no downhill step left: at the minimum (or stuck)
             break
-        if abs(step[1]) < 1e-6 and abs(step[2]) < 1e-6 and abs(step[3]) < 1e-6 * p[3]:
+        if abs(step[1]) < 1e-4 and abs(step[2]) < 1e-4 and abs(step[3]) < 1e-4 * p[3]:
             conv = True
             break
     if not conv or not p[0] > 0.0:
@@ -908,7 +951,7 @@ def _refine(img, mask, has_mask, ix, iy, x0, y0, plateau, a0, b0, noise, s0, h, 
         ey = ex
         height = np.float64(img[cy, cx]) - b0[i]
         sig = math.nan
-        if plateau[i] > 1 or method == 2:
+        if method == 2:
             if plateau[i] > 1:
                 ex = math.sqrt(1.0 / 12.0 / plateau[i])   # documented convention
                 ey = ex
@@ -981,11 +1024,14 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         A peak that meets a higher one above the detection level must rise at
         least this many ``sigma_D`` above their key col.  Default 2.
     exclude_border : bool or int, keyword-only
-        Border policy.  An int ``b`` drops peaks whose detection pixel lies
-        within ``b`` px of the image edge (column ``< b`` or ``> nx - 1 - b``,
-        likewise rows).  ``True`` (default): ``b`` = the stamp half-width, so
-        every kept peak is fitted on a full stamp; ``False`` or 0: keep all
-        (peaks near the edge carry :data:`FLAG_BORDER` when their stamp is cut).
+        Border policy.  An int ``b`` drops peaks whose refined position lies
+        within ``b`` px of the image edge (``x < b`` or ``x > nx - 1 - b``,
+        likewise ``y``).  ``True`` (default): ``b`` = the stamp half-width
+        (``max(2, ceil(2.5 fwhm / 2.3548))``, 4 px for ``fwhm=3``), so that
+        stamps are rarely cut; ``False`` or 0: keep all.  A peak whose stamp
+        is cut by the edge carries :data:`FLAG_BORDER`.  (Near the edge the
+        detection image is a one-sided average, so the detection pixel may sit
+        closer to the edge than the source; the refined position does not.)
     mask : array_like of bool, shape (ny, nx), optional
         True where a pixel must be ignored (bad pixels, a beam stop, ...).
         Masked pixels are never peaks and take no part in statistics,
@@ -1001,8 +1047,8 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         FWHM of the detection filter (px); None: ``fwhm`` (matched filter);
         0: no smoothing (``D`` is the background-subtracted image itself).
     subpixel : {"gauss", "centroid", "none"}, keyword-only
-        Sub-pixel estimator (see the module docstring).  "none" reports the
-        peak pixel (the plateau centroid for a plateau).
+        Sub-pixel estimator (see the module docstring), seeded at the peak
+        pixel or, for a plateau, its centroid.  "none" reports that seed.
     max_peaks : int or None, keyword-only
         Keep at most this many peaks (the highest).
 
@@ -1072,7 +1118,10 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
     # 1. validity
     has_mask = mask_arr is not None
     mask_nb = mask_arr if has_mask else np.zeros((1, 1), np.bool_)
-    img = np.ascontiguousarray(arr)
+    if arr.dtype.kind in "iu":     # exact in the float type; keeps the compiled variants few
+        img = np.ascontiguousarray(arr, dtype=np.float32 if arr.dtype.itemsize <= 2 else np.float64)
+    else:
+        img = np.ascontiguousarray(arr)
     nbad = _count_invalid(img, mask_nb, has_mask)
     if nbad == img.size:
         raise InputError("`image` has no valid pixel (all are NaN or masked)")
@@ -1111,7 +1160,7 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         return m[iy, ix] if m.shape[0] > 1 else np.full(iy.shape, m[0, 0])
 
     # 4. merge tree
-    srt = np.argsort(-vals, kind="stable")          # D descending, ties by pixel index
+    srt = _order_ties(cand, vals, np.argsort(-vals))    # D descending, ties by pixel index
     order, vals, fac = cand[srt], vals[srt], fac[srt]
     pk, pval, pcol, absorbed, psx, psy, pcnt = _sweep(order, vals, ny, nx)
     ppix = order[pk]
@@ -1123,8 +1172,6 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
     keep = ~absorbed & (prom > 0) & (~has_col | (prom >= prominence_sigma * sig_d))
     cx = psx / pcnt
     cy = psy / pcnt
-    if border > 0:
-        keep &= (cx >= border) & (cx <= nx - 1 - border) & (cy >= border) & (cy <= ny - 1 - border)
     sel = np.flatnonzero(keep)        # components are created in rank order already
     npk = sel.size
     cxs, cys = cx[sel], cy[sel]
@@ -1166,7 +1213,11 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
     flags |= np.where(~has_col[sel], FLAG_PROMINENCE_BOUND, 0).astype(np.int32)
     table["flags"] = flags
 
-    # 6. duplicates / min_distance, max_peaks, isolation
+    # 6. border policy (on the refined positions), duplicates / min_distance, max_peaks, isolation
+    if border > 0:
+        x, y = table["x"], table["y"]
+        table = table[(x >= border) & (x <= nx - 1 - border) & (y >= border) & (y <= ny - 1 - border)]
+        npk = table.size
     md = 0.5 * fwhm if min_distance is None else min_distance
     if npk > 1 and md > 0:
         table = table[_greedy_keep(table["x"], table["y"], md)]

@@ -1,0 +1,369 @@
+"""Tests of drr.tools.peaks: find_peaks and cluster_center.
+
+Exact checks on hand-made images (plateaus, prominence against a brute-force
+definition, border policy, masks), statistical checks with seeded generators
+(sub-pixel accuracy, calibrated uncertainties), and InputError on bad input.
+All images are float64 or int64 so that only one compiled variant is built.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from drr.errors import InputError
+from drr.tools.peaks import (FLAG_BORDER, FLAG_MASKED, FLAG_PLATEAU, FLAG_PROMINENCE_BOUND, PEAK_DTYPE,
+                             cluster_center, find_peaks)
+
+FWHM = 3.0
+SIG = FWHM / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+
+# hand-made images: no smoothing, known background and noise, every maximum kept
+EXACT = dict(smooth_fwhm=0.0, background=0.0, noise=1.0, threshold_sigma=1e-9, prominence_sigma=0.0,
+             min_distance=0.0, exclude_border=False, subpixel="none")
+
+
+def gaussian_image(shape, sources, sig=SIG, background=0.0):
+    """Point-sampled Gaussians ``(x, y, amplitude)`` on a constant background."""
+    yy, xx = np.mgrid[:shape[0], :shape[1]].astype(np.float64)
+    img = np.full(shape, background, dtype=np.float64)
+    for x0, y0, a in sources:
+        img += a * np.exp(-((xx - x0) ** 2 + (yy - y0) ** 2) / (2 * sig * sig))
+    return img
+
+
+# --------------------------------------------------------------------------- table
+
+def test_table_columns_and_ranking():
+    rng = np.random.default_rng(0)
+    img = gaussian_image((64, 64), [(20.3, 30.6, 40.0), (45.5, 12.2, 80.0), (40.0, 50.0, 20.0)])
+    img += rng.normal(0.0, 1.0, img.shape)
+    t = find_peaks(img, fwhm=FWHM)
+    assert t.dtype == PEAK_DTYPE
+    assert t.size == 3
+    # ranked by the detection image: brightest first, isolation inf for the first only
+    np.testing.assert_array_equal(np.round(t["x"]), [46.0, 20.0, 40.0])
+    assert np.all(np.diff(t["significance"]) < 0)
+    assert t["isolation"][0] == np.inf and np.all(np.isfinite(t["isolation"][1:]))
+    # isolation = distance to the nearest higher row
+    d2 = math.hypot(t["x"][2] - t["x"][1], t["y"][2] - t["y"][1])
+    d0 = math.hypot(t["x"][2] - t["x"][0], t["y"][2] - t["y"][0])
+    assert t["isolation"][2] == pytest.approx(min(d0, d2), rel=1e-12)
+    assert np.allclose(t["background"], 0.0, atol=0.3)
+    assert np.allclose(t["noise"], 1.0, atol=0.25)
+    np.testing.assert_allclose(t["snr"], t["height"] / t["noise"], rtol=1e-12)
+    np.testing.assert_allclose(t["height"], [80.0, 40.0, 20.0], rtol=0.1)
+
+
+def test_input_not_modified_and_empty_result():
+    rng = np.random.default_rng(1)
+    img = rng.normal(10.0, 1.0, (96, 96))
+    img[5, 5] = np.nan
+    before = img.copy()
+    t = find_peaks(img)
+    np.testing.assert_array_equal(img, before)     # NaN-aware equality
+    assert t.size == 0 and t.dtype == PEAK_DTYPE    # pure noise: nothing above 5 sigma
+
+
+# --------------------------------------------------------------------------- sub-pixel accuracy
+
+def test_single_gaussian_noise_free_is_exact():
+    img = gaussian_image((40, 40), [(17.37, 21.81, 100.0)], background=5.0)
+    t = find_peaks(img, fwhm=FWHM, noise=1.0)
+    assert t.size == 1
+    assert abs(t["x"][0] - 17.37) < 1e-5 and abs(t["y"][0] - 21.81) < 1e-5
+    assert t["height"][0] == pytest.approx(100.0, rel=1e-5)
+    assert t["sigma"][0] == pytest.approx(SIG, rel=1e-5)
+    assert t["background"][0] == pytest.approx(5.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("subpixel", ["gauss", "centroid"])
+def test_subpixel_accuracy_and_calibrated_errors(subpixel):
+    # 100 sources at SNR 20 with random sub-pixel positions; the per-axis RMSE of a
+    # Gaussian fit is ~0.8/SNR = 0.04 px (Cramer-Rao); the pulls must have unit spread.
+    rng = np.random.default_rng(2)
+    c = np.arange(12.0, 200.0, 19.0)
+    gx, gy = np.meshgrid(c, c)
+    xs = gx.ravel() + rng.uniform(-0.5, 0.5, gx.size)
+    ys = gy.ravel() + rng.uniform(-0.5, 0.5, gx.size)
+    img = gaussian_image((212, 212), [(x, y, 20.0) for x, y in zip(xs, ys)], background=100.0)
+    img += rng.normal(0.0, 1.0, img.shape)
+    t = find_peaks(img, fwhm=FWHM, subpixel=subpixel)
+    assert t.size == xs.size
+    o = np.argmin(np.hypot(t["x"][None, :] - xs[:, None], t["y"][None, :] - ys[:, None]), axis=1)
+    assert np.unique(o).size == xs.size                            # one-to-one
+    ex, ey = t["x"][o] - xs, t["y"][o] - ys
+    rmse = math.sqrt(np.mean(np.r_[ex, ey] ** 2))
+    assert rmse < 0.06
+    pulls = np.r_[ex / t["x_err"][o], ey / t["y_err"][o]]
+    assert 0.75 < pulls.std() < 1.3
+    assert abs(np.mean(np.r_[ex, ey])) < 0.015                    # no global offset
+
+
+def test_no_pixel_locking_noise_free():
+    # sub-pixel phases across a pixel: the estimate follows the truth (error << 0.01 px)
+    errs = []
+    for ph in np.linspace(-0.5, 0.5, 11):
+        img = gaussian_image((30, 30), [(14.0 + ph, 15.0 - 0.3 * ph, 50.0)])
+        t = find_peaks(img, fwhm=FWHM, noise=0.1, exclude_border=False)
+        assert t.size == 1
+        errs.append((t["x"][0] - 14.0 - ph, t["y"][0] - 15.0 + 0.3 * ph))
+    assert np.max(np.abs(errs)) < 1e-5
+
+
+# --------------------------------------------------------------------------- plateaus
+
+def test_plateau_gives_one_peak_at_its_centroid():
+    img = np.zeros((20, 20))
+    cells = [(5, 5), (5, 6), (5, 7), (6, 5), (7, 5)]         # an L of equal pixels (row, col)
+    for r, c in cells:
+        img[r, c] = 3.0
+    img[14, 12] = 2.0
+    t = find_peaks(img, **EXACT)
+    assert t.size == 2
+    assert t["x"][0] == pytest.approx(np.mean([c for _, c in cells]), abs=1e-12)
+    assert t["y"][0] == pytest.approx(np.mean([r for r, _ in cells]), abs=1e-12)
+    assert t["npix"][0] == 5 and t["flags"][0] & FLAG_PLATEAU
+    assert (t["x"][1], t["y"][1], t["npix"][1]) == (12.0, 14.0, 1)
+    assert not t["flags"][1] & FLAG_PLATEAU
+    # a fit seeded at the centroid stays one peak; on this symmetric L it stays on the diagonal
+    t2 = find_peaks(img, **{**EXACT, "subpixel": "gauss"})
+    assert t2.size == 2 and abs(t2["x"][0] - t2["y"][0]) < 1e-9 and abs(t2["x"][0] - 5.6) < 0.6
+
+
+def test_shoulder_plateau_is_not_a_peak():
+    # a flat shelf touching a higher pixel has prominence 0: no peak, whatever the scan order
+    img = np.zeros((12, 12))
+    img[3:9, 3:9] = 1.0
+    img[3, 3] = 2.0
+    t = find_peaks(img, **EXACT)
+    assert t.size == 1 and (t["x"][0], t["y"][0]) == (3.0, 3.0)
+    img2 = np.zeros((12, 12))
+    img2[3:9, 3:9] = 1.0
+    img2[8, 8] = 2.0                                     # the higher pixel late in scan order
+    t2 = find_peaks(img2, **EXACT)
+    assert t2.size == 1 and (t2["x"][0], t2["y"][0]) == (8.0, 8.0)
+
+
+def test_saturated_sources_no_duplicates():
+    rng = np.random.default_rng(3)
+    truth = [(15.3, 14.6), (40.7, 20.2), (25.1, 45.9)]
+    img = gaussian_image((64, 64), [(x, y, 5000.0) for x, y in truth], background=100.0)
+    img = np.minimum(img + rng.normal(0.0, 1.0, img.shape), 1100.0)    # flat tops
+    for smooth in (None, 0.0):
+        t = find_peaks(img, fwhm=FWHM, smooth_fwhm=smooth)
+        assert t.size == 3
+        for x, y in truth:
+            assert np.min(np.hypot(t["x"] - x, t["y"] - y)) < 0.35
+
+
+# --------------------------------------------------------------------------- prominence
+
+def test_prominence_exact_on_hand_made_image():
+    img = np.zeros((9, 15))
+    img[4, 1:14] = [1, 10, 6, 4, 5, 7, 5, 5.5, 6, 2, 1, 3, 1]   # ridge: peaks 10, 7, 6, 3
+    t = find_peaks(img, **EXACT)
+    got = {int(x): p for x, p in zip(t["x"], t["prominence"])}
+    level = 1e-9
+    assert got == pytest.approx({2: 10.0 - level, 6: 7.0 - 4.0, 9: 6.0 - 5.0, 12: 3.0 - 1.0})
+    assert set(int(x) for x in t["x"][t["flags"] & FLAG_PROMINENCE_BOUND > 0]) == {2}
+    np.testing.assert_array_equal(t["x"], [2, 6, 9, 12])        # ranked by height
+    np.testing.assert_allclose(t["isolation"], [np.inf, 4.0, 3.0, 3.0])
+    # a prominence cut in noise sigmas removes the low-prominence peaks only
+    t2 = find_peaks(img, **{**EXACT, "prominence_sigma": 2.5})
+    np.testing.assert_array_equal(t2["x"], [2, 6])
+
+
+def brute_prominence(img, level):
+    """Prominence of every strict local maximum by flooding: h - (highest col to a higher pixel)."""
+    out = {}
+    values = np.unique(img)[::-1]
+    st = np.ones((3, 3), bool)
+    for (r, c), h in np.ndenumerate(img):
+        nb = img[max(0, r - 1):r + 2, max(0, c - 1):c + 2]
+        if h <= level or (nb > h).any() or (nb == h).sum() > 1:
+            continue
+        col = level
+        for v in values[values < h]:
+            if v <= level:
+                break
+            lab, _ = ndimage.label(img >= v, structure=st)
+            if (img[lab == lab[r, c]] > h).any():
+                col = v
+                break
+        out[(c, r)] = h - col
+    return out
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_prominence_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    img = ndimage.gaussian_filter(rng.normal(size=(24, 24)), 1.0) + 1.0
+    level = float(np.quantile(img, 0.3))          # below the level: walls
+    t = find_peaks(img, **{**EXACT, "threshold_sigma": level})
+    ref = brute_prominence(img, level)
+    got = {(int(x), int(y)): p for x, y, p in zip(t["x"], t["y"], t["prominence"])}
+    assert got.keys() == ref.keys()
+    for k in ref:
+        assert got[k] == pytest.approx(ref[k], rel=0, abs=1e-12)
+
+
+def test_close_pair_resolved_and_noise_bumps_rejected():
+    rng = np.random.default_rng(7)
+    img = gaussian_image((48, 48), [(20.2, 24.0, 20.0), (26.2, 24.3, 20.0), (35.0, 10.0, 400.0)])
+    img += rng.normal(0.0, 1.0, img.shape)
+    t = find_peaks(img, fwhm=FWHM)
+    assert t.size == 3                               # the pair 2 FWHM apart is two peaks
+    assert np.min(np.hypot(t["x"] - 20.2, t["y"] - 24.0)) < 0.3
+    assert np.min(np.hypot(t["x"] - 26.2, t["y"] - 24.3)) < 0.3
+    # without the prominence and distance filters, noise adds maxima
+    loose = find_peaks(img, fwhm=FWHM, smooth_fwhm=0.0, threshold_sigma=2.5, prominence_sigma=0.0,
+                       min_distance=0.0)
+    assert loose.size > 3
+
+
+# --------------------------------------------------------------------------- border, mask, NaN
+
+def test_border_policy():
+    img = gaussian_image((40, 40), [(1.2, 20.0, 50.0), (20.0, 20.0, 50.0)])
+    img += np.random.default_rng(8).normal(0.0, 1.0, img.shape)
+    default = find_peaks(img, fwhm=FWHM)              # True: drop within the stamp half-width
+    assert default.size == 1 and abs(default["x"][0] - 20.0) < 0.2
+    keep = find_peaks(img, fwhm=FWHM, exclude_border=False)
+    assert keep.size == 2
+    edge = keep[np.argmin(keep["x"])]
+    assert edge["flags"] & FLAG_BORDER and abs(edge["x"] - 1.2) < 0.2
+    assert not keep[np.argmax(keep["x"])]["flags"] & FLAG_BORDER
+    assert find_peaks(img, fwhm=FWHM, exclude_border=1).size == 2
+    assert find_peaks(img, fwhm=FWHM, exclude_border=2).size == 1
+
+
+def test_mask_and_nan():
+    rng = np.random.default_rng(9)
+    img = gaussian_image((64, 64), [(15.4, 16.7, 60.0), (45.0, 45.0, 60.0)], background=10.0)
+    img += rng.normal(0.0, 1.0, img.shape)
+    img[30, 50] = 1e4                                  # hot pixel
+    mask = np.zeros(img.shape, bool)
+    mask[40:51, 40:51] = True                          # hides the second source
+    mask[30, 50] = True
+    mask[17, 14] = True                                # one pixel inside the first source's stamp
+    t = find_peaks(img, fwhm=FWHM, mask=mask)
+    assert t.size == 1
+    assert abs(t["x"][0] - 15.4) < 0.1 and abs(t["y"][0] - 16.7) < 0.1
+    assert t["flags"][0] & FLAG_MASKED
+    # NaN pixels are the same as masked ones
+    nan_img = img.copy()
+    nan_img[mask] = np.nan
+    t_nan = find_peaks(nan_img, fwhm=FWHM)
+    for name in ("x", "y", "height", "prominence", "flags"):
+        np.testing.assert_array_equal(t_nan[name], t[name])
+    # a 0/1 integer mask is accepted
+    t_int = find_peaks(img, fwhm=FWHM, mask=mask.astype(np.int64))
+    np.testing.assert_array_equal(t_int["x"], t["x"])
+
+
+def test_tiled_background_follows_a_gradient():
+    rng = np.random.default_rng(10)
+    truth = [(20.3, 20.8), (70.6, 30.1), (40.2, 80.4), (90.7, 90.2)]
+    yy, xx = np.mgrid[:112, :112]
+    img = gaussian_image((112, 112), [(x, y, 15.0) for x, y in truth]) + 0.15 * xx + 0.05 * yy
+    img += rng.normal(0.0, 1.0, img.shape)
+    t = find_peaks(img, fwhm=FWHM, tile_size=16)
+    assert t.size == 4
+    for x, y in truth:
+        assert np.min(np.hypot(t["x"] - x, t["y"] - y)) < 0.4
+    # a global background cannot follow the slope: the bright side floods the threshold
+    assert find_peaks(img, fwhm=FWHM).size != 4
+
+
+def test_integer_image():
+    img = np.round(gaussian_image((40, 40), [(20.4, 18.6, 200.0)], background=50.0)).astype(np.int64)
+    t = find_peaks(img, fwhm=FWHM, noise=1.0)
+    assert t.size == 1 and abs(t["x"][0] - 20.4) < 0.02 and abs(t["y"][0] - 18.6) < 0.02
+
+
+# --------------------------------------------------------------------------- cluster_center
+
+def test_cluster_center_on_noisy_point_cloud():
+    rng = np.random.default_rng(11)
+    centre = np.array([31.37, 62.81])
+    pts = np.concatenate([rng.normal(centre, 2.0, (3000, 2)),
+                          rng.normal([70.0, 30.0], 4.0, (1500, 2)),     # a looser second cluster
+                          rng.uniform(0, 100, (15000, 2))])
+    r = cluster_center(pts[:, 0], pts[:, 1], bins=100, range=((0, 100), (0, 100)))
+    assert abs(r.x - centre[0]) < 4 * r.x_err and abs(r.y - centre[1]) < 4 * r.y_err
+    assert 0.02 < r.x_err < 0.15 and 0.02 < r.y_err < 0.15
+    assert math.hypot(r.x - centre[0], r.y - centre[1]) < 0.2
+    assert 1.0 < r.bandwidth_x < 3.5 and r.n_iter >= 1
+
+
+def test_cluster_center_error_is_calibrated():
+    rng = np.random.default_rng(12)
+    pulls = []
+    for _ in range(40):
+        c = rng.uniform(40, 60, 2)
+        pts = np.concatenate([rng.normal(c, 1.5, (800, 2)), rng.uniform(0, 100, (4000, 2))])
+        r = cluster_center(pts[:, 0], pts[:, 1], bins=100, range=((0, 100), (0, 100)))
+        pulls += [(r.x - c[0]) / r.x_err, (r.y - c[1]) / r.y_err]
+    assert 0.7 < np.std(pulls) < 1.4
+
+
+def test_cluster_center_weights_are_frequency_weights_and_nans_dropped():
+    rng = np.random.default_rng(13)
+    x = np.round(rng.normal(5.0, 1.0, 400), 1)
+    y = np.round(rng.normal(-3.0, 0.5, 400), 1)
+    (ux, uy), counts = np.unique(np.stack([x, y]), axis=1, return_counts=True)
+    a = cluster_center(np.r_[x, np.nan], np.r_[y, 1.0], bins=20)
+    b = cluster_center(ux, uy, weights=counts, bins=20, range=((x.min(), x.max()), (y.min(), y.max())))
+    assert a.x == pytest.approx(b.x, abs=1e-9) and a.y == pytest.approx(b.y, abs=1e-9)
+    assert a.x_err == pytest.approx(b.x_err, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("kwargs", [
+    dict(image=np.zeros(10)),
+    dict(image=np.zeros((2, 10))),
+    dict(image=np.zeros((8, 8), complex)),
+    dict(image=np.zeros((8, 8), bool)),
+    dict(image=np.array([[0, 1, np.inf]] * 3, float)),
+    dict(image=np.full((8, 8), np.nan)),
+    dict(image="abc"),
+    dict(threshold_sigma=0),
+    dict(threshold_sigma=float("nan")),
+    dict(fwhm=-1.0),
+    dict(fwhm=100.0),
+    dict(min_distance=-1),
+    dict(prominence_sigma=-0.5),
+    dict(exclude_border=-1),
+    dict(exclude_border=1.5),
+    dict(mask=np.zeros((8, 7), bool)),
+    dict(mask=np.full((8, 8), 2)),
+    dict(background=np.zeros((3, 3))),
+    dict(noise=-1.0),
+    dict(tile_size=4),
+    dict(subpixel="parabola"),
+    dict(max_peaks=0),
+    dict(smooth_fwhm=-1.0),
+])
+def test_find_peaks_bad_input(kwargs):
+    kwargs = dict(kwargs)
+    image = kwargs.pop("image", np.zeros((8, 8)))
+    with pytest.raises(InputError):
+        find_peaks(image, **kwargs)
+
+
+@pytest.mark.parametrize("args,kwargs", [
+    ((np.zeros(5), np.zeros(4)), {}),
+    ((np.zeros((5, 2)), np.zeros(5)), {}),
+    ((np.array([1.0, np.nan]), np.array([1.0, 2.0])), {}),
+    ((np.arange(5.0), np.arange(5.0)), dict(weights=-np.ones(5))),
+    ((np.arange(5.0), np.arange(5.0)), dict(bandwidth=0.0)),
+    ((np.arange(5.0), np.arange(5.0)), dict(bins=-3)),
+    ((np.arange(5.0), np.arange(5.0)), dict(max_iter=0)),
+    ((np.array(["a", "b", "c"]), np.arange(3.0)), {}),
+])
+def test_cluster_center_bad_input(args, kwargs):
+    with pytest.raises(InputError):
+        cluster_center(*args, **kwargs)
