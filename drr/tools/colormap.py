@@ -410,9 +410,17 @@ def _branch_scan(p, radius, lab, bc, br, block, max_br, est, lo, hi, bd, nbr):
             dx = px - bc[b, 0]
             dy = py - bc[b, 1]
             dz = pz - bc[b, 2]
-            if math.sqrt(dx * dx + dy * dy + dz * dz) > r + br[b] + 1e-9:
+            dc = math.sqrt(dx * dx + dy * dy + dz * dz)
+            if dc > r + br[b] + 1e-9:
                 continue
             k1 = min((b + 1) * block, m)
+            # a block wholly inside the ball that continues the current run and
+            # cannot hold a sample as close as the run's best only extends the run
+            inner = dc - br[b] - 1e-9
+            if (dc + br[b] < r - 1e-9 and b * block == last + 1 and inner > 0.0
+                    and inner * inner > best_d + 1e-9):
+                last = k1 - 1
+                continue
             for k in range(b * block, k1):
                 dx = px - lab[k, 0]
                 dy = py - lab[k, 1]
