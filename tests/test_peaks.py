@@ -283,6 +283,21 @@ def test_integer_image():
     assert t.size == 1 and abs(t["x"][0] - 20.4) < 0.02 and abs(t["y"][0] - 18.6) < 0.02
 
 
+def test_threads_do_not_change_the_result():
+    # big enough for several row bands (>= 2**18 px per thread) and peak chunks (>= 256 peaks)
+    rng = np.random.default_rng(14)
+    c = np.arange(10.0, 520.0, 20.0)
+    gx, gy = np.meshgrid(c, c)
+    src = np.column_stack([gx.ravel() + rng.uniform(-0.5, 0.5, gx.size),
+                           gy.ravel() + rng.uniform(-0.5, 0.5, gx.size), rng.uniform(8, 80, gx.size)])
+    img = gaussian_image((530, 530), [tuple(r) for r in src]) + rng.normal(0.0, 1.0, (530, 530))
+    img[100:110, 100:110] = np.nan                    # also the normalised-convolution path
+    one = find_peaks(img, fwhm=FWHM, workers=1)
+    three = find_peaks(img, fwhm=FWHM, workers=3)
+    assert one.size > 600
+    np.testing.assert_array_equal(one, three)
+
+
 # --------------------------------------------------------------------------- cluster_center
 
 def test_cluster_center_on_noisy_point_cloud():
@@ -346,6 +361,7 @@ def test_cluster_center_weights_are_frequency_weights_and_nans_dropped():
     dict(subpixel="parabola"),
     dict(max_peaks=0),
     dict(smooth_fwhm=-1.0),
+    dict(workers=0),
 ])
 def test_find_peaks_bad_input(kwargs):
     kwargs = dict(kwargs)

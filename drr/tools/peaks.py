@@ -60,6 +60,8 @@ from __future__ import annotations
 import builtins
 import math
 import numbers
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numba
@@ -83,7 +85,8 @@ __all__ = [
 FLAG_BORDER = 1
 #: The stamp contains masked or NaN pixels (they were left out of the estimate).
 FLAG_MASKED = 2
-#: The Gaussian fit failed; the position is the Gaussian-weighted centroid.
+#: The sub-pixel estimate failed: after a failed Gaussian fit the position is the
+#: Gaussian-weighted centroid, after a failed centroid it is the peak pixel.
 FLAG_FIT_FAILED = 4
 #: The peak is a plateau of equal values in the detection image; its position is the centroid.
 FLAG_PLATEAU = 8
@@ -292,25 +295,29 @@ def _push(idx, vals, fac, n, i, v, f):
 
 
 @numba.njit(cache=True, nogil=True)
-def _detect_sep(img, k, fy, fx, gy, gx, bg, sig, tsig, proto):
+def _detect_sep(img, k, fy, fx, gy, gx, bg, sig, tsig, proto, y0, y1):
     """Candidates of an image with no invalid pixel (separable edge normalisation).
 
     Smooths with the separable kernel ``k`` (zero padding, in ``proto``'s dtype),
     ``D = s * fy[y] * fx[x] - bg``, noise factor ``gy[y] * gx[x]``; a pixel is
     a candidate if ``D > tsig * sig * factor``.  ``bg``, ``sig``: (1, 1) or
-    full maps.  Returns flat indices (ascending), D values and noise factors
-    of the candidates; the smoothed image is never stored whole.
+    full maps.  Only output rows ``y0 <= y < y1`` (a band, so that bands can
+    run in threads: the kernel releases the GIL).  Returns flat indices
+    (ascending), D values and noise factors of the candidates; the smoothed
+    image is never stored whole.
     """
     ny, nx = img.shape
     m = k.size
     r = m // 2
     kk = k.astype(proto.dtype)
-    tmp = np.empty((ny, nx), proto.dtype)
+    h0 = max(0, y0 - r)                      # horizontal pass over the band and its halo
+    h1 = min(ny, y1 + r)
+    tmp = np.empty((h1 - h0, nx), proto.dtype)
     row = np.zeros(nx + 2 * r, proto.dtype)
-    for y in range(ny):
+    for y in range(h0, h1):
         for x in range(nx):
             row[r + x] = img[y, x]
-        t = tmp[y]
+        t = tmp[y - h0]
         k0 = kk[0]
         for x in range(nx):
             t[x] = k0 * row[x]
@@ -329,13 +336,13 @@ def _detect_sep(img, k, fy, fx, gy, gx, bg, sig, tsig, proto):
     vals = np.empty(4096, np.float64)
     fac = np.empty(4096, np.float64)
     n = 0
-    for y in range(ny):
+    for y in range(y0, y1):
         acc[:] = 0
         for j in range(m):
             yy = y + j - r
             if 0 <= yy < ny:
                 kj = kk[j]
-                t = tmp[yy]
+                t = tmp[yy - h0]
                 for x in range(nx):
                     acc[x] += kj * t[x]
         if full:
@@ -360,24 +367,26 @@ def _detect_sep(img, k, fy, fx, gy, gx, bg, sig, tsig, proto):
 
 
 @numba.njit(cache=True, nogil=True)
-def _detect_norm(img, mask, has_mask, k, bg, sig, tsig, proto):
+def _detect_norm(img, mask, has_mask, k, bg, sig, tsig, proto, y0, y1):
     """Candidates with NaN/masked pixels: normalised convolution.
 
     ``D = G*(w I) / G*w - bg`` and noise factor ``sqrt(G^2*w) / G*w`` (``w`` the
-    validity); only valid pixels can be candidates.  Same outputs as
-    :func:`_detect_sep`.
+    validity); only valid pixels can be candidates.  Same band arguments and
+    outputs as :func:`_detect_sep`.
     """
     ny, nx = img.shape
     m = k.size
     r = m // 2
     kk = k.astype(proto.dtype)
     k2 = (k * k).astype(proto.dtype)
-    ta = np.empty((ny, nx), proto.dtype)
-    tw = np.empty((ny, nx), proto.dtype)
-    tw2 = np.empty((ny, nx), proto.dtype)
+    h0 = max(0, y0 - r)
+    h1 = min(ny, y1 + r)
+    ta = np.empty((h1 - h0, nx), proto.dtype)
+    tw = np.empty((h1 - h0, nx), proto.dtype)
+    tw2 = np.empty((h1 - h0, nx), proto.dtype)
     row = np.zeros(nx + 2 * r, proto.dtype)
     wrow = np.zeros(nx + 2 * r, proto.dtype)
-    for y in range(ny):
+    for y in range(h0, h1):
         for x in range(nx):
             v = img[y, x]
             if not (v == v) or (has_mask and mask[y, x]):
@@ -386,9 +395,9 @@ def _detect_norm(img, mask, has_mask, k, bg, sig, tsig, proto):
             else:
                 row[r + x] = v
                 wrow[r + x] = 1
-        a = ta[y]
-        b = tw[y]
-        c = tw2[y]
+        a = ta[y - h0]
+        b = tw[y - h0]
+        c = tw2[y - h0]
         a[:] = 0
         b[:] = 0
         c[:] = 0
@@ -411,7 +420,7 @@ def _detect_norm(img, mask, has_mask, k, bg, sig, tsig, proto):
     vals = np.empty(4096, np.float64)
     fac = np.empty(4096, np.float64)
     n = 0
-    for y in range(ny):
+    for y in range(y0, y1):
         acc[:] = 0
         accw[:] = 0
         accw2[:] = 0
@@ -420,9 +429,9 @@ def _detect_norm(img, mask, has_mask, k, bg, sig, tsig, proto):
             if 0 <= yy < ny:
                 kj = kk[j]
                 kj2 = k2[j]
-                a = ta[yy]
-                b = tw[yy]
-                c = tw2[yy]
+                a = ta[yy - h0]
+                b = tw[yy - h0]
+                c = tw2[yy - h0]
                 for x in range(nx):
                     acc[x] += kj * a[x]
                     accw[x] += kj * b[x]
@@ -761,7 +770,7 @@ def _centroid_one(img, mask, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
         y = yn
         sum_wi = swi
         ok = True
-        if step < 1e-7:
+        if step < 1e-5:
             break
     if not ok:
         return x0, y0, math.nan, math.nan, False
@@ -999,9 +1008,27 @@ def _edge_norm(n, k):
     return c1[hi] - c1[lo], c2[hi] - c2[lo]
 
 
+def _threads(workers, work_units):
+    """Threads to use: ``workers`` (None: the CPU count, at most 8), at most one per work unit."""
+    w = min(os.cpu_count() or 1, 8) if workers is None else workers
+    return max(1, min(w, work_units))
+
+
+def _run_chunks(fn, bounds):
+    """``[fn(bounds[i], bounds[i + 1]) ...]``, in threads when there are several chunks.
+
+    The Numba kernels release the GIL, so the chunks run in parallel; each
+    chunk's result is independent of the chunking, so the output is too.
+    """
+    if bounds.size <= 2:
+        return [fn(bounds[0], bounds[-1])]
+    with ThreadPoolExecutor(max_workers=bounds.size - 1) as ex:
+        return list(ex.map(fn, bounds[:-1], bounds[1:]))
+
+
 def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, prominence_sigma=2.0,
                exclude_border=True, mask=None, background=None, noise=None, tile_size=None,
-               smooth_fwhm=None, subpixel="gauss", max_peaks=None):
+               smooth_fwhm=None, subpixel="gauss", max_peaks=None, workers=None):
     """Find the significant peaks of a noisy 2-D image, with sub-pixel positions.
 
     Parameters
@@ -1051,6 +1078,10 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         pixel or, for a plateau, its centroid.  "none" reports that seed.
     max_peaks : int or None, keyword-only
         Keep at most this many peaks (the highest).
+    workers : int or None, keyword-only
+        Threads for the detection pass (bands of rows) and the per-peak
+        stages; None: the CPU count (at most 8).  The result does not depend
+        on it.
 
     Returns
     -------
@@ -1099,6 +1130,9 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         raise InputError(f"`tile_size` must be None or an int >= 8, not {tile_size!r}")
     if subpixel not in _SUBPIXEL:
         raise InputError(f"`subpixel` must be one of {_SUBPIXEL}, not {subpixel!r}")
+    if workers is not None and (isinstance(workers, (bool, np.bool_))
+                                or not isinstance(workers, numbers.Integral) or workers < 1):
+        raise InputError(f"`workers` must be None or an int >= 1, not {workers!r}")
     if max_peaks is not None and (isinstance(max_peaks, (bool, np.bool_))
                                   or not isinstance(max_peaks, numbers.Integral) or max_peaks < 1):
         raise InputError(f"`max_peaks` must be None or an int >= 1, not {max_peaks!r}")
@@ -1130,7 +1164,9 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
     # 2. background and noise
     if bg_in is None or noise_in is None:
         if tile_size is None:
-            gbg, gsig = _global_stats(img, mask_arr)
+            # with a known background map, the noise is measured about it
+            src = img if not isinstance(bg_in, np.ndarray) else img - bg_in
+            gbg, gsig = _global_stats(src, mask_arr)
             est_bg, est_sig = np.full((1, 1), gbg), np.full((1, 1), gsig)
         else:
             valid = np.isfinite(img) if img.dtype.kind == "f" else np.ones(shape, bool)
@@ -1148,13 +1184,18 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
     ny, nx = shape
     proto = np.zeros(1, np.float64 if img.dtype == np.float64 else np.float32)
     k = _gauss_kernel(sk) if sk > 0 else np.ones(1)
+    nthreads = _threads(workers, img.size // (1 << 18))
+    bands = np.linspace(0, ny, nthreads + 1).round().astype(np.int64)
     if not invalid:
         ny1, ny2 = _edge_norm(ny, k)
         nx1, nx2 = _edge_norm(nx, k)
-        cand, vals, fac = _detect_sep(img, k, 1.0 / ny1, 1.0 / nx1, np.sqrt(ny2) / ny1,
-                                      np.sqrt(nx2) / nx1, bgm, sigm, threshold_sigma, proto)
+        args = (img, k, 1.0 / ny1, 1.0 / nx1, np.sqrt(ny2) / ny1, np.sqrt(nx2) / nx1, bgm, sigm,
+                threshold_sigma, proto)
+        parts = _run_chunks(lambda a, b: _detect_sep(*args, a, b), bands)
     else:
-        cand, vals, fac = _detect_norm(img, mask_nb, has_mask, k, bgm, sigm, threshold_sigma, proto)
+        args = (img, mask_nb, has_mask, k, bgm, sigm, threshold_sigma, proto)
+        parts = _run_chunks(lambda a, b: _detect_norm(*args, a, b), bands)
+    cand, vals, fac = (np.concatenate([p[i] for p in parts]) for i in range(3))
 
     def at(m, iy, ix):
         return m[iy, ix] if m.shape[0] > 1 else np.full(iy.shape, m[0, 0])
@@ -1184,16 +1225,18 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
     r_out = r_in + max(3.0, fwhm)
     fb_bg = at(bgm, iy, ix).astype(np.float64)
     fb_sig = at(sigm, iy, ix).astype(np.float64)
-    if noise_in is None:
-        lbg, lsig = _annulus_stats(img, mask_nb, has_mask, cxs, cys, r_in, r_out, fb_bg, fb_sig)
-    else:
-        lbg, _ = _annulus_stats(img, mask_nb, has_mask, cxs, cys, r_in, r_out, fb_bg, fb_sig)
-        lsig = fb_sig
+    chunks = np.linspace(0, npk, _threads(workers, npk // 256) + 1).round().astype(np.int64)
+    parts = _run_chunks(lambda a, b: _annulus_stats(img, mask_nb, has_mask, cxs[a:b], cys[a:b], r_in, r_out,
+                                                    fb_bg[a:b], fb_sig[a:b]), chunks)
+    lbg = np.concatenate([p[0] for p in parts])
+    lsig = np.concatenate([p[1] for p in parts]) if noise_in is None else fb_sig
     if bg_in is not None:
         lbg = fb_bg
     gain = 1.0 if sk <= 0 else (s0 * s0 + sk * sk) / (s0 * s0)
     a0 = np.maximum(pval[sel] * gain, 1e-12)
-    res = _refine(img, mask_nb, has_mask, ix, iy, cxs, cys, plateau, a0, lbg, lsig, s0, h, method)
+    res = np.concatenate(_run_chunks(
+        lambda a, b: _refine(img, mask_nb, has_mask, ix[a:b], iy[a:b], cxs[a:b], cys[a:b], plateau[a:b],
+                             a0[a:b], lbg[a:b], lsig[a:b], s0, h, method), chunks)).reshape(npk, 7)
 
     table = np.zeros(npk, dtype=PEAK_DTYPE)
     table["x"], table["y"] = res[:, 0], res[:, 1]
