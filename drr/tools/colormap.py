@@ -77,6 +77,9 @@ _BLOCK = 32  # curve samples per bounding sphere in the branch search
 _MAX_BRANCHES = 4
 _R3D = 4.0
 _NOISE_FLOOR = 0.2  # ΔE; 8-bit rounding of sRGB is about 0.1-0.2
+_RGB_ROUNDING = 1.0 / (255.0 * math.sqrt(12.0))  # sRGB noise of 8-bit rounding
+_TEXTURE_EXCESS = 2.0
+_CHI2_3_99 = 11.34  # 99th percentile of chi-square, 3 degrees of freedom  # residual/noise power ratio below which smoothing is kept
 
 
 # --------------------------------------------------------------------------
@@ -183,6 +186,7 @@ class ColormapMatch:
 @dataclass(frozen=True)
 class _Curve:
     lab: np.ndarray  # (M, 3) dense samples in CIELAB
+    rgb: np.ndarray  # (M, 3) the same samples in sRGB
     t: np.ndarray  # (M,) parameters in [0, 1], non-decreasing
     half_bin: float  # quantisation half-width in t of the rendering
     cyclic: bool
@@ -379,7 +383,7 @@ def _build_curve(knots_rgb, knots_t, half_bin, n_samples):
         centers[b] = blk.mean(axis=0)
         radii[b] = np.sqrt(((blk - centers[b]) ** 2).sum(axis=1)).max()
     cyclic = bool(np.linalg.norm(lab[0] - lab[-1]) < 2.0)
-    return _Curve(lab, t, float(half_bin), cyclic, centers, radii)
+    return _Curve(lab, rgb, t, float(half_bin), cyclic, centers, radii)
 
 
 # --------------------------------------------------------------------------
@@ -640,6 +644,94 @@ def _along_noise(s, valid, t, period=None, n_bins=16):
     return glob, sig
 
 
+def _rgb_noise_factors(curve):
+    """How isotropic sRGB noise looks along and across the curve, per curve sample.
+
+    With ``J`` the Jacobian of sRGB -> CIELAB at the sample and ``τ`` the unit
+    tangent of the curve in CIELAB, sRGB noise of variance ``s²`` per channel
+    becomes Lab noise of covariance ``s² J Jᵀ``: variance ``s² |Jᵀτ|²`` along
+    the curve and ``s² (tr(J Jᵀ) - |Jᵀτ|²) / 2`` per axis across it.
+
+    Returns
+    -------
+    along, across : ndarray of float64, shape (M,)
+        The two variances per unit sRGB variance.
+    speed : ndarray of float64, shape (M,)
+        ``|d Lab / d t|`` (ΔE per unit of the curve parameter).
+    """
+    h = 1e-4
+    rgb = np.clip(curve.rgb, h, 1.0 - h)
+    jac = np.stack([(srgb_to_lab(rgb + h * e) - srgb_to_lab(rgb - h * e)) / (2 * h) for e in np.eye(3)], axis=2)
+    tangent = np.gradient(curve.lab, curve.t, axis=0)
+    speed = np.linalg.norm(tangent, axis=1)
+    tau = tangent / np.maximum(speed, 1e-12)[:, None]
+    along = (np.einsum("mi,mij->mj", tau, jac) ** 2).sum(axis=1)
+    across = 0.5 * np.maximum((jac**2).sum(axis=(1, 2)) - along, 1e-12)
+    return along, across, speed
+
+
+def _estimate_rgb_noise(d, across, counts):
+    """sRGB noise per channel from the off-curve distances ``d`` (ΔE) of the distinct colours.
+
+    Texture of the field cannot raise it: a textured field stays on the
+    curve.  ``d / sqrt(across)`` (``across``: Lab variance per axis across the
+    curve per unit sRGB variance, :func:`_rgb_noise_factors`, at each colour's
+    nearest sample) follows a 2-D Rayleigh law of scale ``s``: ``s`` is its
+    count-weighted median / 1.177 over colours near the curve (counts clipped
+    at their 90th percentile so that a flat background cannot dominate),
+    at least the 8-bit rounding ``1 / (255 sqrt 12)``.
+    """
+    z = d / np.sqrt(across)
+    w = np.minimum(counts, max(1.0, float(np.percentile(counts, 90))))
+    sel = d < max(5.0, 5.0 * float(np.median(d)))
+    if not sel.any():
+        return _RGB_ROUNDING
+    order = np.argsort(z[sel])
+    cum = np.cumsum(w[sel][order])
+    med = z[sel][order][np.searchsorted(cum, 0.5 * cum[-1])]
+    return max(float(med) / _RAYLEIGH_MEDIAN, _RGB_ROUNDING)
+
+
+def _keep_texture(raw, smooth, var_raw, valid, radius, excess=_TEXTURE_EXCESS):
+    """Put back the part of ``raw - smooth`` that noise cannot explain (local Wiener gain).
+
+    In a window of ``2 radius + 1`` pixels the mean square of the residual
+    ``r = raw - smooth`` is compared with the mean variance of the pixelwise
+    estimate: ``g = clip(1 - excess * var / mean(r²), 0, 1)`` and the result
+    is ``smooth + g r`` (Lee 1980, *IEEE PAMI* 2:165, with the smoothed image
+    as the local mean).  Where the field is smooth and the image noisy the
+    residual is noise and ``g ≈ 0``; where smoothing removed texture or an
+    edge of the field, ``r`` exceeds the noise and ``g → 1``: the pixelwise
+    value is kept.  The result lies between ``smooth`` and ``raw`` (both in the
+    pixel's interval).
+    """
+    from scipy.ndimage import uniform_filter
+
+    size = 2 * radius + 1
+    wgt = valid.astype(np.float64)
+    r = np.where(valid, raw - smooth, 0.0)
+    n = uniform_filter(wgt, size, mode="constant")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        energy = uniform_filter(r * r, size, mode="constant") / n
+        var = uniform_filter(np.where(valid, var_raw, 0.0), size, mode="constant") / n
+        gain = np.clip(1.0 - excess * var / energy, 0.0, 1.0)
+    gain = np.where(np.isfinite(gain), gain, 0.0)
+    return smooth + gain * r
+
+
+def _plausible_branches(bd, nstored, var_lab):
+    """Number of branches (a prefix: ``bd`` is sorted) whose colour fit is not rejected.
+
+    The true colour lies ``|n|`` from the pixel colour, ``n`` Gaussian with
+    variance ``var_lab`` (per colour) per Lab axis, so ``bd_j² - bd_0² <= |n|²``
+    for the true branch ``j``; ``|n|² / var_lab`` is χ² with 3 degrees of freedom, whose 99th
+    percentile is 11.34.  Branches beyond that are kept in ``n_branches`` and
+    the count of runs, but the spatial step may not choose them.
+    """
+    ok = bd**2 - bd[:, :1] ** 2 <= _CHI2_3_99 * np.maximum(var_lab, _NOISE_FLOOR**2)[:, None]
+    return np.minimum(ok.sum(axis=1), nstored)
+
+
 def _resolve_branches(est_t, nstored, valid, cyclic):
     """Index of the chosen branch per pixel: the one nearest the mean of settled neighbours."""
     from scipy.ndimage import uniform_filter
@@ -744,6 +836,7 @@ def invert_colormap(
     if float(vmin) == float(vmax):
         raise InputError(f"`vmin` and `vmax` must differ, not both {vmin!r}")
     noise = _check_positive(noise, "noise", allow_zero=True)
+    noise_given = noise is not None
     max_distance = _check_positive(max_distance, "max_distance")
     smoothing = _check_int(smoothing, "smoothing", 0, 50)
     n_samples = _check_int(n_samples, "n_samples", 16, 1 << 20)
@@ -758,6 +851,18 @@ def invert_colormap(
     if max_distance is None:
         max_distance = max(5.0, 5.0 * sigma_perp)
     t_near = curve.t[k_near]
+    # colour noise model: per Lab axis (branch plausibility) and along the curve
+    # in parameter units (smoothing gain); 8-bit rounding is not noise that
+    # averaging removes, so it is left out of the latter
+    along, across, speed = _rgb_noise_factors(curve)
+    if noise_given:
+        var_lab = np.full(len(cols), noise * noise)
+        var_along = var_lab
+    else:
+        s_rgb = _estimate_rgb_noise(d, across[k_near], counts)
+        var_lab = s_rgb**2 * (along + 2.0 * across)[k_near]  # >= the largest axis
+        var_along = (s_rgb**2 - _RGB_ROUNDING**2) * along[k_near]
+    var_raw = var_along / np.maximum(speed[k_near], 1e-12) ** 2
     if noise is not None:
         sigma_u = np.full(len(cols), max(noise, 1e-9))
     else:
@@ -804,7 +909,7 @@ def invert_colormap(
     est_px = est_t[inv].reshape(shape + (_MAX_BRANCHES,))
     lo_px = lo_t[inv].reshape(shape + (_MAX_BRANCHES,))
     hi_px = hi_t[inv].reshape(shape + (_MAX_BRANCHES,))
-    nst_px = nstored[inv].reshape(shape)
+    nst_px = _plausible_branches(bd, nstored, var_lab)[inv].reshape(shape)
 
     if len(shape) == 2 and smoothing > 0:
         valid = _drop_specks(valid)
@@ -820,7 +925,8 @@ def invert_colormap(
         # within a LUT bin), the whole interval once noise dominates
         kappa = min(max(noise - _NOISE_FLOOR, 0.3), 1.0)
         half = kappa * 0.5 * (t_hi - t_lo)
-        t_val = _sigma_filter(t_val, t_val - half, t_val + half, t_lo, t_hi, valid, smoothing, 3)
+        t_smooth = _sigma_filter(t_val, t_val - half, t_val + half, t_lo, t_hi, valid, smoothing, 3)
+        t_val = _keep_texture(t_val, t_smooth, var_raw[inv].reshape(shape), valid, smoothing)
 
     span = float(vmax) - float(vmin)
     values = float(vmin) + span * t_val
