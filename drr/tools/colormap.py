@@ -23,14 +23,22 @@ that produced it.  The method, in four steps:
    quantisation of the rendering); ``n_branches`` says how many runs there
    were.
 4. **Spatial regularisation** (2-D images only, ``smoothing > 0``).  Among the
-   branches of an ambiguous pixel the one closest to the mean of its
-   unambiguous neighbours is kept (multi-scale: 5, 17, 65 px windows;
+   branches of an ambiguous pixel whose colour fit passes a χ² test (noise
+   model below) the one closest to the mean of its unambiguous neighbours
+   is kept (multi-scale: 5, 17, 65 px windows;
    circular mean for cyclic maps).  Then a sigma filter (Lee 1983, *Computer
    Vision, Graphics and Image Processing* 24:255) replaces each value by the
    mean of the neighbouring values that lie inside the pixel's own interval,
    a few times over.  Because every value stays inside its colour-consistency
    interval, noise, JPEG ringing and LUT quantisation are averaged out while
    edges of the field are not blurred beyond what the colour allows.
+   Finally the part of the smoothing residual that colour noise cannot
+   explain is put back (a local Wiener gain, Lee 1980): texture of the field
+   survives, and on a clean image (noise at the 8-bit rounding) the result
+   is the pixelwise value.  The noise model is isotropic sRGB noise whose
+   level comes from the pixels' distances *off* the curve, which texture of
+   the field does not change, carried into Lab and along the curve by the
+   Jacobian of sRGB -> Lab.
 
 A pixel is *valid* when its distance to the curve is below ``max_distance``
 (ΔE); background, text, axes and markers are normally far from the curve.
@@ -813,8 +821,9 @@ def invert_colormap(
         Validity threshold in ΔE; ``None`` means ``max(5, 5 * noise)``.
     smoothing : int
         Window radius (pixels) of the spatial step; 0 turns it off.  The
-        step assumes a smooth field: on textured images (photographs) it
-        costs accuracy (benchmarks/results_colormap.md), use 0 there.
+        step adapts to the image: it averages only where the local residual
+        is explained by the colour noise, so texture and edges of the field
+        are kept and a clean image comes back (nearly) pixelwise.
     n_samples : int
         Points on the dense colormap curve (>= 16).
 
