@@ -114,7 +114,7 @@ PEAK_DTYPE = np.dtype([
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 _MAD_TO_SIGMA = 1.482602218505602
 _SUBPIXEL = ("gauss", "centroid", "none")
-_SAMPLE = 1 << 16          # pixels used for the global background statistics
+_SAMPLE = 1 << 15          # pixels used for the global background statistics
 
 
 # --------------------------------------------------------------------------- validation
@@ -202,7 +202,7 @@ def _sigma_clip(values, nsigma=3.0):
 def _global_stats(img, mask):
     """Sigma-clipped background and noise from a strided sample of the valid pixels.
 
-    The sample has about 2**16 pixels; its stride is coprime with the row
+    The sample has about 2**15 pixels; its stride is coprime with the row
     length so that it does not keep hitting the same columns.
     """
     flat = img.ravel()
@@ -278,23 +278,6 @@ def _count_invalid(img, mask, has_mask):
 
 
 @numba.njit(cache=True, nogil=True)
-def _push(idx, vals, fac, n, i, v, f):
-    """Append to the growable candidate buffers; returns them (possibly reallocated)."""
-    if n == idx.size:
-        idx2 = np.empty(2 * n, np.int64)
-        vals2 = np.empty(2 * n, np.float64)
-        fac2 = np.empty(2 * n, np.float64)
-        idx2[:n] = idx
-        vals2[:n] = vals
-        fac2[:n] = fac
-        idx, vals, fac = idx2, vals2, fac2
-    idx[n] = i
-    vals[n] = v
-    fac[n] = f
-    return idx, vals, fac
-
-
-@numba.njit(cache=True, nogil=True)
 def _detect_sep(img, k, fy, fx, gy, gx, bg, sig, tsig, proto, y0, y1):
     """Candidates of an image with no invalid pixel (separable edge normalisation).
 
@@ -332,9 +315,10 @@ def _detect_sep(img, k, fy, fx, gy, gx, bg, sig, tsig, proto, y0, y1):
     srow = np.full(nx, sig[0, 0])
     full = bg.shape[0] > 1
     fulls = sig.shape[0] > 1
-    idx = np.empty(4096, np.int64)
-    vals = np.empty(4096, np.float64)
-    fac = np.empty(4096, np.float64)
+    cap = (y1 - y0) * nx           # worst case; untouched pages of np.empty cost nothing
+    idx = np.empty(cap, np.int64)
+    vals = np.empty(cap, np.float64)
+    fac = np.empty(cap, np.float64)
     n = 0
     for y in range(y0, y1):
         acc[:] = 0
@@ -358,10 +342,11 @@ def _detect_sep(img, k, fy, fx, gy, gx, bg, sig, tsig, proto, y0, y1):
             if excess[x] > 0.0:
                 hits[nh] = x
                 nh += 1
-        for q in range(nh):      # kept apart: array re-binding in a hot loop is slow in Numba
+        for q in range(nh):
             x = hits[q]
-            v = acc[x] * f * fx[x] - brow[x]
-            idx, vals, fac = _push(idx, vals, fac, n, y * nx + x, v, gy[y] * gx[x])
+            idx[n] = y * nx + x
+            vals[n] = acc[x] * f * fx[x] - brow[x]
+            fac[n] = gy[y] * gx[x]
             n += 1
     return idx[:n].copy(), vals[:n].copy(), fac[:n].copy()
 
@@ -416,9 +401,10 @@ def _detect_norm(img, mask, has_mask, k, bg, sig, tsig, proto, y0, y1):
     srow = np.full(nx, sig[0, 0])
     full = bg.shape[0] > 1
     fulls = sig.shape[0] > 1
-    idx = np.empty(4096, np.int64)
-    vals = np.empty(4096, np.float64)
-    fac = np.empty(4096, np.float64)
+    cap = (y1 - y0) * nx           # worst case; untouched pages of np.empty cost nothing
+    idx = np.empty(cap, np.int64)
+    vals = np.empty(cap, np.float64)
+    fac = np.empty(cap, np.float64)
     n = 0
     for y in range(y0, y1):
         acc[:] = 0
@@ -457,8 +443,9 @@ def _detect_norm(img, mask, has_mask, k, bg, sig, tsig, proto, y0, y1):
             x = hits[q]
             dw = np.float64(accw[x])
             v = acc[x] / dw - brow[x]
-            f = math.sqrt(max(np.float64(accw2[x]), 0.0)) / dw
-            idx, vals, fac = _push(idx, vals, fac, n, y * nx + x, v, f)
+            idx[n] = y * nx + x
+            vals[n] = v
+            fac[n] = math.sqrt(max(np.float64(accw2[x]), 0.0)) / dw
             n += 1
     return idx[:n].copy(), vals[:n].copy(), fac[:n].copy()
 
@@ -592,6 +579,32 @@ def _sweep(order, vals, ny, nx):
 
 
 @numba.njit(cache=True, nogil=True)
+def _shell_sort(a):
+    """Sort the small 1-D array ``a`` in place (Ciura gaps; cheaper to compile than np.sort)."""
+    n = a.size
+    for g in (701, 301, 132, 57, 23, 10, 4, 1):
+        for i in range(g, n):
+            v = a[i]
+            j = i
+            while j >= g and a[j - g] > v:
+                a[j] = a[j - g]
+                j -= g
+            a[j] = v
+
+
+@numba.njit(cache=True, nogil=True)
+def _bisect(v, lo, hi, t, right):
+    """First index in [lo, hi) of the ascending ``v`` with v > t (right) or v >= t (left)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if v[mid] < t or (right and v[mid] == t):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True, nogil=True)
 def _kth_abs_dev(v, lo, hi, med, k):
     """k-th smallest (0-based) of |v[i] - med| for i in [lo, hi), ``v`` sorted ascending.
 
@@ -646,8 +659,8 @@ def _clipped_sorted(v, nsigma):
             sig = math.sqrt(math.pi / 2.0) * t / m
         if sig == 0.0:
             break
-        nlo = np.searchsorted(v[lo:hi], med - nsigma * sig, side="left") + lo
-        nhi = np.searchsorted(v[lo:hi], med + nsigma * sig, side="right") + lo
+        nlo = _bisect(v, lo, hi, med - nsigma * sig, False)
+        nhi = _bisect(v, lo, hi, med + nsigma * sig, True)
         if nlo == lo and nhi == hi:
             break
         lo = nlo
@@ -685,7 +698,9 @@ def _annulus_stats(img, mask, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
         med = fb_bg[i]
         sig = fb_sig[i]
         if m >= 8:
-            med, sig = _clipped_sorted(np.sort(buf[:m]), 3.0)
+            vals = buf[:m]
+            _shell_sort(vals)
+            med, sig = _clipped_sorted(vals, 3.0)
             if sig == 0.0:
                 sig = fb_sig[i]
         bg[i] = med
@@ -1304,8 +1319,12 @@ def _isolation(x, y):
     found = higher.any(axis=1)
     first = np.argmax(higher, axis=1)
     iso[found] = dist[found, first[found]]
-    for i in np.flatnonzero(~found[1:]) + 1:      # no higher point among the kq nearest
-        iso[i] = np.sqrt(np.min((x[:i] - x[i]) ** 2 + (y[:i] - y[i]) ** 2))
+    rest = np.flatnonzero(~found[1:]) + 1          # no higher point among the kq nearest
+    for c in builtins.range(0, rest.size, 256):
+        i = rest[c:c + 256]
+        d2 = (x[None, :] - x[i, None]) ** 2 + (y[None, :] - y[i, None]) ** 2
+        d2[np.arange(x.size)[None, :] >= i[:, None]] = np.inf
+        iso[i] = np.sqrt(d2.min(axis=1))
     return iso
 
 
