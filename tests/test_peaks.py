@@ -24,12 +24,14 @@ EXACT = dict(smooth_fwhm=0.0, background=0.0, noise=1.0, threshold_sigma=1e-9, p
              min_distance=0.0, exclude_border=False, subpixel="none")
 
 
-def gaussian_image(shape, sources, sig=SIG, background=0.0):
-    """Point-sampled Gaussians ``(x, y, amplitude)`` on a constant background."""
-    yy, xx = np.mgrid[:shape[0], :shape[1]].astype(np.float64)
+def gaussian_image(shape, sources, sig=SIG, background=0.0, half=12):
+    """Point-sampled Gaussians ``(x, y, amplitude)`` (cut at ``half`` px) on a constant background."""
     img = np.full(shape, background, dtype=np.float64)
     for x0, y0, a in sources:
-        img += a * np.exp(-((xx - x0) ** 2 + (yy - y0) ** 2) / (2 * sig * sig))
+        r0, r1 = max(0, int(y0) - half), min(shape[0], int(y0) + half + 1)
+        c0, c1 = max(0, int(x0) - half), min(shape[1], int(x0) + half + 1)
+        yy, xx = np.mgrid[r0:r1, c0:c1]
+        img[r0:r1, c0:c1] += a * np.exp(-((xx - x0) ** 2 + (yy - y0) ** 2) / (2 * sig * sig))
     return img
 
 
