@@ -398,7 +398,7 @@ def _build_curve(knots_rgb, knots_t, half_bin, n_samples):
 # numba kernels
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _branch_scan(p, radius, lab, bc, br, block, max_br, est, lo, hi, bd, nbr):
     """For each colour p[u]: runs of curve samples within radius[u]; keep the max_br closest.
 
@@ -407,7 +407,7 @@ def _branch_scan(p, radius, lab, bc, br, block, max_br, est, lo, hi, bd, nbr):
     """
     m = lab.shape[0]
     nblk = bc.shape[0]
-    for u in range(p.shape[0]):
+    for u in numba.prange(p.shape[0]):
         px, py, pz = p[u, 0], p[u, 1], p[u, 2]
         r = radius[u]
         r2 = r * r
@@ -585,7 +585,7 @@ def _nearest(curve, lab_pts):
     from scipy.spatial import cKDTree
 
     tree = cKDTree(curve.lab)
-    return tree.query(lab_pts, k=1)
+    return tree.query(lab_pts, k=1, workers=-1)
 
 
 def _estimate_noise(d, counts):
