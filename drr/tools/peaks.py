@@ -49,10 +49,20 @@ Method of :func:`find_peaks` (every step is deterministic):
    Cramer-Rao bound of the fit for white noise).  ``subpixel="centroid"`` is a
    Gaussian-weighted iterative centroid (the fixed point of a weighted mean,
    uncertainty by linear propagation through the fixed point).  A fit that
-   fails falls back to that centroid (flag :data:`FLAG_FIT_FAILED`).
-6. Peaks closer than ``min_distance`` to a higher kept peak are dropped
-   (greedy, in rank order), the table is ranked by ``D(peak)`` (descending),
-   and ``isolation`` is the distance to the nearest higher peak in the table.
+   fails falls back to that centroid (flag :data:`FLAG_FIT_FAILED`).  Both
+   start at the peak pixel, or at the centroid of a plateau; ``"none"``
+   reports that start.  The local background and noise of each peak are
+   sigma-clipped statistics of an annulus around it.
+6. The border policy applies to the refined positions; peaks closer than
+   ``min_distance`` to a higher kept peak are dropped (greedy, in rank
+   order); the table is ranked by ``D(peak)`` (descending), and
+   ``isolation`` is the distance to the nearest higher peak in the table.
+
+The detection pass and the per-peak stages are Numba kernels that release the
+GIL and run in threads over row bands / chunks of peaks (``workers``); the
+result does not depend on the number of threads.  ``D`` is computed in
+float64 for float64 images and in float32 otherwise (integer images of up to
+16 bits are converted to float32 exactly, wider ones to float64).
 """
 
 from __future__ import annotations
@@ -221,7 +231,7 @@ def _global_stats(img, mask):
     return _sigma_clip(sample)
 
 
-def _tile_stats(img, valid, tile):
+def _tile_stats(img, mask_nb, has_mask, mask_arr, tile):
     """Background and noise maps from sigma-clipped statistics in ``tile`` x ``tile`` tiles.
 
     Tile values with fewer than 16 valid pixels are replaced by the global value;
@@ -231,19 +241,10 @@ def _tile_stats(img, valid, tile):
     """
     ny, nx = img.shape
     ty, tx = max(1, round(ny / tile)), max(1, round(nx / tile))
-    ey = np.linspace(0, ny, ty + 1).round().astype(int)
-    ex = np.linspace(0, nx, tx + 1).round().astype(int)
-    gbg, gsig = _global_stats(img, None if valid is None else ~valid)
-    bg = np.full((ty, tx), gbg)
-    sig = np.full((ty, tx), gsig)
-    for i in range(ty):
-        for j in range(tx):
-            block = img[ey[i]:ey[i + 1], ex[j]:ex[j + 1]]
-            if valid is not None:
-                block = block[valid[ey[i]:ey[i + 1], ex[j]:ex[j + 1]]]
-            block = np.asarray(block, dtype=np.float64).ravel()
-            if block.size >= 16:
-                bg[i, j], sig[i, j] = _sigma_clip(block)
+    ey = np.linspace(0, ny, ty + 1).round().astype(np.int64)
+    ex = np.linspace(0, nx, tx + 1).round().astype(np.int64)
+    gbg, gsig = _global_stats(img, mask_arr)
+    bg, sig = _tile_grid(img, mask_nb, has_mask, ey, ex, gbg, gsig)
 
     def interp_matrix(n, edges):
         centres = 0.5 * (edges[:-1] + edges[1:]) - 0.5
@@ -669,6 +670,41 @@ def _clipped_sorted(v, nsigma):
 
 
 @numba.njit(cache=True, nogil=True)
+def _tile_grid(img, mask, has_mask, ey, ex, gbg, gsig):
+    """Sigma-clipped (median, MAD sigma) of the valid pixels of each tile ``[ey[i]:ey[i+1], ex[j]:ex[j+1]]``.
+
+    Tiles with fewer than 16 valid pixels, or a zero spread, get ``gbg``/``gsig``.
+    """
+    ty = ey.size - 1
+    tx = ex.size - 1
+    bg = np.full((ty, tx), gbg)
+    sig = np.full((ty, tx), gsig)
+    cap = 0
+    for i in range(ty):
+        for j in range(tx):
+            cap = max(cap, (ey[i + 1] - ey[i]) * (ex[j + 1] - ex[j]))
+    buf = np.empty(cap)
+    for i in range(ty):
+        for j in range(tx):
+            m = 0
+            for y in range(ey[i], ey[i + 1]):
+                for x in range(ex[j], ex[j + 1]):
+                    v = np.float64(img[y, x])
+                    if not (v == v) or (has_mask and mask[y, x]):
+                        continue
+                    buf[m] = v
+                    m += 1
+            if m >= 16:
+                vals = buf[:m]
+                _shell_sort(vals)
+                med, sg = _clipped_sorted(vals, 3.0)
+                if sg > 0.0:
+                    bg[i, j] = med
+                    sig[i, j] = sg
+    return bg, sig
+
+
+@numba.njit(cache=True, nogil=True)
 def _annulus_stats(img, mask, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
     """Sigma-clipped (median, MAD sigma) of the valid pixels in an annulus around each peak.
 
@@ -1074,11 +1110,11 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         is cut by the edge carries :data:`FLAG_BORDER`.  (Near the edge the
         detection image is a one-sided average, so the detection pixel may sit
         closer to the edge than the source; the refined position does not.)
-    mask : array_like of bool, shape (ny, nx), optional
+    mask : array_like of bool, shape (ny, nx), keyword-only, optional
         True where a pixel must be ignored (bad pixels, a beam stop, ...).
         Masked pixels are never peaks and take no part in statistics,
         filtering or fitting.
-    background, noise : float or array (ny, nx), optional
+    background, noise : float or array (ny, nx), keyword-only, optional
         Known background level and per-pixel noise sigma (image units).
         Default: estimated by sigma clipping (globally, or per tile if
         ``tile_size`` is given).
@@ -1111,9 +1147,10 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         ``isolation`` (px, to the nearest higher peak in the table; inf for
         the first), ``significance`` (``D / sigma_D`` at the peak),
         ``sigma`` (fitted Gaussian sigma, px), ``npix`` (plateau size) and
-        ``flags`` (``FLAG_*`` bits).  Plateau positions have
-        ``x_err = y_err = sqrt(1 / (12 npix))`` and unrefined ("none")
-        positions ``sqrt(1/12)`` (uniform quantisation).
+        ``flags`` (``FLAG_*`` bits).  With ``subpixel="none"``, ``x_err =
+        y_err = sqrt(1 / (12 npix))`` (uniform quantisation over the plateau).
+        A given ``noise`` (``background``) replaces the annulus estimate in
+        the ``noise`` (``background``) column.
 
     Raises
     ------
@@ -1122,8 +1159,13 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
 
     Examples
     --------
-    >>> t = find_peaks(img, fwhm=2.5)            # doctest: +SKIP
-    >>> t["x"][0], t["y"][0], t["snr"][0]        # doctest: +SKIP
+    >>> import numpy as np
+    >>> yy, xx = np.mgrid[:64, :64]
+    >>> img = 50 * np.exp(-((xx - 20.3) ** 2 + (yy - 40.6) ** 2) / (2 * 1.27 ** 2))
+    >>> img += np.random.default_rng(0).normal(0, 1, img.shape)
+    >>> t = find_peaks(img, fwhm=3.0)
+    >>> t.size, round(float(t["x"][0]), 1), round(float(t["y"][0]), 1)
+    (1, 20.3, 40.6)
     """
     arr = _image_array(image)
     shape = arr.shape
@@ -1184,10 +1226,7 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
             gbg, gsig = _global_stats(src, mask_arr)
             est_bg, est_sig = np.full((1, 1), gbg), np.full((1, 1), gsig)
         else:
-            valid = np.isfinite(img) if img.dtype.kind == "f" else np.ones(shape, bool)
-            if has_mask:
-                valid &= ~mask_arr
-            est_bg, est_sig = _tile_stats(img, valid if invalid else None, int(tile_size))
+            est_bg, est_sig = _tile_stats(img, mask_nb, has_mask, mask_arr, int(tile_size))
     bgm = (est_bg if bg_in is None else
            (np.full((1, 1), bg_in) if isinstance(bg_in, float) else bg_in))
     sigm = (est_sig if noise_in is None else
