@@ -337,6 +337,17 @@ def test_cluster_center_weights_are_frequency_weights_and_nans_dropped():
     assert a.x_err == pytest.approx(b.x_err, rel=1e-6)
 
 
+def test_cluster_center_given_bandwidth_and_mode_not_mean():
+    # a skewed cluster: the mode (found by mean shift) differs from the mean
+    rng = np.random.default_rng(15)
+    x = np.concatenate([rng.normal(10.0, 0.5, 4000), rng.uniform(10.0, 30.0, 4000)])
+    y = rng.normal(-2.0, 0.5, x.size)
+    r = cluster_center(x, y, bins=80, bandwidth=(0.4, 0.4))
+    assert (r.bandwidth_x, r.bandwidth_y) == (0.4, 0.4)
+    assert abs(r.x - 10.0) < 0.25 and abs(r.y + 2.0) < 0.05
+    assert x.mean() > 14.0                              # the mean is far from the mode
+
+
 # --------------------------------------------------------------------------- bad input
 
 @pytest.mark.parametrize("kwargs", [
@@ -378,6 +389,8 @@ def test_find_peaks_bad_input(kwargs):
     ((np.array([1.0, np.nan]), np.array([1.0, 2.0])), {}),
     ((np.arange(5.0), np.arange(5.0)), dict(weights=-np.ones(5))),
     ((np.arange(5.0), np.arange(5.0)), dict(bandwidth=0.0)),
+    ((np.arange(5.0), np.arange(5.0)), dict(bandwidth=[1.0, 2.0, 3.0])),
+    ((np.arange(5.0), np.arange(5.0)), dict(bandwidth="wide")),
     ((np.arange(5.0), np.arange(5.0)), dict(bins=-3)),
     ((np.arange(5.0), np.arange(5.0)), dict(max_iter=0)),
     ((np.array(["a", "b", "c"]), np.arange(3.0)), {}),

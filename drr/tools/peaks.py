@@ -1453,10 +1453,14 @@ def cluster_center(x, y, *, bins=64, range=None, weights=None, bandwidth=None, t
     if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
         raise InputError(f"`max_iter` must be an int >= 1, not {max_iter!r}")
     if bandwidth is not None:
-        bw = np.broadcast_to(np.asarray(bandwidth, dtype=np.float64), (2,)) if np.ndim(bandwidth) <= 1 \
-            else np.asarray(bandwidth)
+        try:
+            bw = np.asarray(bandwidth, dtype=np.float64)
+        except (TypeError, ValueError):
+            bw = np.zeros(0)
+        if bw.shape == ():
+            bw = np.full(2, float(bw))
         if bw.shape != (2,) or not np.all(np.isfinite(bw)) or np.any(bw <= 0):
-            raise InputError(f"`bandwidth` must be a positive number or two, not {bandwidth!r}")
+            raise InputError(f"`bandwidth` must be a positive number or two (x, y), not {bandwidth!r}")
     ok = np.isfinite(xs) & np.isfinite(ys)
     if wts is not None:
         ok &= wts > 0
