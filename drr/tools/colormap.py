@@ -700,6 +700,44 @@ def _estimate_rgb_noise(d, across, counts):
     return max(float(med) / _RAYLEIGH_MEDIAN, _RGB_ROUNDING)
 
 
+def _noise_model(curve, d, k_near, counts, noise, sigma_perp):
+    """Colour-noise model per distinct colour.
+
+    Without a given ``noise`` the sRGB noise ``s`` comes from the off-curve
+    distances (:func:`_estimate_rgb_noise`) and is carried into Lab by the
+    Jacobian (:func:`_rgb_noise_factors`); a given ``noise`` (ΔE per Lab axis)
+    is used as is, in every direction.
+
+    Returns
+    -------
+    sigma_along : ndarray, shape (U,)
+        Noise along the curve (ΔE) that sets the ambiguity radius; at least
+        ``sigma_perp`` (the off-curve estimate, per Lab axis).
+    var_lab : ndarray, shape (U,)
+        Bound on the noise variance per Lab axis (``s² tr(J Jᵀ)``), for the
+        χ² plausibility of branches.
+    var_raw : ndarray, shape (U,)
+        Variance of the pixelwise value (curve-parameter units²) due to noise
+        that averaging removes: ``(s² - s_8bit²) |Jᵀτ|² / speed²``; the 8-bit
+        rounding is left out (on a clean image it is a fixed offset per LUT
+        bin, which neighbours share).
+    noise : float
+        The per-axis noise reported (ΔE): given, or ``s sqrt(tr(J Jᵀ) / 3)``
+        at the median colour.
+    """
+    along, across, speed = _rgb_noise_factors(curve)
+    along, across, speed = along[k_near], across[k_near], speed[k_near]
+    if noise is not None:
+        var = np.full(len(d), max(noise, 1e-9) ** 2)
+        return np.sqrt(var), var, var / np.maximum(speed, 1e-12) ** 2, noise
+    s_rgb = _estimate_rgb_noise(d, across, counts)
+    var_lab = s_rgb**2 * (along + 2.0 * across)  # >= the largest axis
+    var_raw = (s_rgb**2 - _RGB_ROUNDING**2) * along / np.maximum(speed, 1e-12) ** 2
+    sigma_along = np.maximum(s_rgb * np.sqrt(along), sigma_perp)
+    noise = max(math.sqrt(float(np.median(var_lab)) / 3.0), _NOISE_FLOOR)
+    return sigma_along, var_lab, var_raw, noise
+
+
 def _keep_texture(raw, smooth, var_raw, valid, radius, excess=_TEXTURE_EXCESS):
     """Put back the part of ``raw - smooth`` that noise cannot explain (local Wiener gain).
 
@@ -845,7 +883,6 @@ def invert_colormap(
     if float(vmin) == float(vmax):
         raise InputError(f"`vmin` and `vmax` must differ, not both {vmin!r}")
     noise = _check_positive(noise, "noise", allow_zero=True)
-    noise_given = noise is not None
     max_distance = _check_positive(max_distance, "max_distance")
     smoothing = _check_int(smoothing, "smoothing", 0, 50)
     n_samples = _check_int(n_samples, "n_samples", 16, 1 << 20)
@@ -859,38 +896,21 @@ def invert_colormap(
     sigma_perp = _estimate_noise(d, counts)
     if max_distance is None:
         max_distance = max(5.0, 5.0 * sigma_perp)
-    t_near = curve.t[k_near]
-    # colour noise model: per Lab axis (branch plausibility) and along the curve
-    # in parameter units (smoothing gain); 8-bit rounding is not noise that
-    # averaging removes, so it is left out of the latter
-    along, across, speed = _rgb_noise_factors(curve)
-    if noise_given:
-        var_lab = np.full(len(cols), noise * noise)
-        var_along = var_lab
-    else:
-        s_rgb = _estimate_rgb_noise(d, across[k_near], counts)
-        var_lab = s_rgb**2 * (along + 2.0 * across)[k_near]  # >= the largest axis
-        var_along = (s_rgb**2 - _RGB_ROUNDING**2) * along[k_near]
-    var_raw = var_along / np.maximum(speed[k_near], 1e-12) ** 2
-    if noise is not None:
-        sigma_u = np.full(len(cols), max(noise, 1e-9))
-    else:
-        noise = sigma_perp
-        sigma_u = np.full(len(cols), sigma_perp)
-        if len(shape) == 2:
-            arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(curve.lab, axis=0), axis=1))])
-            valid0 = (d <= max_distance)[inv].reshape(shape)
-            est = _along_noise(arc[k_near][inv].reshape(shape), valid0, t_near[inv].reshape(shape),
-                               period=arc[-1] if curve.cyclic else None)
-            if est is not None:
-                # texture of the field also raises second differences: the along-curve
-                # noise is kept within [1, 3] times the off-curve estimate (sRGB noise
-                # seen in Lab is anisotropic, but by less than a factor 3)
-                noise, sig_bins = est
-                sig_bins = np.clip(sig_bins, sigma_perp, 3.0 * sigma_perp)
-                noise = min(max(noise, sigma_perp), 3.0 * sigma_perp)
-                nb = len(sig_bins)
-                sigma_u = sig_bins[np.minimum((t_near * nb).astype(np.int64), nb - 1)]
+    given = noise is not None
+    sigma_u, var_lab, var_raw, noise = _noise_model(curve, d, k_near, counts, noise, sigma_perp)
+    if len(shape) == 2 and not given:
+        # noise the off-curve distances cannot see (luma noise on a grey map, JPEG
+        # ringing along the curve) shows in the second differences of the positions
+        # along the curve; texture raises them too, hence the cap at 3 sigma_perp
+        arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(curve.lab, axis=0), axis=1))])
+        valid0 = (d <= max_distance)[inv].reshape(shape)
+        t_near = curve.t[k_near]
+        est = _along_noise(arc[k_near][inv].reshape(shape), valid0, t_near[inv].reshape(shape),
+                           period=arc[-1] if curve.cyclic else None)
+        if est is not None:
+            sig_bins = np.clip(est[1], sigma_perp, 3.0 * sigma_perp)
+            nb = len(sig_bins)
+            sigma_u = np.maximum(sigma_u, sig_bins[np.minimum((t_near * nb).astype(np.int64), nb - 1)])
     # the true colour is |noise| from the pixel: within d + 3σ along the curve of
     # the nearest branch, and within ~4σ (3-D) of any other branch it may lie on
     radius = np.maximum(d + 3.0 * sigma_u, _R3D * sigma_u) + 1e-6
