@@ -82,6 +82,8 @@ _LAB_EPS = 216.0 / 24389.0
 _LAB_KAPPA = 24389.0 / 27.0
 _RAYLEIGH_MEDIAN = math.sqrt(2.0 * math.log(2.0))  # median of |N(0, I_2)|
 _BLOCK = 32  # curve samples per bounding sphere in the branch search
+_GROUP = 8  # blocks per bounding sphere of the level above
+_NOISE_SAMPLE = 1 << 16  # distinct colours used by the global noise estimates
 _MAX_BRANCHES = 4
 _R3D = 4.0
 _NOISE_FLOOR = 0.2  # ΔE; 8-bit rounding of sRGB is about 0.1-0.2
@@ -198,8 +200,10 @@ class _Curve:
     t: np.ndarray  # (M,) parameters in [0, 1], non-decreasing
     half_bin: float  # quantisation half-width in t of the rendering
     cyclic: bool
-    block_center: np.ndarray  # (B, 3)
+    block_center: np.ndarray  # (B, 3) bounding spheres of _BLOCK samples
     block_radius: np.ndarray  # (B,)
+    group_center: np.ndarray  # (G, 3) bounding spheres of _GROUP blocks
+    group_radius: np.ndarray  # (G,)
 
 
 # --------------------------------------------------------------------------
@@ -383,15 +387,22 @@ def _build_curve(knots_rgb, knots_t, half_bin, n_samples):
     t = np.linspace(knots_t[0], knots_t[-1], n_samples)
     rgb = np.stack([np.interp(t, knots_t, knots_rgb[:, c]) for c in range(3)], axis=1)
     lab = srgb_to_lab(rgb)
-    nb = -(-n_samples // _BLOCK)
+    centers, radii = _bounding_spheres(lab, _BLOCK)
+    g_centers, g_radii = _bounding_spheres(lab, _BLOCK * _GROUP)
+    cyclic = bool(np.linalg.norm(lab[0] - lab[-1]) < 2.0)
+    return _Curve(lab, rgb, t, float(half_bin), cyclic, centers, radii, g_centers, g_radii)
+
+
+def _bounding_spheres(lab, size):
+    """Centre (mean) and radius of each run of ``size`` consecutive samples: (B, 3), (B,)."""
+    nb = -(-len(lab) // size)
     centers = np.empty((nb, 3))
     radii = np.empty(nb)
     for b in range(nb):
-        blk = lab[b * _BLOCK : (b + 1) * _BLOCK]
+        blk = lab[b * size : (b + 1) * size]
         centers[b] = blk.mean(axis=0)
         radii[b] = np.sqrt(((blk - centers[b]) ** 2).sum(axis=1)).max()
-    cyclic = bool(np.linalg.norm(lab[0] - lab[-1]) < 2.0)
-    return _Curve(lab, rgb, t, float(half_bin), cyclic, centers, radii)
+    return centers, radii
 
 
 # --------------------------------------------------------------------------
@@ -399,8 +410,11 @@ def _build_curve(knots_rgb, knots_t, half_bin, n_samples):
 
 
 @numba.njit(cache=True, parallel=True)
-def _branch_scan(p, radius, lab, bc, br, block, max_br, est, lo, hi, bd, nbr):
+def _branch_scan(p, radius, lab, gc, gr, group, bc, br, block, max_br, est, lo, hi, bd, nbr):
     """For each colour p[u]: runs of curve samples within radius[u]; keep the max_br closest.
+
+    Groups of ``group`` blocks (spheres gc, gr) and blocks of ``block``
+    samples (spheres bc, br) that do not reach the ball are skipped.
 
     est: fractional sample index of the best point of each run (projected onto
     the adjacent segments, or the middle of a run of exactly tied samples).
@@ -418,43 +432,50 @@ def _branch_scan(p, radius, lab, bc, br, block, max_br, est, lo, hi, bd, nbr):
         best_lo = -1
         best_hi = -1
         best_d = np.inf
-        for b in range(nblk):
-            dx = px - bc[b, 0]
-            dy = py - bc[b, 1]
-            dz = pz - bc[b, 2]
-            dc = math.sqrt(dx * dx + dy * dy + dz * dz)
-            if dc > r + br[b] + 1e-9:
+        for g in range(gc.shape[0]):
+            dx = px - gc[g, 0]
+            dy = py - gc[g, 1]
+            dz = pz - gc[g, 2]
+            reach = r + gr[g] + 1e-9
+            if dx * dx + dy * dy + dz * dz > reach * reach:
                 continue
-            k1 = min((b + 1) * block, m)
-            # a block wholly inside the ball that continues the current run and
-            # cannot hold a sample as close as the run's best only extends the run
-            inner = dc - br[b] - 1e-9
-            if (dc + br[b] < r - 1e-9 and b * block == last + 1 and inner > 0.0
-                    and inner * inner > best_d + 1e-9):
-                last = k1 - 1
-                continue
-            for k in range(b * block, k1):
-                dx = px - lab[k, 0]
-                dy = py - lab[k, 1]
-                dz = pz - lab[k, 2]
-                d2 = dx * dx + dy * dy + dz * dz
-                if d2 > r2:
+            for b in range(g * group, min((g + 1) * group, nblk)):
+                dx = px - bc[b, 0]
+                dy = py - bc[b, 1]
+                dz = pz - bc[b, 2]
+                dc = math.sqrt(dx * dx + dy * dy + dz * dz)
+                if dc > r + br[b] + 1e-9:
                     continue
-                if k != last + 1:
-                    if run_lo >= 0:
-                        stored, count = _store(u, run_lo, last, best_lo, best_hi, best_d, p, lab,
-                                               max_br, est, lo, hi, bd, stored, count)
-                    run_lo = k
-                    best_lo = k
-                    best_hi = k
-                    best_d = d2
-                elif d2 < best_d - 1e-12:
-                    best_lo = k
-                    best_hi = k
-                    best_d = d2
-                elif d2 <= best_d + 1e-12 and best_hi == k - 1:
-                    best_hi = k
-                last = k
+                k1 = min((b + 1) * block, m)
+                # a block wholly inside the ball that continues the current run and
+                # cannot hold a sample as close as the run's best only extends the run
+                inner = dc - br[b] - 1e-9
+                if (dc + br[b] < r - 1e-9 and b * block == last + 1 and inner > 0.0
+                        and inner * inner > best_d + 1e-9):
+                    last = k1 - 1
+                    continue
+                for k in range(b * block, k1):
+                    dx = px - lab[k, 0]
+                    dy = py - lab[k, 1]
+                    dz = pz - lab[k, 2]
+                    d2 = dx * dx + dy * dy + dz * dz
+                    if d2 > r2:
+                        continue
+                    if k != last + 1:
+                        if run_lo >= 0:
+                            stored, count = _store(u, run_lo, last, best_lo, best_hi, best_d, p, lab,
+                                                   max_br, est, lo, hi, bd, stored, count)
+                        run_lo = k
+                        best_lo = k
+                        best_hi = k
+                        best_d = d2
+                    elif d2 < best_d - 1e-12:
+                        best_lo = k
+                        best_hi = k
+                        best_d = d2
+                    elif d2 <= best_d + 1e-12 and best_hi == k - 1:
+                        best_hi = k
+                    last = k
         if run_lo >= 0:
             stored, count = _store(u, run_lo, last, best_lo, best_hi, best_d, p, lab,
                                    max_br, est, lo, hi, bd, stored, count)
@@ -476,6 +497,58 @@ def _branch_scan(p, radius, lab, bc, br, block, max_br, est, lo, hi, bd, nbr):
                 bd[u, j - 1] = tmp
                 j -= 1
         nbr[u] = count
+
+
+@numba.njit(cache=True, parallel=True)
+def _nearest_scan(p, lab, gc, gr, group, bc, br, block, dist, index):
+    """Nearest curve sample of each colour p[u] (branch and bound over the bounding spheres).
+
+    The group whose centre is nearest is searched first; then every group and
+    block whose sphere could hold a closer sample.  Ties go to the lowest index.
+    """
+    m = lab.shape[0]
+    nblk = bc.shape[0]
+    for u in numba.prange(p.shape[0]):
+        px, py, pz = p[u, 0], p[u, 1], p[u, 2]
+        g0 = 0
+        dmin = np.inf
+        for g in range(gc.shape[0]):
+            dx = px - gc[g, 0]
+            dy = py - gc[g, 1]
+            dz = pz - gc[g, 2]
+            dd = dx * dx + dy * dy + dz * dz
+            if dd < dmin:
+                dmin = dd
+                g0 = g
+        best = np.inf
+        kbest = 0
+        for step in range(gc.shape[0] + 1):
+            g = g0 if step == 0 else step - 1
+            if step > 0 and g == g0:
+                continue
+            dx = px - gc[g, 0]
+            dy = py - gc[g, 1]
+            dz = pz - gc[g, 2]
+            lb = math.sqrt(dx * dx + dy * dy + dz * dz) - gr[g]
+            if lb > 0.0 and lb * lb > best:
+                continue
+            for b in range(g * group, min((g + 1) * group, nblk)):
+                dx = px - bc[b, 0]
+                dy = py - bc[b, 1]
+                dz = pz - bc[b, 2]
+                lb = math.sqrt(dx * dx + dy * dy + dz * dz) - br[b]
+                if lb > 0.0 and lb * lb > best:
+                    continue
+                for k in range(b * block, min((b + 1) * block, m)):
+                    dx = px - lab[k, 0]
+                    dy = py - lab[k, 1]
+                    dz = pz - lab[k, 2]
+                    d2 = dx * dx + dy * dy + dz * dz
+                    if d2 < best or (d2 == best and k < kbest):
+                        best = d2
+                        kbest = k
+        dist[u] = math.sqrt(best)
+        index[u] = kbest
 
 
 @numba.njit(cache=True)
@@ -582,18 +655,28 @@ def _pack_colors(f):
 
 
 def _nearest(curve, lab_pts):
-    from scipy.spatial import cKDTree
+    """Distance (ΔE) to and index of the nearest curve sample: (U,), (U,)."""
+    dist = np.empty(len(lab_pts))
+    index = np.empty(len(lab_pts), dtype=np.int64)
+    _nearest_scan(np.ascontiguousarray(lab_pts), curve.lab, curve.group_center, curve.group_radius, _GROUP,
+                  curve.block_center, curve.block_radius, _BLOCK, dist, index)
+    return dist, index
 
-    tree = cKDTree(curve.lab)
-    return tree.query(lab_pts, k=1, workers=-1)
+
+def _thin(*arrays):
+    """Every k-th element of each array, k chosen so that at most ``_NOISE_SAMPLE`` remain."""
+    step = max(1, -(-len(arrays[0]) // _NOISE_SAMPLE))
+    return tuple(a[::step] for a in arrays)
 
 
 def _estimate_noise(d, counts):
     """Noise per Lab axis from the off-curve distances of near-curve colours (2-D Rayleigh).
 
     Counts are clipped at their 90th percentile so that a large flat
-    background (one colour, many pixels) cannot dominate the median.
+    background (one colour, many pixels) cannot dominate the median.  At most
+    ``_NOISE_SAMPLE`` colours are used (a regular stride).
     """
+    d, counts = _thin(d, counts)
     counts = np.minimum(counts, max(1.0, float(np.percentile(counts, 90))))
     cap = 20.0
     sigma = _NOISE_FLOOR
@@ -687,8 +770,10 @@ def _estimate_rgb_noise(d, across, counts):
     nearest sample) follows a 2-D Rayleigh law of scale ``s``: ``s`` is its
     count-weighted median / 1.177 over colours near the curve (counts clipped
     at their 90th percentile so that a flat background cannot dominate),
-    at least the 8-bit rounding ``1 / (255 sqrt 12)``.
+    at least the 8-bit rounding ``1 / (255 sqrt 12)``.  At most
+    ``_NOISE_SAMPLE`` colours are used (a regular stride).
     """
+    d, across, counts = _thin(d, across, counts)
     z = d / np.sqrt(across)
     w = np.minimum(counts, max(1.0, float(np.percentile(counts, 90))))
     sel = d < max(5.0, 5.0 * float(np.median(d)))
@@ -921,7 +1006,8 @@ def invert_colormap(
     hi = np.zeros((u, _MAX_BRANCHES), dtype=np.int64)
     bd = np.full((u, _MAX_BRANCHES), np.inf)
     nbr = np.zeros(u, dtype=np.int64)
-    _branch_scan(lab, radius, curve.lab, curve.block_center, curve.block_radius, _BLOCK,
+    _branch_scan(lab, radius, curve.lab, curve.group_center, curve.group_radius, _GROUP,
+                 curve.block_center, curve.block_radius, _BLOCK,
                  _MAX_BRANCHES, est, lo, hi, bd, nbr)
     nstored = np.minimum(nbr, _MAX_BRANCHES)
 
