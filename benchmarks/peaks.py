@@ -21,7 +21,7 @@ Methods compared, all in this harness on the same images:
 * ``find_peaks`` (default: matched filter, merge-tree prominence, LM Gaussian
   fit) and ``find_peaks(subpixel="centroid")``;
 * ``lsq``: scipy.optimize.least_squares fit of the same 5-parameter Gaussian on
-  the same 9x9 stamp, started at the true integer pixel (the accuracy
+  the same 7x7 stamp, started at the true integer pixel (the accuracy
   reference of the issue);
 * ``maxfilter``: the naive recipe ``img == maximum_filter(img, 3)`` and
   ``img > median + 5 sigma`` (sigma from the MAD of the image), integer
@@ -156,7 +156,7 @@ def plm(img):
     return rc[:, 1].astype(float), rc[:, 0].astype(float)
 
 
-def lsq_fit(img, xs, ys, half=4):
+def lsq_fit(img, xs, ys, half=3):
     """scipy least_squares fit of B + A exp(-r^2/2s^2) on the stamp around each true integer pixel."""
     out = np.full((xs.size, 2), np.nan)
     ny, nx = img.shape
@@ -458,7 +458,7 @@ def section_stages(reps):
     m = np.zeros((1, 1), bool)
     npk = np.ones(tab.size, np.int64)
     a0 = 2.0 * np.maximum(tab["height"], 1.0)
-    h = max(2, int(np.ceil(2.5 * SIG)))
+    h = max(2, int(np.ceil(2.2 * SIG)))
     rows = []
     for label, fn in (
             ("annulus background/noise", lambda: P._annulus_stats(img, m, False, x0, y0, 2 * FWHM, 3 * FWHM,

@@ -44,7 +44,8 @@ Method of :func:`find_peaks` (every step is deterministic):
    neighbour above the detection level, ``>= prominence_sigma * sigma_D``.
 5. Sub-pixel position (default ``subpixel="gauss"``): a Levenberg-Marquardt
    least-squares fit of ``B + A exp(-((x-x0)^2 + (y-y0)^2) / (2 s^2))`` to the
-   raw pixels of a small stamp (valid pixels only), compiled with Numba; its
+   raw pixels of a square stamp of half-width ``max(2, ceil(2.2 fwhm /
+   2.3548))`` (7x7 for ``fwhm=3``; valid pixels only), compiled with Numba; its
    uncertainty is ``noise * sqrt(diag((J^T J)^-1))`` at the solution (the
    Cramer-Rao bound of the fit for white noise).  ``subpixel="centroid"`` is a
    Gaussian-weighted iterative centroid (the fixed point of a weighted mean,
@@ -1105,7 +1106,7 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         Border policy.  An int ``b`` drops peaks whose refined position lies
         within ``b`` px of the image edge (``x < b`` or ``x > nx - 1 - b``,
         likewise ``y``).  ``True`` (default): ``b`` = the stamp half-width
-        (``max(2, ceil(2.5 fwhm / 2.3548))``, 4 px for ``fwhm=3``), so that
+        (``max(2, ceil(2.2 fwhm / 2.3548))``, 3 px for ``fwhm=3``), so that
         stamps are rarely cut; ``False`` or 0: keep all.  A peak whose stamp
         is cut by the edge carries :data:`FLAG_BORDER`.  (Near the edge the
         detection image is a one-sided average, so the detection pixel may sit
@@ -1200,7 +1201,7 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         raise InputError("`image` must not contain +-inf; replace those pixels by NaN or pass them in `mask`")
 
     s0 = fwhm / _FWHM_PER_SIGMA
-    h = max(2, int(math.ceil(2.5 * s0)))
+    h = max(2, int(math.ceil(2.2 * s0)))
     if border is None:
         border = h
     sk = s0 if smooth_fwhm is None else smooth_fwhm / _FWHM_PER_SIGMA
