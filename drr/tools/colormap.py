@@ -87,8 +87,10 @@ _NOISE_SAMPLE = 1 << 16  # distinct colours used by the global noise estimates
 _MAX_BRANCHES = 4
 _R3D = 4.0
 _NOISE_FLOOR = 0.2  # ΔE; 8-bit rounding of sRGB is about 0.1-0.2
-_RGB_ROUNDING = 1.0 / (255.0 * math.sqrt(12.0))  # sRGB noise of 8-bit rounding
-_TEXTURE_EXCESS = 2.0
+# 8-bit rounding as _estimate_rgb_noise sees it: uniform error of sd 1 / (255 sqrt 12)
+# per channel has a Rayleigh-median scale 1.175 times that (Monte Carlo)
+_RGB_ROUNDING = 1.175 / (255.0 * math.sqrt(12.0))
+_TEXTURE_EXCESS = 1.5
 _CHI2_3_99 = 11.34  # 99th percentile of chi-square, 3 degrees of freedom  # residual/noise power ratio below which smoothing is kept
 
 
@@ -1041,7 +1043,7 @@ def invert_colormap(
         kappa = min(max(noise - _NOISE_FLOOR, 0.3), 1.0)
         half = kappa * 0.5 * (t_hi - t_lo)
         t_smooth = _sigma_filter(t_val, t_val - half, t_val + half, t_lo, t_hi, valid, smoothing, 3)
-        t_val = _keep_texture(t_val, t_smooth, var_raw[inv].reshape(shape), valid, smoothing)
+        t_val = _keep_texture(t_val, t_smooth, var_raw[inv].reshape(shape), valid, 2 * smoothing)
 
     span = float(vmax) - float(vmin)
     values = float(vmin) + span * t_val
