@@ -836,7 +836,9 @@ def _keep_texture(raw, smooth, var_raw, valid, radius, excess=_TEXTURE_EXCESS):
     residual is noise and ``g ≈ 0``; where smoothing removed texture or an
     edge of the field, ``r`` exceeds the noise and ``g → 1``: the pixelwise
     value is kept.  The result lies between ``smooth`` and ``raw`` (both in the
-    pixel's interval).
+    pixel's interval).  ``excess > 1`` because ``mean(r²)`` is itself noisy
+    (relative sd ``sqrt(2) / (2 radius + 1)``): with ``excess = 1`` noise
+    leaks back into smooth regions wherever the estimate runs high.
     """
     from scipy.ndimage import uniform_filter
 
