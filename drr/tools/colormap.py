@@ -90,8 +90,8 @@ _NOISE_FLOOR = 0.2  # ΔE; 8-bit rounding of sRGB is about 0.1-0.2
 # 8-bit rounding as _estimate_rgb_noise sees it: uniform error of sd 1 / (255 sqrt 12)
 # per channel has a Rayleigh-median scale 1.175 times that (Monte Carlo)
 _RGB_ROUNDING = 1.175 / (255.0 * math.sqrt(12.0))
-_TEXTURE_EXCESS = 1.5
-_CHI2_3_99 = 11.34  # 99th percentile of chi-square, 3 degrees of freedom  # residual/noise power ratio below which smoothing is kept
+_TEXTURE_EXCESS = 1.5  # residual/noise power ratio up to which the smoothing is kept whole
+_CHI2_3_99 = 11.34  # 99th percentile of chi-square, 3 degrees of freedom
 
 
 # --------------------------------------------------------------------------
@@ -122,7 +122,9 @@ class ColormapInversion:
         an unambiguous pixel, 2 near the seam of a cyclic map, ...); 0 where
         invalid.
     noise : float
-        Colour noise per Lab axis (ΔE) that was used (given or estimated).
+        Colour noise per Lab axis (ΔE): the given value, or the estimated
+        sRGB noise seen in Lab (``s sqrt(tr(J Jᵀ) / 3)``, median over the
+        distinct colours; at least 0.2).
     max_distance : float
         Validity threshold (ΔE) that was used.
     """
@@ -937,15 +939,18 @@ def invert_colormap(
         Values at the two ends of the colormap (``vmin > vmax`` is allowed).
         Linear normalisation only.
     noise : float, optional
-        Colour noise per CIELAB axis, in ΔE units.  ``None`` estimates it
-        per parameter bin from second differences of the pixels' positions
-        along the curve (2-D images), kept between 1 and 3 times the
-        off-curve estimate (median distance of near-curve colours to the
-        curve / 1.177, a 2-D Rayleigh law); floor 0.2 (8-bit rounding).  The
-        ambiguity interval gathers the curve samples within
-        ``max(distance + 3 noise, 4 noise)`` ΔE of the pixel colour.
+        Colour noise per CIELAB axis, in ΔE units.  ``None`` estimates it:
+        sRGB noise ``s`` per channel from the distances of the colours *off*
+        the curve (a 2-D Rayleigh law; texture of the field does not change
+        them), carried into Lab by the Jacobian of sRGB -> Lab at the
+        matched point; the noise *along* the curve is the larger of that and
+        the second differences of the pixels' positions along the curve
+        (2-D images; kept within 1 to 3 times the off-curve estimate σ⊥,
+        floor 0.2).  The ambiguity interval gathers the curve samples within
+        ``max(distance + 3 σ_along, 4 σ_along)`` ΔE of the pixel colour.
     max_distance : float, optional
-        Validity threshold in ΔE; ``None`` means ``max(5, 5 * noise)``.
+        Validity threshold in ΔE; ``None`` means ``max(5, 5 σ⊥)``, σ⊥ the
+        off-curve noise per Lab axis (median distance / 1.177).
     smoothing : int
         Window radius (pixels) of the spatial step; 0 turns it off.  The
         step adapts to the image: it averages only where the local residual
