@@ -101,6 +101,74 @@ def test_noisy_round_trip_beats_pixelwise_and_covers_truth():
     assert 1.0 < res.noise < 8.0  # estimated along the curve, ΔE
 
 
+def textured_field(seed, n=96):
+    """Seeded field with texture at the pixel scale: smooth field + smoothed white noise, in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    f = smooth_field(seed, n) + 0.5 * ndimage.gaussian_filter(rng.normal(size=(n, n)), 1.0)
+    return (f - f.min()) / (f.max() - f.min())
+
+
+def chroma_420(img):
+    """JPEG-like chroma blur: YCbCr (ITU-R BT.601, full range), Cb and Cr averaged over 2x2 cells."""
+    m = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+    ycc = img.astype(float) @ m.T
+    h, w = img.shape[:2]
+    cells = ycc[:, :, 1:].reshape(h // 2, 2, w // 2, 2, 2).mean(axis=(1, 3))
+    ycc[:, :, 1:] = cells.repeat(2, axis=0).repeat(2, axis=1)
+    return np.clip(np.rint(ycc @ np.linalg.inv(m).T), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("name", ["viridis", "gray"])
+def test_smoothing_keeps_texture_of_clean_image(name):
+    # texture at the pixel scale, clean 8-bit rendering: the colour noise is the
+    # rounding alone, so the spatial step must give back the pixelwise values
+    truth = textured_field(16)
+    img = render(truth, name)
+    res = invert_colormap(img, cmap=name)
+    raw = invert_colormap(img, cmap=name, smoothing=0)
+    np.testing.assert_array_equal(res.values, raw.values)
+    assert rmse(res.values, truth) < 0.0017
+
+
+def test_smoothing_adapts_to_noise_on_textured_image():
+    # noisy texture on gray: where the residual is texture the pixelwise value is
+    # kept, where it is noise the smoothed one; never worse than pixelwise here
+    truth = textured_field(17)
+    rng = np.random.default_rng(117)
+    img = render(truth, "gray").astype(float) + rng.normal(0, 5, (96, 96, 3))
+    img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    res = invert_colormap(img, cmap="gray")
+    raw = invert_colormap(img, cmap="gray", smoothing=0)
+    ok = res.valid & raw.valid
+    assert rmse(res.values[ok], truth[ok]) < rmse(raw.values[ok], truth[ok])
+    assert 0.0 < np.mean(res.values != raw.values) < 1.0  # some pixels smoothed, not all
+
+
+@pytest.mark.parametrize("name,max_rmse", [("viridis", 0.008), ("twilight", 0.008)])
+def test_chroma_subsampled_image(name, max_rmse):
+    # 4:2:0 chroma (as JPEG stores it) on a field that changes by ~2 % per pixel
+    truth = smooth_field(18)
+    img = chroma_420(render(truth, name))
+    res = invert_colormap(img, cmap=name)
+    assert res.valid.all()
+    assert rmse(res.values, truth) < max_rmse
+    assert covered(res, truth).mean() > 0.99
+
+
+def test_distance_is_the_nearest_curve_sample():
+    from scipy.spatial import cKDTree
+
+    from drr.tools.colormap import _build_curve, _knots_from_cmap
+
+    rng = np.random.default_rng(19)
+    colors = rng.integers(0, 256, (2000, 3), dtype=np.uint8)
+    for name in ("viridis", "twilight", "flag"):
+        res = invert_colormap(colors, cmap=name, max_distance=1000.0)
+        curve = _build_curve(*_knots_from_cmap(name), 4096)
+        d, _ = cKDTree(curve.lab).query(srgb_to_lab(colors / 255.0))
+        np.testing.assert_allclose(res.distance, d, rtol=0, atol=1e-9)
+
+
 def test_cyclic_map_branch_chosen_from_neighbours():
     # twilight is (nearly) white at both 0 and 1: a field that sits near 0 must come back near 0
     truth = 0.3 * smooth_field(4)
