@@ -869,18 +869,21 @@ def _plausible_branches(bd, nstored, var_lab):
     return np.minimum(ok.sum(axis=1), nstored)
 
 
-def _resolve_branches(est_t, nstored, valid, cyclic):
-    """Index of the chosen branch per pixel: the one nearest the mean of settled neighbours."""
+def _resolve_branches(est_t, inv, nstored, valid, cyclic):
+    """Index of the chosen branch per pixel: the one nearest the mean of settled neighbours.
+
+    ``est_t``: (U, B) branch values per distinct colour; ``inv``: (H, W) colour
+    index of each pixel; ``nstored``: (H, W) branches that may be chosen.
+    """
     from scipy.ndimage import uniform_filter
 
-    h, w, _ = est_t.shape
-    choice = np.zeros((h, w), dtype=np.intp)
+    choice = np.zeros(inv.shape, dtype=np.intp)
     amb = valid & (nstored > 1)
     if not amb.any():
         return choice
     settled = valid & (nstored == 1)
-    v = est_t[..., 0].copy()
-    slots = np.arange(est_t.shape[2])
+    v = est_t[inv, 0]
+    slots = np.arange(est_t.shape[1])
     for size in (5, 17, 65, 257):
         todo = amb & ~settled
         if not todo.any():
@@ -897,7 +900,7 @@ def _resolve_branches(est_t, nstored, valid, cyclic):
         ok = todo & (cnt > 0.5)
         if not ok.any():
             continue
-        cand = est_t[ok]  # (n, B)
+        cand = est_t[inv[ok]]  # (n, B)
         diff = np.abs(cand - ref[ok][:, None])
         if cyclic:
             diff = np.minimum(diff, 1.0 - diff)
@@ -1030,21 +1033,20 @@ def invert_colormap(
     valid = (d <= max_distance)[inv].reshape(shape)
     if alpha is not None:
         valid &= alpha
-    est_px = est_t[inv].reshape(shape + (_MAX_BRANCHES,))
-    lo_px = lo_t[inv].reshape(shape + (_MAX_BRANCHES,))
-    hi_px = hi_t[inv].reshape(shape + (_MAX_BRANCHES,))
-    nst_px = _plausible_branches(bd, nstored, var_lab)[inv].reshape(shape)
-
+    inv_px = inv.reshape(shape)
     if len(shape) == 2 and smoothing > 0:
         valid = _drop_specks(valid)
-        choice = _resolve_branches(est_px, nst_px, valid, curve.cyclic)
+        nst_px = _plausible_branches(bd, nstored, var_lab)[inv_px]
+        choice = _resolve_branches(est_t, inv_px, nst_px, valid, curve.cyclic)
     else:
         choice = np.zeros(shape, dtype=np.intp)
-    pick = choice[..., None]
-    t_val = np.take_along_axis(est_px, pick, axis=-1)[..., 0]
-    t_lo = np.take_along_axis(lo_px, pick, axis=-1)[..., 0]
-    t_hi = np.take_along_axis(hi_px, pick, axis=-1)[..., 0]
-    if len(shape) == 2 and smoothing > 0:
+    flat = inv_px * _MAX_BRANCHES + choice  # (pixel, chosen branch) in the (U, B) tables
+    t_val = est_t.ravel()[flat]
+    t_lo = lo_t.ravel()[flat]
+    t_hi = hi_t.ravel()[flat]
+    if len(shape) == 2 and smoothing > 0 and np.any(var_raw > 0.0):
+        # (var_raw == 0: a clean image, noise at the 8-bit rounding -- the
+        # spatial step would give back the pixelwise values)
         # acceptance band: narrow for clean images (the raw value is already
         # within a LUT bin), the whole interval once noise dominates
         kappa = min(max(noise - _NOISE_FLOOR, 0.3), 1.0)
