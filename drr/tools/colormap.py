@@ -418,7 +418,10 @@ def _branch_scan(p, radius, lab, gc, gr, group, bc, br, block, max_br, est, lo, 
     """For each colour p[u]: runs of curve samples within radius[u]; keep the max_br closest.
 
     Groups of ``group`` blocks (spheres gc, gr) and blocks of ``block``
-    samples (spheres bc, br) that do not reach the ball are skipped.
+    samples (spheres bc, br) that do not reach the ball are skipped, and a
+    block wholly inside the ball only extends the current run: samples are
+    visited only in blocks that cross the sphere, then :func:`_run_best`
+    finds each run's closest sample.
 
     est: fractional sample index of the best point of each run (projected onto
     the adjacent segments, or the middle of a run of exactly tied samples).
@@ -433,9 +436,6 @@ def _branch_scan(p, radius, lab, gc, gr, group, bc, br, block, max_br, est, lo, 
         stored = 0
         last = -2
         run_lo = -1
-        best_lo = -1
-        best_hi = -1
-        best_d = np.inf
         for g in range(gc.shape[0]):
             dx = px - gc[g, 0]
             dy = py - gc[g, 1]
@@ -450,39 +450,31 @@ def _branch_scan(p, radius, lab, gc, gr, group, bc, br, block, max_br, est, lo, 
                 dc = math.sqrt(dx * dx + dy * dy + dz * dz)
                 if dc > r + br[b] + 1e-9:
                     continue
-                k1 = min((b + 1) * block, m)
-                # a block wholly inside the ball that continues the current run and
-                # cannot hold a sample as close as the run's best only extends the run
-                inner = dc - br[b] - 1e-9
-                if (dc + br[b] < r - 1e-9 and b * block == last + 1 and inner > 0.0
-                        and inner * inner > best_d + 1e-9):
+                k0 = b * block
+                k1 = min(k0 + block, m)
+                if dc + br[b] < r - 1e-9:  # wholly inside: one stretch of the run
+                    if k0 != last + 1:
+                        if run_lo >= 0:
+                            stored, count = _close_run(u, run_lo, last, p, lab, bc, br, block,
+                                                       max_br, est, lo, hi, bd, stored, count)
+                        run_lo = k0
                     last = k1 - 1
                     continue
-                for k in range(b * block, k1):
+                for k in range(k0, k1):
                     dx = px - lab[k, 0]
                     dy = py - lab[k, 1]
                     dz = pz - lab[k, 2]
-                    d2 = dx * dx + dy * dy + dz * dz
-                    if d2 > r2:
+                    if dx * dx + dy * dy + dz * dz > r2:
                         continue
                     if k != last + 1:
                         if run_lo >= 0:
-                            stored, count = _store(u, run_lo, last, best_lo, best_hi, best_d, p, lab,
-                                                   max_br, est, lo, hi, bd, stored, count)
+                            stored, count = _close_run(u, run_lo, last, p, lab, bc, br, block,
+                                                       max_br, est, lo, hi, bd, stored, count)
                         run_lo = k
-                        best_lo = k
-                        best_hi = k
-                        best_d = d2
-                    elif d2 < best_d - 1e-12:
-                        best_lo = k
-                        best_hi = k
-                        best_d = d2
-                    elif d2 <= best_d + 1e-12 and best_hi == k - 1:
-                        best_hi = k
                     last = k
         if run_lo >= 0:
-            stored, count = _store(u, run_lo, last, best_lo, best_hi, best_d, p, lab,
-                                   max_br, est, lo, hi, bd, stored, count)
+            stored, count = _close_run(u, run_lo, last, p, lab, bc, br, block,
+                                       max_br, est, lo, hi, bd, stored, count)
         # sort stored branches by distance (insertion sort, max_br is tiny)
         for i in range(1, stored):
             j = i
@@ -553,6 +545,68 @@ def _nearest_scan(p, lab, gc, gr, group, bc, br, block, dist, index):
                         kbest = k
         dist[u] = math.sqrt(best)
         index[u] = kbest
+
+
+@numba.njit(cache=True)
+def _close_run(u, run_lo, run_hi, p, lab, bc, br, block, max_br, est, lo, hi, bd, stored, count):
+    """Find the closest samples of the run [run_lo, run_hi] and store the run."""
+    best_lo, best_hi, best_d = _run_best(p, u, lab, bc, br, block, run_lo, run_hi)
+    return _store(u, run_lo, run_hi, best_lo, best_hi, best_d, p, lab, max_br, est, lo, hi, bd, stored, count)
+
+
+@numba.njit(cache=True)
+def _run_best(p, u, lab, bc, br, block, run_lo, run_hi):
+    """Closest sample of p[u] in [run_lo, run_hi]: (first index, last of its tied neighbours, d²).
+
+    The block whose sphere comes nearest is searched first; then, in index
+    order, every block whose sphere could hold a sample as close.  Among
+    samples within 1e-12 of the minimum the lowest index wins, and exact ties
+    that follow it contiguously (a flat stretch of the map) extend it.
+    """
+    px, py, pz = p[u, 0], p[u, 1], p[u, 2]
+    b_lo = run_lo // block
+    b_hi = run_hi // block
+    b0 = b_lo
+    lb0 = np.inf
+    for b in range(b_lo, b_hi + 1):
+        dx = px - bc[b, 0]
+        dy = py - bc[b, 1]
+        dz = pz - bc[b, 2]
+        lb = math.sqrt(dx * dx + dy * dy + dz * dz) - br[b]
+        if lb < lb0:
+            lb0 = lb
+            b0 = b
+    best_lo = -1
+    best_d = np.inf
+    for step in range(b_hi - b_lo + 2):
+        b = b0 if step == 0 else b_lo + step - 1
+        if step > 0:
+            if b == b0:
+                continue
+            dx = px - bc[b, 0]
+            dy = py - bc[b, 1]
+            dz = pz - bc[b, 2]
+            lb = math.sqrt(dx * dx + dy * dy + dz * dz) - br[b] - 1e-9
+            if lb > 0.0 and lb * lb > best_d + 1e-9:
+                continue
+        for k in range(max(b * block, run_lo), min((b + 1) * block, run_hi + 1)):
+            dx = px - lab[k, 0]
+            dy = py - lab[k, 1]
+            dz = pz - lab[k, 2]
+            d2 = dx * dx + dy * dy + dz * dz
+            if d2 < best_d - 1e-12 or (d2 <= best_d + 1e-12 and k < best_lo):
+                best_lo = k
+                best_d = d2
+    best_hi = best_lo
+    while best_hi < run_hi:
+        k = best_hi + 1
+        dx = px - lab[k, 0]
+        dy = py - lab[k, 1]
+        dz = pz - lab[k, 2]
+        if dx * dx + dy * dy + dz * dz > best_d + 1e-12:
+            break
+        best_hi = k
+    return best_lo, best_hi, best_d
 
 
 @numba.njit(cache=True)
