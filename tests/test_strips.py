@@ -182,3 +182,59 @@ def test_cli_round_trip(tmp_path, capsys):
     args = parser.parse_args(["strips", str(tmp_path / "missing.png"), "-o", str(dst)])
     with pytest.raises(InputError, match="IN"):
         args.func(args)
+
+
+def _jpeg(img, quality=75):
+    from io import BytesIO
+
+    pil = pytest.importorskip("PIL.Image")
+    buf = BytesIO()
+    pil.fromarray(img).save(buf, format="JPEG", quality=quality)
+    return np.array(pil.open(buf))
+
+
+def test_blockiness_detects_jpeg_grid():
+    img = _smooth_field((96, 120, 3), seed=10, sigma=2.0)
+    x = img.astype(np.float64)
+    assert abs(S._blockiness(x)) < 0.1
+    assert S._blockiness(_jpeg(img).astype(np.float64)) > S._JPEG_EXCESS
+    # the detector switches the seam model: higher covariance floor, no per-row term
+    assert S._noise_model(_jpeg(img).astype(np.float64), 1.0) == (S._JPEG_FLOOR, 0.0)
+    assert S._noise_model(x, 1.0) == (1.0, S._ALPHA)
+
+
+def test_jpeg_compressed_shuffle_restored():
+    # chelsea (300 x 451 RGB), 3 strips, shuffled then JPEG q=75: the ringing at the cuts
+    # made the wrong order cheaper before the JPEG-aware model
+    skdata = pytest.importorskip("skimage.data")
+    img = skdata.chelsea()
+    bounds = np.round(np.linspace(0, img.shape[1], 4)).astype(int)
+    sh, cuts, order = _shuffle(img, bounds, np.array([1, 0, 2]))
+    res = reassemble(_jpeg(sh), cuts=cuts)
+    assert res.order == order == (1, 0, 2)
+
+
+def test_pair_costs_match_per_pair_formula():
+    rng = np.random.default_rng(11)
+    x = rng.normal(100.0, 20.0, size=(30, 40, 3))
+    starts, ends = np.array([0, 7, 15, 30]), np.array([7, 15, 30, 40])
+    f = S._strip_features(x, starts, ends, 1.0)
+    d = S._pair_costs(f, alpha=0.5)
+    for i in range(4):
+        for j in range(4):
+            if i == j:
+                assert d[i, j] == np.inf
+                continue
+            g = f["first"][j] - f["last"][i]                              # (H, C)
+            p = f["mur"][i] + 0.5 * (f["gr"][i] - f["mur"][i])
+            q = f["mul"][j] + 0.5 * (f["gl"][j] - f["mul"][j])
+            e1 = (g - p) @ f["ar"][i].T
+            e2 = (g - q) @ f["al"][j].T
+            want = (np.log1p((e1 ** 2).sum(1) / 3).sum() + np.log1p((e2 ** 2).sum(1) / 3).sum()) / 60
+            assert d[i, j] == pytest.approx(want, rel=1e-12)
+
+
+def test_periodic_counts_prefers_the_period():
+    logz = np.full(99, -0.5)
+    logz[np.arange(10, 100, 10) - 1] = 2.0                  # cuts every 10 px of 100
+    assert S._periodic_counts(logz, 100, nmax=25)[0] == 10

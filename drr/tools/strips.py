@@ -651,7 +651,7 @@ def _periodic_counts(logz, w, nmax, keep=8):
     ``min(logz, 2.5)`` at the grid positions ``round(k w / n)``, each allowed to move by one
     pixel (widths ``q`` or ``q + 1`` drift by at most one from the rounded grid only when
     the wide strips are spread evenly; the exact dynamic programme then places them).
-    Returns the ``keep`` best counts, best first.
+    Returns the ``keep`` best counts, best first (larger counts first on ties).
     """
     from scipy.ndimage import maximum_filter1d
 
@@ -662,8 +662,12 @@ def _periodic_counts(logz, w, nmax, keep=8):
     for n in range(2, nmax + 1):
         pos = np.round(np.arange(1, n) * (w / n)).astype(np.int64)
         score.append(float(near[np.clip(pos - 1, 0, w - 2)].mean()))
-    best = np.argsort(-np.asarray(score), kind="stable")[:keep]
-    return [int(b) + 2 for b in best]
+    counts = np.arange(2, nmax + 1)
+    # every divisor of the true count scores as well as the count itself (its grid is a
+    # subset of the cuts), while a multiple scores lower: among near-equal scores
+    # (0.1 steps) prefer the larger count
+    best = np.lexsort((-counts, -np.round(np.asarray(score), 1)))[:keep]
+    return [int(counts[b]) for b in best]
 
 
 def _relative_scores(s):
@@ -746,7 +750,7 @@ def _search(x, model, n_strips, cuts, time_limit):
             c = _equal_cuts(logz, w, n)
             v = logz[np.asarray(c) - 1]
             stats.append((float(np.mean(np.minimum(v, 2.5))), n, c))
-        stats.sort(key=lambda t: -t[0])
+        stats.sort(key=lambda t: (-round(t[0], 1), -t[1]))       # larger n on ties
         for sc, n, c in stats[:3]:
             if sc > 0.4:
                 hyps[f"equal{n}"] = c
