@@ -1,6 +1,6 @@
 """Benchmark of drr.tools.colormap: inversion accuracy, validity mask, colour bars, identification.
 
-Run:  python benchmarks/colormap.py            (about 2-3 minutes on 2 cores)
+Run:  python benchmarks/colormap.py            (about 1-2 minutes on 2 cores)
 
 Prints markdown tables.  Conditions of the value round trip (512 x 512):
   clean   matplotlib colormap -> uint8
