@@ -234,17 +234,46 @@ def srgb_to_lab(rgb):
     ``L* = 116 f(Y/Yn) - 16``, ``a* = 500 (f(X/Xn) - f(Y/Yn))``,
     ``b* = 200 (f(Y/Yn) - f(Z/Zn))`` (CIE 15:2004, eq. 8.1-8.3).
     """
-    c = np.clip(np.asarray(rgb, dtype=np.float64), 0.0, 1.0)
+    c = np.asarray(rgb, dtype=np.float64)
     if c.shape[-1:] != (3,):
         raise InputError(f"`rgb` must have shape (..., 3), not {c.shape}")
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    xyz = (lin @ _RGB_TO_XYZ.T) / _WHITE
-    f = np.where(xyz > _LAB_EPS, np.cbrt(xyz), (_LAB_KAPPA * xyz + 16.0) / 116.0)
-    lab = np.empty_like(f)
-    lab[..., 0] = 116.0 * f[..., 1] - 16.0
-    lab[..., 1] = 500.0 * (f[..., 0] - f[..., 1])
-    lab[..., 2] = 200.0 * (f[..., 1] - f[..., 2])
-    return lab
+    flat = np.ascontiguousarray(c.reshape(-1, 3))
+    lab = np.empty_like(flat)
+    _srgb_to_lab_kernel(flat, _RGB_TO_XYZ / _WHITE[:, None], lab)
+    return lab.reshape(c.shape)
+
+
+@numba.njit(cache=True, parallel=True)
+def _srgb_to_lab_kernel(rgb, m, lab):
+    """:func:`srgb_to_lab` on an (N, 3) array; ``m``: sRGB -> XYZ / white."""
+    for i in numba.prange(rgb.shape[0]):
+        lin0 = 0.0
+        lin1 = 0.0
+        lin2 = 0.0
+        for ch in range(3):
+            v = min(max(rgb[i, ch], 0.0), 1.0)
+            v = v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+            if ch == 0:
+                lin0 = v
+            elif ch == 1:
+                lin1 = v
+            else:
+                lin2 = v
+        f0 = 0.0
+        f1 = 0.0
+        f2 = 0.0
+        for row in range(3):
+            x = m[row, 0] * lin0 + m[row, 1] * lin1 + m[row, 2] * lin2
+            fx = np.cbrt(x) if x > _LAB_EPS else (_LAB_KAPPA * x + 16.0) / 116.0
+            if row == 0:
+                f0 = fx
+            elif row == 1:
+                f1 = fx
+            else:
+                f2 = fx
+        lab[i, 0] = 116.0 * f1 - 16.0
+        lab[i, 1] = 500.0 * (f0 - f1)
+        lab[i, 2] = 200.0 * (f1 - f2)
 
 
 # --------------------------------------------------------------------------
