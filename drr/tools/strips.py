@@ -21,7 +21,14 @@ image's quantisation step).  Rows are combined robustly, ``sum_r log(1 + d_r / C
 natural vertical edge that crosses a few rows does not look like a cut; both directions
 (``i`` predicting ``j`` and ``j`` predicting ``i``) are added.  The matrix is then
 normalised per strip, best-buddy style (Paikin & Tal, CVPR 2015): each cost is divided by
-the geometric mean of the second-smallest cost of its row and of its column.
+the geometric mean of the second-smallest cost of its row and of its column.  All pairs are
+evaluated at once with matrix products (:func:`_whitened_sq`).
+
+*JPEG.*  An image whose 8x8 DCT coefficients are quantised on the pixel grid
+(:func:`_blockiness`) gets a noise model with a covariance floor of
+:data:`_JPEG_FLOOR` grey levels and no per-row prediction (:func:`_noise_model`): the
+ringing that compression leaves at each cut would otherwise make wrong seams look as good
+as the true ones.
 
 *Order.*  The restored order is the shortest Hamiltonian path of the directed cost
 matrix (an asymmetric travelling-salesman tour through an extra zero-cost node).  Up to
