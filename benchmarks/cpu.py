@@ -2,7 +2,8 @@
 
 Volumes: the bundled example CT (128x128x66) and a random 256^3 volume;
 detectors 256^2 and 512^2; a posterior-anterior C-arm view (sid 1000, sdd 1500 mm)
-whose board just holds the volume, so nearly every ray crosses it.
+whose board just holds the volume, so nearly every ray crosses it.  Both methods:
+exact Siddon, and trilinear samples every half voxel.
 
 Run:  python benchmarks/cpu.py [--repeats 5] [--threads N]
 """
@@ -39,21 +40,22 @@ def main() -> None:
     }
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
           f"Numba {numba.__version__} with {numba.get_num_threads()} threads")
-    print(f"{'volume':24} {'detector':>9} {'ms/DRR':>9} {'Mrays/s':>9}")
+    print(f"{'volume':24} {'detector':>9} {'method':>10} {'ms/DRR':>9} {'Mrays/s':>9}")
     for name, vol in volumes.items():
         renderer = drr.Renderer(vol, backend="cpu")
         for n in (256, 512):
             def make(pitch, n=n, vol=vol):
                 return drr.Geometry.carm(vol.center(), sid=1000, sdd=1500, shape=(n, n), pixel_spacing=pitch)
             geo = make(fit_spacing(vol, make, (n, n)))
-            renderer(geo)                               # compile / warm up
-            times = []
-            for _ in range(args.repeats):
-                t0 = time.perf_counter()
-                renderer(geo)
-                times.append(time.perf_counter() - t0)
-            best = min(times)
-            print(f"{name:24} {n:>4}x{n:<4} {best * 1e3:9.1f} {n * n / best / 1e6:9.2f}")
+            for method in ("siddon", "trilinear"):
+                renderer(geo, method=method)            # compile / warm up
+                times = []
+                for _ in range(args.repeats):
+                    t0 = time.perf_counter()
+                    renderer(geo, method=method)
+                    times.append(time.perf_counter() - t0)
+                best = min(times)
+                print(f"{name:24} {n:>4}x{n:<4} {method:>10} {best * 1e3:9.1f} {n * n / best / 1e6:9.2f}")
 
 
 if __name__ == "__main__":

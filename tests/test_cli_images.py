@@ -48,6 +48,18 @@ def test_render_explicit_geometry_raw_matches_api(small_ct, tmp_path, capsys):
     assert got.max() > 0
 
 
+def test_render_method_trilinear_from_the_cli(small_ct, tmp_path):
+    out = tmp_path / "t.npy"
+    common = ["--backend", "cpu", "--shape", "5", "6", "--spacing", "3", "3"]
+    assert main(["render", str(small_ct), "-o", str(out), "--method", "trilinear", "--step", "0.25",
+                 *common]) == 0
+    vol = drr.load_volume(small_ct)
+    geo = drr.Geometry.carm(vol.center(), sid=1000, sdd=1500, shape=(5, 6), pixel_spacing=3.0)
+    want = drr.render(vol, geo, backend="cpu", method="trilinear", step=0.25)
+    np.testing.assert_array_equal(np.load(out), want)
+    assert not np.array_equal(want, drr.render(vol, geo, backend="cpu"))
+
+
 def test_render_default_and_carm_png_tif(small_ct, tmp_path):
     png = tmp_path / "pa.png"
     assert main(["render", str(small_ct), "-o", str(png), "--shape", "20", "30"]) == 0

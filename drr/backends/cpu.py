@@ -33,7 +33,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["ray_integral", "render_poses"]
+__all__ = ["ray_integral", "render_poses", "pixel_ray"]
 
 
 @njit(cache=True, nogil=True)
@@ -184,25 +184,32 @@ def ray_integral(mu, ax, ay, az, bx, by, bz):
     return total
 
 
+@njit(cache=True, nogil=True)
+def pixel_ray(p, r, c):
+    """End point (grid coordinates) and length (mm) of the ray to pixel ``(r, c)``.
+
+    ``p`` is one pose of the ``(N, 8, 3)`` table of :func:`drr.backends.poses.pose_table`.
+    """
+    bx = p[1, 0] + c * p[2, 0] + r * p[3, 0]
+    by = p[1, 1] + c * p[2, 1] + r * p[3, 1]
+    bz = p[1, 2] + c * p[2, 2] + r * p[3, 2]
+    wx = p[5, 0] + c * p[6, 0] + r * p[7, 0] - p[4, 0]
+    wy = p[5, 1] + c * p[6, 1] + r * p[7, 1] - p[4, 1]
+    wz = p[5, 2] + c * p[6, 2] + r * p[7, 2] - p[4, 2]
+    return bx, by, bz, math.sqrt(wx * wx + wy * wy + wz * wz)
+
+
 @njit(cache=True, parallel=True)
 def render_poses(mu, poses, rows, cols, out):
     """Fill ``out[n, r, c]`` with the line integral (mm * 1/mm) of every ray.
 
     ``poses`` is the ``(N, 8, 3)`` table of :func:`drr.backends.poses.pose_table`.
     """
-    n_poses = poses.shape[0]
     per_pose = rows * cols
-    for ray in prange(n_poses * per_pose):
+    for ray in prange(poses.shape[0] * per_pose):
         n = ray // per_pose
         r = (ray % per_pose) // cols
         c = ray % cols
         p = poses[n]
-        bx = p[1, 0] + c * p[2, 0] + r * p[3, 0]
-        by = p[1, 1] + c * p[2, 1] + r * p[3, 1]
-        bz = p[1, 2] + c * p[2, 2] + r * p[3, 2]
-        wx = p[5, 0] + c * p[6, 0] + r * p[7, 0] - p[4, 0]
-        wy = p[5, 1] + c * p[6, 1] + r * p[7, 1] - p[4, 1]
-        wz = p[5, 2] + c * p[6, 2] + r * p[7, 2] - p[4, 2]
-        length = math.sqrt(wx * wx + wy * wy + wz * wz)
-        s = ray_integral(mu, p[0, 0], p[0, 1], p[0, 2], bx, by, bz)
-        out[n, r, c] = s * length
+        bx, by, bz, length = pixel_ray(p, r, c)
+        out[n, r, c] = ray_integral(mu, p[0, 0], p[0, 1], p[0, 2], bx, by, bz) * length

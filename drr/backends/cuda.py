@@ -122,6 +122,7 @@ class CUDABackend:
     """
 
     name = "cuda"
+    methods = ("siddon",)           # the trilinear (texture) kernel is not written yet
 
     def __init__(self, volume: Volume, *, storage: str = "float32", memory_fraction: float = 0.5):
         from . import cuda_unavailable_reason

@@ -11,7 +11,7 @@ from ..backends import BACKENDS
 from ..errors import InputError
 from ..geometry import Geometry
 from ..physics import DEFAULT_ENERGY_KEV
-from ..render import OUTPUTS, STORAGES, Renderer
+from ..render import METHODS, OUTPUTS, STORAGES, Renderer
 
 DEFAULT_SHAPE = (256, 256)
 DEFAULT_SID = 1000.0
@@ -70,6 +70,11 @@ def add_geometry_arguments(p: argparse.ArgumentParser) -> None:
 def add_output_arguments(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("rendering and output")
     o.add_argument("--backend", choices=BACKENDS, default="auto", help="compute backend (default auto)")
+    o.add_argument("--method", choices=METHODS, default="siddon",
+                   help="siddon: exact integral of the voxelized volume; trilinear: of the "
+                        "interpolated volume, sampled every --step voxel (smoother, CPU)")
+    o.add_argument("--step", type=float, default=0.5,
+                   help="trilinear sample spacing, as a fraction of the smallest voxel (default 0.5)")
     o.add_argument("--storage", choices=STORAGES, default="float32",
                    help="GPU voxel storage; float16 halves memory traffic (<= 2^-11 relative error)")
     o.add_argument("--output", choices=OUTPUTS, default="line_integral",
@@ -159,7 +164,7 @@ def render_to_file(volume, args, *, label: str) -> int:
         raise InputError("--window applies to display images, not to --raw output")
     renderer = Renderer(volume, backend=args.backend, energy_kev=args.energy, storage=args.storage)
     t0 = time.perf_counter()
-    image = renderer(geometry, output=args.output, i0=args.i0)
+    image = renderer(geometry, output=args.output, i0=args.i0, method=args.method, step=args.step)
     ms = (time.perf_counter() - t0) * 1e3
     path = write_image(args.out, image, raw=args.raw or None, window=args.window,
                        invert=args.output == "intensity")
