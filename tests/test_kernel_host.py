@@ -111,6 +111,7 @@ class HostBackend:
     """Stands in for a drr backend: the kernel's host build."""
 
     name = "cpu"
+    methods = ("siddon",)
 
     def __init__(self, volume, lib):
         self._volume, self._lib = volume, lib

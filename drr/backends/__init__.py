@@ -1,5 +1,6 @@
 """Compute backends.  Each is a class built from a Volume in mu, with a
-``name`` and a ``render(geometry) -> (N, rows, cols) float32`` method.
+``name``, the ``methods`` it implements (``"siddon"``, ``"trilinear"``), and a
+``render(geometry, **method_options) -> (N, rows, cols) float32`` method.
 
 * ``cpu`` — Numba (:mod:`drr.backends.cpu`), always available.
 * ``cuda`` — CuPy + ``kernels/siddon.cu`` (:mod:`drr.backends.cuda`), when a GPU is present.
