@@ -699,14 +699,14 @@ def _store(u, run_lo, run_hi, best_lo, best_hi, best_d, p, lab, max_br, est, lo,
     return stored, count
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _sigma_filter(v, lo, hi, clip_lo, clip_hi, valid, radius, n_iter):
     """Mean of neighbours (window 2*radius+1) whose value lies in the pixel's [lo, hi], clipped."""
     h, w = v.shape
     cur = v.copy()
     out = v.copy()
     for _ in range(n_iter):
-        for y in range(h):
+        for y in numba.prange(h):
             for x in range(w):
                 if not valid[y, x]:
                     continue
@@ -732,13 +732,51 @@ def _sigma_filter(v, lo, hi, clip_lo, clip_hi, valid, radius, n_iter):
 
 
 def _pack_colors(f):
-    """Unique colours of a float (..., 3) image quantised to 16 bits: (unique (U,3), inverse)."""
-    q = np.rint(f.reshape(-1, 3) * 65535.0).astype(np.int64)
+    """Unique colours of a float (..., 3) image quantised to 16 bits: (unique (U,3), inverse, counts).
+
+    Colours come out sorted by their 48-bit key (as ``np.unique`` sorts them).
+    When every channel is an 8-bit level (``k / 255``, the usual case) a
+    counting pass over the 2**24 colour cube replaces the sort.
+    """
+    flat = f.reshape(-1, 3)
+    q = np.rint(flat * 255.0)
+    if len(flat) >= 4096 and np.array_equal(q, flat * 255.0):
+        q8 = q.astype(np.int64)
+        key = (q8[:, 0] << 16) | (q8[:, 1] << 8) | q8[:, 2]
+        uniq, inv, counts = _unique_24bit(key)
+        cols = np.stack([(uniq >> 16) & 0xFF, (uniq >> 8) & 0xFF, uniq & 0xFF], axis=1) / 255.0
+        return cols, inv, counts
+    q = np.rint(flat * 65535.0).astype(np.int64)
     key = (q[:, 0] << 32) | (q[:, 1] << 16) | q[:, 2]
     uniq, inv = np.unique(key, return_inverse=True)
     cols = np.stack([(uniq >> 32) & 0xFFFF, (uniq >> 16) & 0xFFFF, uniq & 0xFFFF], axis=1) / 65535.0
     counts = np.bincount(inv, minlength=len(uniq))
     return cols, inv.reshape(-1), counts
+
+
+@numba.njit(cache=True)
+def _unique_24bit(key):
+    """np.unique(key, return_inverse=True, return_counts=True) for keys in [0, 2**24)."""
+    slot = np.zeros(1 << 24, dtype=np.int32)
+    for i in range(key.shape[0]):
+        slot[key[i]] += 1
+    n = 0
+    for k in range(1 << 24):
+        if slot[k] > 0:
+            n += 1
+    uniq = np.empty(n, dtype=np.int64)
+    counts = np.empty(n, dtype=np.int64)
+    j = 0
+    for k in range(1 << 24):
+        if slot[k] > 0:
+            uniq[j] = k
+            counts[j] = slot[k]
+            slot[k] = j
+            j += 1
+    inv = np.empty(key.shape[0], dtype=np.int64)
+    for i in range(key.shape[0]):
+        inv[i] = slot[key[i]]
+    return uniq, inv, counts
 
 
 def _nearest(curve, lab_pts):
@@ -789,28 +827,12 @@ def _along_noise(s, valid, t, period=None, n_bins=16):
     else the global value; at most 3 times the global value).  On a cyclic
     map differences are taken modulo the curve length ``period``.
     """
-    res = []
-    where = []
-    for axis in (0, 1):
-        a = np.moveaxis(s, axis, 0)
-        v = np.moveaxis(valid, axis, 0)
-        tt = np.moveaxis(t, axis, 0)
-        if a.shape[0] < 3:
-            continue
-        ok = v[1:-1] & v[:-2] & v[2:]
-        if period is None:
-            r = a[1:-1] - 0.5 * (a[:-2] + a[2:])
-        else:
-            half = 0.5 * period
-            d1 = (a[:-2] - a[1:-1] + half) % period - half
-            d2 = (a[2:] - a[1:-1] + half) % period - half
-            r = 0.5 * (d1 + d2)
-        res.append(np.abs(r[ok]))
-        where.append(tt[1:-1][ok])
-    if not res or sum(len(r) for r in res) < 50:
+    r, w = _second_differences(s, valid, t, -1.0 if period is None else float(period))
+    if len(r) < 50:
         return None
-    r = np.concatenate(res)
-    w = np.concatenate(where)
+    # medians from at most _NOISE_SAMPLE * 4 residuals (a regular stride): plenty for 16 bins
+    step = max(1, -(-len(r) // (4 * _NOISE_SAMPLE)))
+    r, w = r[::step], w[::step]
     k = 1.4826 / math.sqrt(1.5)
     glob = max(k * float(np.median(r)), _NOISE_FLOOR)
     bins = np.minimum((w * n_bins).astype(np.int64), n_bins - 1)
@@ -820,6 +842,46 @@ def _along_noise(s, valid, t, period=None, n_bins=16):
         if len(rb) >= 200:
             sig[b] = min(max(k * float(np.median(rb)), _NOISE_FLOOR), 3.0 * glob)
     return glob, sig
+
+
+@numba.njit(cache=True)
+def _second_differences(s, valid, t, period):
+    """|s - mean of the two neighbours| along rows and columns, where all three are valid.
+
+    Returns the absolute residuals and the curve parameter ``t`` at the
+    centre pixel; ``period > 0``: differences taken modulo ``period``.
+    """
+    h, w = s.shape
+    res = np.empty(2 * h * w)
+    where = np.empty(2 * h * w)
+    half = 0.5 * period
+    n = 0
+    for y in range(h):
+        for x in range(w):
+            if not valid[y, x]:
+                continue
+            c = s[y, x]
+            for axis in range(2):
+                if axis == 0:
+                    if y == 0 or y == h - 1 or not (valid[y - 1, x] and valid[y + 1, x]):
+                        continue
+                    a = s[y - 1, x]
+                    b = s[y + 1, x]
+                else:
+                    if x == 0 or x == w - 1 or not (valid[y, x - 1] and valid[y, x + 1]):
+                        continue
+                    a = s[y, x - 1]
+                    b = s[y, x + 1]
+                if period > 0.0:
+                    d1 = (a - c + half) % period - half
+                    d2 = (b - c + half) % period - half
+                    r = 0.5 * (d1 + d2)
+                else:
+                    r = c - 0.5 * (a + b)
+                res[n] = abs(r)
+                where[n] = t[y, x]
+                n += 1
+    return res[:n], where[:n]
 
 
 def _rgb_noise_factors(curve):
