@@ -155,12 +155,9 @@ class Geometry:
 
     def __getitem__(self, index) -> "Geometry":
         """Pose ``index`` as an unbatched geometry, or a slice as a batch."""
-        if isinstance(index, (int, np.integer)):
-            a = {k: x[index] for k, x in self._arrays.items()}
-        else:
-            a = {k: x[index] for k, x in self._arrays.items()}
-            if a["source"].ndim != 2 or a["source"].shape[0] == 0:
-                raise GeometryError(f"index {index!r} selects no poses")
+        a = {k: x[index] for k, x in self._arrays.items()}
+        if a["source"].ndim == 2 and a["source"].shape[0] == 0:
+            raise GeometryError(f"index {index!r} selects no poses")
         return Geometry(a["source"], a["center"], a["u"], a["v"], a["pixel_spacing"], self._shape)
 
     @staticmethod
