@@ -60,6 +60,30 @@ def test_render_method_trilinear_from_the_cli(small_ct, tmp_path):
     assert not np.array_equal(want, drr.render(vol, geo, backend="cpu"))
 
 
+def test_render_a_sweep_of_carm_angles(small_ct, tmp_path, capsys):
+    out = tmp_path / "sweep.npy"
+    assert main(["render", str(small_ct), "-o", str(out), "--primary", "0", "45", "90",
+                 "--secondary", "10", "--shape", "6", "7", "--backend", "cpu"]) == 0
+    assert "3 x 6x7 DRR" in capsys.readouterr().out
+    got = np.load(out)
+    assert got.shape == (3, 6, 7)
+    # One pitch for every pose of the batch: the largest of the per-pose fitted pitches.
+    from drr.cli.render import fit_spacing
+    vol = drr.load_volume(small_ct)
+
+    def pose(primary, pitch):
+        return drr.Geometry.carm(vol.center(), sid=1000, sdd=1500, primary_deg=primary,
+                                 secondary_deg=10, shape=(6, 7), pixel_spacing=pitch)
+    pitch = max(fit_spacing(vol, lambda p, a=a: pose(a, p), (6, 7))[0] for a in (0, 45, 90))
+    np.testing.assert_array_equal(got, drr.render(vol, pose([0, 45, 90], pitch), backend="cpu"))
+    # Mismatched angle lists and a batch into a PNG are one-line errors.
+    assert main(["render", str(small_ct), "-o", str(out), "--primary", "0", "1",
+                 "--secondary", "1", "2", "3"]) == 2
+    assert main(["render", str(small_ct), "-o", str(tmp_path / "s.png"), "--primary", "0", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--secondary must give one angle" in err and "PNG holds one image" in err
+
+
 def test_render_default_and_carm_png_tif(small_ct, tmp_path):
     png = tmp_path / "pa.png"
     assert main(["render", str(small_ct), "-o", str(png), "--shape", "20", "30"]) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .render import add_geometry_arguments, add_output_arguments, render_to_file
+from .render import add_geometry_arguments, add_output_arguments, check_output_args, render_to_file
 
 
 def add_parser(subparsers) -> None:
@@ -24,4 +24,5 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from ..data import example_ct_path, load_example_ct
 
+    check_output_args(args)
     return render_to_file(load_example_ct(), args, label=f"example CT {example_ct_path().name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -22,9 +23,10 @@ geometry (mm, DICOM patient frame LPS: +x left, +y posterior, +z superior), one 
   explicit   --source X Y Z --detector-center X Y Z --detector-u X Y Z --detector-v X Y Z
   look-at    --source X Y Z --detector-center X Y Z [--up X Y Z]
              (board perpendicular to the central ray; image as seen from behind the board)
-  C-arm      [--isocenter X Y Z] [--sid MM] [--sdd MM] [--primary DEG] [--secondary DEG]
+  C-arm      [--isocenter X Y Z] [--sid MM] [--sdd MM] [--primary DEG..] [--secondary DEG..]
              (the default: a posterior-anterior view through the volume's centre,
-             sid 1000 mm, sdd 1500 mm; LAO and cranial angles positive)
+             sid 1000 mm, sdd 1500 mm; LAO and cranial angles positive; several angles
+             make a batch of poses, written to one .tif (one page per pose) or .npy)
 Without --spacing, square pixels are chosen so that the whole volume fits the board.
 
 output: .png / .tif (16-bit; bright = more attenuation; --window LO HI in line-integral
@@ -33,6 +35,7 @@ units, default the image's min..max), or --raw .tif / .npy (float32 values).
 example:
   drr render ct_folder/ -o pa.png
   drr render ct.nii.gz -o lat.png --primary 90 --shape 512 512
+  drr render ct.nii.gz -o sweep.tif --raw --primary 0 30 60 90 120 150
   drr render ct.nii.gz -o view.npy --source 0 800 0 --detector-center 0 -400 0
 """
 
@@ -59,8 +62,11 @@ def add_geometry_arguments(p: argparse.ArgumentParser) -> None:
                    help="C-arm: isocentre, mm (default: the volume's centre)")
     g.add_argument("--sid", type=float, default=None, help=f"C-arm: source-isocentre distance, mm (default {DEFAULT_SID:g})")
     g.add_argument("--sdd", type=float, default=None, help=f"C-arm: source-detector distance, mm (default {DEFAULT_SDD:g})")
-    g.add_argument("--primary", type=float, default=None, help="C-arm: LAO(+)/RAO(-) angle, degrees (default 0)")
-    g.add_argument("--secondary", type=float, default=None, help="C-arm: cranial(+)/caudal(-) angle, degrees (default 0)")
+    g.add_argument("--primary", type=float, nargs="+", default=None, metavar="DEG",
+                   help="C-arm: LAO(+)/RAO(-) angle(s), degrees (default 0)")
+    g.add_argument("--secondary", type=float, nargs="+", default=None, metavar="DEG",
+                   help="C-arm: cranial(+)/caudal(-) angle(s), degrees (default 0); "
+                        "one value, or as many as --primary")
     g.add_argument("--shape", nargs=2, type=int, metavar=("ROWS", "COLS"), default=list(DEFAULT_SHAPE),
                    help=f"detector pixels (default {DEFAULT_SHAPE[0]} {DEFAULT_SHAPE[1]})")
     g.add_argument("--spacing", nargs=2, type=float, metavar=("DU", "DV"), default=None,
@@ -116,6 +122,19 @@ def fit_spacing(volume, make_geometry, shape) -> tuple[float, float]:
     return (pitch, pitch)
 
 
+def _angles(values, flag: str):
+    """None -> 0; one value -> a scalar (one pose); several -> an array (a batch)."""
+    if values is None:
+        return 0.0
+    return values[0] if len(values) == 1 else np.asarray(values, dtype=np.float64)
+
+
+def fit_batch_spacing(volume, make, shape) -> tuple[float, float]:
+    """The largest of the per-pose fitted pitches, so that every pose holds the volume."""
+    return max((fit_spacing(volume, lambda p, n=n: make(p)[n], shape)
+                for n in range(len(make(1.0)))), key=lambda pitch: pitch[0])
+
+
 def geometry_from_args(args, volume) -> Geometry:
     """The Geometry that the command-line arguments describe."""
     shape = tuple(args.shape)
@@ -146,12 +165,18 @@ def geometry_from_args(args, volume) -> Geometry:
         sid = DEFAULT_SID if args.sid is None else args.sid
         sdd = DEFAULT_SDD if args.sdd is None else args.sdd
 
+        primary = _angles(args.primary, "--primary")
+        secondary = _angles(args.secondary, "--secondary")
+        if np.ndim(primary) and np.ndim(secondary) and len(primary) != len(secondary):
+            raise InputError(f"--secondary must give one angle or as many as --primary "
+                             f"({len(primary)}), not {len(secondary)}")
+
         def make(pitch):
-            return Geometry.carm(iso, sid=sid, sdd=sdd, primary_deg=args.primary or 0.0,
-                                 secondary_deg=args.secondary or 0.0, shape=shape, pixel_spacing=pitch)
+            return Geometry.carm(iso, sid=sid, sdd=sdd, primary_deg=primary, secondary_deg=secondary,
+                                 shape=shape, pixel_spacing=pitch)
     if args.up is not None and not look_at:
         raise InputError("--up applies only to the look-at form (--source and --detector-center)")
-    spacing = tuple(args.spacing) if args.spacing is not None else fit_spacing(volume, make, shape)
+    spacing = tuple(args.spacing) if args.spacing is not None else fit_batch_spacing(volume, make, shape)
     return make(spacing)
 
 
@@ -160,23 +185,54 @@ def render_to_file(volume, args, *, label: str) -> int:
     from ..io.images import write_image
 
     geometry = geometry_from_args(args, volume)
-    if args.raw and args.window is not None:
-        raise InputError("--window applies to display images, not to --raw output")
     renderer = Renderer(volume, backend=args.backend, energy_kev=args.energy, storage=args.storage)
     t0 = time.perf_counter()
-    image = renderer(geometry, output=args.output, i0=args.i0, method=args.method, step=args.step)
+    image = render_with_progress(renderer, geometry, output=args.output, i0=args.i0,
+                                 method=args.method, step=args.step)
     ms = (time.perf_counter() - t0) * 1e3
     path = write_image(args.out, image, raw=args.raw or None, window=args.window,
                        invert=args.output == "intensity")
     rows, cols = geometry.shape
     du, dv = geometry.pixel_spacing[0]
-    print(f"{label}: {rows}x{cols} DRR ({du:.3g} x {dv:.3g} mm pixels), {renderer.backend} backend, "
-          f"{ms:.0f} ms, values {image.min():.4g}..{image.max():.4g} -> {path}")
+    what = f"{len(geometry)} x " if geometry.batched else ""
+    print(f"{label}: {what}{rows}x{cols} DRR ({du:.3g} x {dv:.3g} mm pixels), {renderer.backend} "
+          f"backend, {ms:.0f} ms, values {image.min():.4g}..{image.max():.4g} -> {path}")
     return 0
+
+
+def render_with_progress(renderer, geometry, **options):
+    """Render a batch pose by pose with a progress bar on stderr (when it is a terminal)."""
+    n = len(geometry)
+    if not geometry.batched or n == 1:
+        return renderer(geometry, **options)
+    show = sys.stderr.isatty()
+    out = None
+    for i in range(n):
+        image = renderer(geometry[i:i + 1], **options)
+        if out is None:
+            out = np.empty((n,) + image.shape[1:], dtype=image.dtype)
+        out[i] = image[0]
+        if show:
+            done = (i + 1) * 30 // n
+            print(f"\r  [{'#' * done}{'.' * (30 - done)}] {i + 1}/{n} poses", end="", file=sys.stderr)
+    if show:
+        print(file=sys.stderr)
+    return out
+
+
+def check_output_args(args) -> None:
+    """Refuse an output that cannot be written, before loading or rendering anything."""
+    from ..io.images import check_output
+
+    if args.raw and args.window is not None:
+        raise InputError("--window applies to display images, not to --raw output")
+    n_poses = max(len(args.primary or [0]), len(args.secondary or [0]))
+    check_output(args.out, raw=args.raw or None, n_images=n_poses)
 
 
 def run(args) -> int:
     from ..io.load import load_volume
 
+    check_output_args(args)
     volume = load_volume(args.input, series=args.series, resample=args.resample)
     return render_to_file(volume, args, label=args.input)

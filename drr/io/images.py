@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InputError, OutputError
 from .atomic import atomic_path
 
-__all__ = ["to_display", "write_image", "DISPLAY_SUFFIXES", "RAW_SUFFIXES"]
+__all__ = ["to_display", "write_image", "check_output", "DISPLAY_SUFFIXES", "RAW_SUFFIXES"]
 
 DISPLAY_SUFFIXES = (".png", ".tif", ".tiff")
 RAW_SUFFIXES = (".npy", ".tif", ".tiff")
@@ -63,6 +63,28 @@ def to_display(image, *, window=None, invert: bool = False) -> np.ndarray:
     return np.round(x * 65535.0).astype(np.uint16)
 
 
+def check_output(path, *, raw: bool | None = None, n_images: int = 1) -> tuple[Path, bool]:
+    """Check that ``path`` can take ``n_images`` images (before any work is done).
+
+    Returns the path and the resolved ``raw`` flag (default: raw for ``.npy``).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if raw is None:
+        raw = suffix == ".npy"
+    allowed = RAW_SUFFIXES if raw else DISPLAY_SUFFIXES
+    if suffix not in allowed:
+        kind = "raw float32" if raw else "16-bit display"
+        raise OutputError(f"output `{path.name}` must end in one of {allowed} for a {kind} image")
+    if suffix == ".png" and n_images != 1:
+        raise OutputError(f"a PNG holds one image, not {n_images}; write .npy or .tif "
+                          "for a batch of poses")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {str(path)!r}: folder {str(parent)!r} does not exist")
+    return path, raw
+
+
 def write_image(path, image, *, raw: bool | None = None, window=None, invert: bool = False) -> Path:
     """Write ``image`` to ``path``, choosing the format from the suffix.
 
@@ -82,21 +104,12 @@ def write_image(path, image, *, raw: bool | None = None, window=None, invert: bo
     -------
     Path of the written file.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
     img = np.asarray(image)
     if img.ndim not in (2, 3) or img.size == 0:
         raise InputError(f"`image` must be (rows, cols) or (N, rows, cols), not shape {img.shape}")
-    if raw is None:
-        raw = suffix == ".npy"
-    allowed = RAW_SUFFIXES if raw else DISPLAY_SUFFIXES
-    if suffix not in allowed:
-        kind = "raw float32" if raw else "16-bit display"
-        raise OutputError(f"output `{path.name}` must end in one of {allowed} for a {kind} image")
-    if suffix == ".png" and img.ndim == 3:
-        if img.shape[0] != 1:
-            raise OutputError(f"a PNG holds one image, not {img.shape[0]}; write .npy or .tif "
-                              "for a batch of poses")
+    path, raw = check_output(path, raw=raw, n_images=img.shape[0] if img.ndim == 3 else 1)
+    suffix = path.suffix.lower()
+    if img.ndim == 3 and suffix == ".png":
         img = img[0]
     data = img.astype(np.float32) if raw else to_display(img, window=window, invert=invert)
     with atomic_path(path) as tmp:
