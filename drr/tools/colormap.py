@@ -85,6 +85,7 @@ _BLOCK = 32  # curve samples per bounding sphere in the branch search
 _GROUP = 8  # blocks per bounding sphere of the level above
 _NOISE_SAMPLE = 1 << 16  # distinct colours used by the global noise estimates
 _MAX_BRANCHES = 4
+_PARALLEL_MIN = 1 << 16  # fewer items than this: serial kernels (thread start-up costs more)
 _R3D = 4.0
 _NOISE_FLOOR = 0.2  # ΔE; 8-bit rounding of sRGB is about 0.1-0.2
 # 8-bit rounding as _estimate_rgb_noise sees it: uniform error of sd 1 / (255 sqrt 12)
@@ -239,41 +240,37 @@ def srgb_to_lab(rgb):
         raise InputError(f"`rgb` must have shape (..., 3), not {c.shape}")
     flat = np.ascontiguousarray(c.reshape(-1, 3))
     lab = np.empty_like(flat)
-    _srgb_to_lab_kernel(flat, _RGB_TO_XYZ / _WHITE[:, None], lab)
+    kernel = _srgb_to_lab_kernel if len(flat) >= _PARALLEL_MIN else _srgb_to_lab_serial
+    kernel(flat, _RGB_TO_XYZ / _WHITE[:, None], lab)
     return lab.reshape(c.shape)
+
+
+@numba.njit(cache=True, inline="always")
+def _lab_of(r, g, b, m):
+    """CIELAB of one sRGB colour; ``m``: sRGB -> XYZ / white (see :func:`srgb_to_lab`)."""
+    lin = np.empty(3)
+    for ch, v in enumerate((r, g, b)):
+        v = min(max(v, 0.0), 1.0)
+        lin[ch] = v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+    f = np.empty(3)
+    for row in range(3):
+        x = m[row, 0] * lin[0] + m[row, 1] * lin[1] + m[row, 2] * lin[2]
+        f[row] = np.cbrt(x) if x > _LAB_EPS else (_LAB_KAPPA * x + 16.0) / 116.0
+    return 116.0 * f[1] - 16.0, 500.0 * (f[0] - f[1]), 200.0 * (f[1] - f[2])
 
 
 @numba.njit(cache=True, parallel=True)
 def _srgb_to_lab_kernel(rgb, m, lab):
-    """:func:`srgb_to_lab` on an (N, 3) array; ``m``: sRGB -> XYZ / white."""
+    """:func:`srgb_to_lab` on an (N, 3) array, threads over N."""
     for i in numba.prange(rgb.shape[0]):
-        lin0 = 0.0
-        lin1 = 0.0
-        lin2 = 0.0
-        for ch in range(3):
-            v = min(max(rgb[i, ch], 0.0), 1.0)
-            v = v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
-            if ch == 0:
-                lin0 = v
-            elif ch == 1:
-                lin1 = v
-            else:
-                lin2 = v
-        f0 = 0.0
-        f1 = 0.0
-        f2 = 0.0
-        for row in range(3):
-            x = m[row, 0] * lin0 + m[row, 1] * lin1 + m[row, 2] * lin2
-            fx = np.cbrt(x) if x > _LAB_EPS else (_LAB_KAPPA * x + 16.0) / 116.0
-            if row == 0:
-                f0 = fx
-            elif row == 1:
-                f1 = fx
-            else:
-                f2 = fx
-        lab[i, 0] = 116.0 * f1 - 16.0
-        lab[i, 1] = 500.0 * (f0 - f1)
-        lab[i, 2] = 200.0 * (f1 - f2)
+        lab[i, 0], lab[i, 1], lab[i, 2] = _lab_of(rgb[i, 0], rgb[i, 1], rgb[i, 2], m)
+
+
+@numba.njit(cache=True)
+def _srgb_to_lab_serial(rgb, m, lab):
+    """:func:`srgb_to_lab` on an (N, 3) array, one thread (small N: no thread start-up)."""
+    for i in range(rgb.shape[0]):
+        lab[i, 0], lab[i, 1], lab[i, 2] = _lab_of(rgb[i, 0], rgb[i, 1], rgb[i, 2], m)
 
 
 # --------------------------------------------------------------------------
@@ -739,10 +736,8 @@ def _pack_colors(f):
     counting pass over the 2**24 colour cube replaces the sort.
     """
     flat = f.reshape(-1, 3)
-    q = np.rint(flat * 255.0)
-    if len(flat) >= 4096 and np.array_equal(q, flat * 255.0):
-        q8 = q.astype(np.int64)
-        key = (q8[:, 0] << 16) | (q8[:, 1] << 8) | q8[:, 2]
+    key = _keys_8bit(flat) if len(flat) >= 4096 else None
+    if key is not None and key[0] >= 0:
         uniq, inv, counts = _unique_24bit(key)
         cols = np.stack([(uniq >> 16) & 0xFF, (uniq >> 8) & 0xFF, uniq & 0xFF], axis=1) / 255.0
         return cols, inv, counts
@@ -755,24 +750,52 @@ def _pack_colors(f):
 
 
 @numba.njit(cache=True)
+def _keys_8bit(flat):
+    """24-bit keys ``(R << 16) | (G << 8) | B`` of float colours that are all 8-bit levels.
+
+    Returns ``[-1]`` as soon as one channel is not ``k / 255`` exactly.
+    """
+    key = np.empty(flat.shape[0], dtype=np.int64)
+    for i in range(flat.shape[0]):
+        k = 0
+        for ch in range(3):
+            v = flat[i, ch] * 255.0
+            q = np.rint(v)
+            if q != v:
+                return np.full(1, -1, dtype=np.int64)
+            k = (k << 8) | int(q)
+        key[i] = k
+    return key
+
+
+@numba.njit(cache=True)
 def _unique_24bit(key):
-    """np.unique(key, return_inverse=True, return_counts=True) for keys in [0, 2**24)."""
+    """np.unique(key, return_inverse=True, return_counts=True) for keys in [0, 2**24).
+
+    A count per key, then a sweep in key order that visits only the
+    256-key blocks holding at least one key.
+    """
     slot = np.zeros(1 << 24, dtype=np.int32)
-    for i in range(key.shape[0]):
-        slot[key[i]] += 1
+    block = np.zeros(1 << 16, dtype=np.int32)
     n = 0
-    for k in range(1 << 24):
-        if slot[k] > 0:
+    for i in range(key.shape[0]):
+        k = key[i]
+        if slot[k] == 0:
             n += 1
+            block[k >> 8] += 1
+        slot[k] += 1
     uniq = np.empty(n, dtype=np.int64)
     counts = np.empty(n, dtype=np.int64)
     j = 0
-    for k in range(1 << 24):
-        if slot[k] > 0:
-            uniq[j] = k
-            counts[j] = slot[k]
-            slot[k] = j
-            j += 1
+    for b in range(1 << 16):
+        if block[b] == 0:
+            continue
+        for k in range(b << 8, (b + 1) << 8):
+            if slot[k] > 0:
+                uniq[j] = k
+                counts[j] = slot[k]
+                slot[k] = j
+                j += 1
     inv = np.empty(key.shape[0], dtype=np.int64)
     for i in range(key.shape[0]):
         inv[i] = slot[key[i]]
@@ -827,12 +850,11 @@ def _along_noise(s, valid, t, period=None, n_bins=16):
     else the global value; at most 3 times the global value).  On a cyclic
     map differences are taken modulo the curve length ``period``.
     """
-    r, w = _second_differences(s, valid, t, -1.0 if period is None else float(period))
+    # medians from about 4 * _NOISE_SAMPLE residuals (every row_step-th row): plenty for 16 bins
+    row_step = max(1, -(-2 * s.size // (4 * _NOISE_SAMPLE)))
+    r, w = _second_differences(s, valid, t, -1.0 if period is None else float(period), row_step)
     if len(r) < 50:
         return None
-    # medians from at most _NOISE_SAMPLE * 4 residuals (a regular stride): plenty for 16 bins
-    step = max(1, -(-len(r) // (4 * _NOISE_SAMPLE)))
-    r, w = r[::step], w[::step]
     k = 1.4826 / math.sqrt(1.5)
     glob = max(k * float(np.median(r)), _NOISE_FLOOR)
     bins = np.minimum((w * n_bins).astype(np.int64), n_bins - 1)
@@ -845,18 +867,19 @@ def _along_noise(s, valid, t, period=None, n_bins=16):
 
 
 @numba.njit(cache=True)
-def _second_differences(s, valid, t, period):
+def _second_differences(s, valid, t, period, row_step):
     """|s - mean of the two neighbours| along rows and columns, where all three are valid.
 
-    Returns the absolute residuals and the curve parameter ``t`` at the
-    centre pixel; ``period > 0``: differences taken modulo ``period``.
+    Centre pixels on every ``row_step``-th row.  Returns the absolute
+    residuals and the curve parameter ``t`` at the centre pixel;
+    ``period > 0``: differences taken modulo ``period``.
     """
     h, w = s.shape
-    res = np.empty(2 * h * w)
-    where = np.empty(2 * h * w)
+    res = np.empty(2 * w * (h // row_step + 1))
+    where = np.empty(res.shape[0])
     half = 0.5 * period
     n = 0
-    for y in range(h):
+    for y in range(0, h, row_step):
         for x in range(w):
             if not valid[y, x]:
                 continue
@@ -1138,6 +1161,7 @@ def invert_colormap(
     sigma_perp = _estimate_noise(d, counts)
     if max_distance is None:
         max_distance = max(5.0, 5.0 * sigma_perp)
+    on_curve = d <= max_distance
     given = noise is not None
     sigma_u, var_lab, var_raw, noise = _noise_model(curve, d, k_near, counts, noise, sigma_perp)
     if len(shape) == 2 and not given:
@@ -1145,7 +1169,7 @@ def invert_colormap(
         # ringing along the curve) shows in the second differences of the positions
         # along the curve; texture raises them too, hence the cap at 3 sigma_perp
         arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(curve.lab, axis=0), axis=1))])
-        valid0 = (d <= max_distance)[inv].reshape(shape)
+        valid0 = on_curve[inv].reshape(shape)
         t_near = curve.t[k_near]
         est = _along_noise(arc[k_near][inv].reshape(shape), valid0, t_near[inv].reshape(shape),
                            period=arc[-1] if curve.cyclic else None)
@@ -1175,7 +1199,7 @@ def invert_colormap(
     lo_t = np.clip(curve.t[lo] - dt - curve.half_bin, 0.0, 1.0)
     hi_t = np.clip(curve.t[hi] + dt + curve.half_bin, 0.0, 1.0)
 
-    valid = (d <= max_distance)[inv].reshape(shape)
+    valid = on_curve[inv].reshape(shape)
     if alpha is not None:
         valid &= alpha
     inv_px = inv.reshape(shape)
@@ -1199,15 +1223,7 @@ def invert_colormap(
         t_smooth = _sigma_filter(t_val, t_val - half, t_val + half, t_lo, t_hi, valid, smoothing, 3)
         t_val = _keep_texture(t_val, t_smooth, var_raw[inv].reshape(shape), valid, 2 * smoothing)
 
-    span = float(vmax) - float(vmin)
-    values = float(vmin) + span * t_val
-    a = float(vmin) + span * t_lo
-    b = float(vmin) + span * t_hi
-    low, high = np.minimum(a, b), np.maximum(a, b)
-    nanify = ~valid
-    values[nanify] = np.nan
-    low[nanify] = np.nan
-    high[nanify] = np.nan
+    values, low, high = _to_values(t_val, t_lo, t_hi, valid, float(vmin), float(vmax) - float(vmin))
     n_branches = np.where(valid, nbr[inv].reshape(shape), 0).astype(np.int32)
     return ColormapInversion(
         values=values,
@@ -1221,14 +1237,43 @@ def invert_colormap(
     )
 
 
+@numba.njit(cache=True)
+def _to_values(t_val, t_lo, t_hi, valid, vmin, span):
+    """Curve parameters -> values and ordered interval ends; NaN where not valid."""
+    values = np.empty(t_val.shape)
+    low = np.empty(t_val.shape)
+    high = np.empty(t_val.shape)
+    fv, fl, fh = values.reshape(-1), low.reshape(-1), high.reshape(-1)
+    tv, tl, th, ok = t_val.reshape(-1), t_lo.reshape(-1), t_hi.reshape(-1), valid.reshape(-1)
+    for i in range(fv.shape[0]):
+        if not ok[i]:
+            fv[i] = fl[i] = fh[i] = np.nan
+            continue
+        a = vmin + span * tl[i]
+        b = vmin + span * th[i]
+        fv[i] = vmin + span * tv[i]
+        fl[i] = min(a, b)
+        fh[i] = max(a, b)
+    return values, low, high
+
+
+@numba.njit(cache=True)
 def _drop_specks(valid):
     """Valid pixels with fewer than 2 valid 8-neighbours are specks of text/markers: invalid."""
-    from scipy.ndimage import convolve
-
-    k = np.ones((3, 3), dtype=np.int32)
-    k[1, 1] = 0
-    n = convolve(valid.astype(np.int32), k, mode="constant")
-    return valid & (n >= 2)
+    h, w = valid.shape
+    out = valid.copy()
+    for y in range(h):
+        for x in range(w):
+            if not valid[y, x]:
+                continue
+            n = -1  # the pixel itself
+            for yy in range(max(0, y - 1), min(h, y + 2)):
+                for xx in range(max(0, x - 1), min(w, x + 2)):
+                    n += valid[yy, xx]
+                if n >= 2:
+                    break
+            out[y, x] = n >= 2
+    return out
 
 
 # --------------------------------------------------------------------------
