@@ -206,7 +206,8 @@ def _sigma_clip(values, nsigma=3.0):
     mean absolute deviation about the median; both are consistent estimators
     of sigma for Gaussian noise.
     """
-    med, sig = _clipped_sorted(np.sort(np.asarray(values, dtype=np.float64)), nsigma)
+    v = np.array(values, dtype=np.float64)       # a copy: the selection permutes it
+    med, sig = _clipped_stats(v, v.size, nsigma, np.empty(v.size))
     return float(med), float(sig)
 
 
@@ -280,174 +281,132 @@ def _count_invalid(img, mask, has_mask):
 
 
 @numba.njit(cache=True, nogil=True)
-def _detect_sep(img, k, fy, fx, gy, gx, bg, sig, tsig, proto, y0, y1):
-    """Candidates of an image with no invalid pixel (separable edge normalisation).
+def _load_row(img, mask, has_mask, y, r, row, wrow):
+    """Row ``y`` into ``row[r:r + nx]`` (invalid pixels as 0) and its validity into ``wrow``."""
+    for x in range(img.shape[1]):
+        v = img[y, x]
+        if not (v == v) or (has_mask and mask[y, x]):
+            row[r + x] = 0
+            wrow[r + x] = 0
+        else:
+            row[r + x] = v
+            wrow[r + x] = 1
 
-    Smooths with the separable kernel ``k`` (zero padding, in ``proto``'s dtype),
-    ``D = s * fy[y] * fx[x] - bg``, noise factor ``gy[y] * gx[x]``; a pixel is
-    a candidate if ``D > tsig * sig * factor``.  ``bg``, ``sig``: (1, 1) or
-    full maps.  Only output rows ``y0 <= y < y1`` (a band, so that bands can
-    run in threads: the kernel releases the GIL).  Returns flat indices
-    (ascending), D values and noise factors of the candidates; the smoothed
-    image is never stored whole.
+
+@numba.njit(cache=True, nogil=True)
+def _hconv(row, kk, out):
+    """``out[x] = sum_j kk[j] row[x + j]`` (``row`` zero-padded by ``kk.size // 2`` on each side)."""
+    nx = out.size
+    k0 = kk[0]
+    for x in range(nx):
+        out[x] = k0 * row[x]
+    for j in range(1, kk.size):
+        kj = kk[j]
+        for x in range(nx):
+            out[x] += kj * row[x + j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _vconv(rows, kk, y, h0, out):
+    """``out = sum_j kk[j] rows[y + j - r - h0]`` over the rows inside ``rows`` (zero padding)."""
+    r = kk.size // 2
+    out[:] = 0
+    for j in range(kk.size):
+        yy = y + j - r - h0
+        if 0 <= yy < rows.shape[0]:
+            kj = kk[j]
+            t = rows[yy]
+            for x in range(out.size):
+                out[x] += kj * t[x]
+
+
+@numba.njit(cache=True, nogil=True)
+def _detect(img, mask, has_mask, normalise, k, fy, fx, gy, gx, bg, sig, tsig, proto, y0, y1):
+    """Candidates of the detection image ``D`` in output rows ``y0 <= y < y1``.
+
+    Smooths with the separable kernel ``k`` (zero padding, in ``proto``'s
+    dtype).  ``normalise`` False (an image with no invalid pixel): the edge
+    normalisation is separable, ``D = s * fy[y] * fx[x] - bg`` with noise
+    factor ``gy[y] * gx[x]``.  ``normalise`` True (NaN or masked pixels):
+    normalised convolution, ``D = G*(w I) / G*w - bg`` with noise factor
+    ``sqrt(G^2*w) / G*w`` (``w`` the validity; ``fy, fx, gy, gx`` unused), and
+    only valid pixels can be candidates.  A pixel is a candidate if
+    ``D > tsig * sig * factor``.  ``bg``, ``sig``: (1, 1) or full maps.  The
+    band of rows lets bands run in threads (the kernel releases the GIL).
+    Returns flat indices (ascending), D values and noise factors of the
+    candidates; the smoothed image is never stored whole.
     """
     ny, nx = img.shape
-    m = k.size
-    r = m // 2
+    r = k.size // 2
     kk = k.astype(proto.dtype)
+    k2 = (k * k).astype(proto.dtype)
     h0 = max(0, y0 - r)                      # horizontal pass over the band and its halo
     h1 = min(ny, y1 + r)
-    tmp = np.empty((h1 - h0, nx), proto.dtype)
+    nw = h1 - h0 if normalise else 0         # weight planes only for the normalised convolution
+    ta = np.empty((h1 - h0, nx), proto.dtype)
+    tw = np.empty((nw, nx), proto.dtype)
+    tw2 = np.empty((nw, nx), proto.dtype)
     row = np.zeros(nx + 2 * r, proto.dtype)
+    wrow = np.zeros(nx + 2 * r, proto.dtype)
     for y in range(h0, h1):
-        for x in range(nx):
-            row[r + x] = img[y, x]
-        t = tmp[y - h0]
-        k0 = kk[0]
-        for x in range(nx):
-            t[x] = k0 * row[x]
-        for j in range(1, m):
-            kj = kk[j]
-            for x in range(nx):
-                t[x] += kj * row[x + j]
+        _load_row(img, mask, has_mask, y, r, row, wrow)
+        _hconv(row, kk, ta[y - h0])
+        if normalise:
+            _hconv(wrow, kk, tw[y - h0])
+            _hconv(wrow, k2, tw2[y - h0])
     acc = np.empty(nx, proto.dtype)
+    accw = np.empty(nx, proto.dtype)
+    accw2 = np.empty(nx, proto.dtype)
     excess = np.empty(nx, np.float64)
     hits = np.empty(nx, np.int64)
     brow = np.full(nx, bg[0, 0])
     srow = np.full(nx, sig[0, 0])
-    full = bg.shape[0] > 1
-    fulls = sig.shape[0] > 1
     cap = (y1 - y0) * nx           # worst case; untouched pages of np.empty cost nothing
     idx = np.empty(cap, np.int64)
     vals = np.empty(cap, np.float64)
     fac = np.empty(cap, np.float64)
     n = 0
     for y in range(y0, y1):
-        acc[:] = 0
-        for j in range(m):
-            yy = y + j - r
-            if 0 <= yy < ny:
-                kj = kk[j]
-                t = tmp[yy - h0]
-                for x in range(nx):
-                    acc[x] += kj * t[x]
-        if full:
+        _vconv(ta, kk, y, h0, acc)
+        if bg.shape[0] > 1:
             brow[:] = bg[y]
-        if fulls:
+        if sig.shape[0] > 1:
             srow[:] = sig[y]
-        f = fy[y]
-        g = gy[y] * tsig
-        for x in range(nx):      # vectorisable; the rare candidates are collected below
-            excess[x] = acc[x] * f * fx[x] - brow[x] - g * gx[x] * srow[x]
         nh = 0
-        for x in range(nx):
-            if excess[x] > 0.0:
-                hits[nh] = x
-                nh += 1
-        for q in range(nh):
-            x = hits[q]
-            idx[n] = y * nx + x
-            vals[n] = acc[x] * f * fx[x] - brow[x]
-            fac[n] = gy[y] * gx[x]
-            n += 1
-    return idx[:n].copy(), vals[:n].copy(), fac[:n].copy()
-
-
-@numba.njit(cache=True, nogil=True)
-def _detect_norm(img, mask, has_mask, k, bg, sig, tsig, proto, y0, y1):
-    """Candidates with NaN/masked pixels: normalised convolution.
-
-    ``D = G*(w I) / G*w - bg`` and noise factor ``sqrt(G^2*w) / G*w`` (``w`` the
-    validity); only valid pixels can be candidates.  Same band arguments and
-    outputs as :func:`_detect_sep`.
-    """
-    ny, nx = img.shape
-    m = k.size
-    r = m // 2
-    kk = k.astype(proto.dtype)
-    k2 = (k * k).astype(proto.dtype)
-    h0 = max(0, y0 - r)
-    h1 = min(ny, y1 + r)
-    ta = np.empty((h1 - h0, nx), proto.dtype)
-    tw = np.empty((h1 - h0, nx), proto.dtype)
-    tw2 = np.empty((h1 - h0, nx), proto.dtype)
-    row = np.zeros(nx + 2 * r, proto.dtype)
-    wrow = np.zeros(nx + 2 * r, proto.dtype)
-    for y in range(h0, h1):
-        for x in range(nx):
-            v = img[y, x]
-            if not (v == v) or (has_mask and mask[y, x]):
-                row[r + x] = 0
-                wrow[r + x] = 0
-            else:
-                row[r + x] = v
-                wrow[r + x] = 1
-        a = ta[y - h0]
-        b = tw[y - h0]
-        c = tw2[y - h0]
-        a[:] = 0
-        b[:] = 0
-        c[:] = 0
-        for j in range(m):
-            kj = kk[j]
-            kj2 = k2[j]
+        if normalise:
+            _vconv(tw, kk, y, h0, accw)
+            _vconv(tw2, k2, y, h0, accw2)
             for x in range(nx):
-                a[x] += kj * row[x + j]
-                b[x] += kj * wrow[x + j]
-                c[x] += kj2 * wrow[x + j]
-    acc = np.empty(nx, proto.dtype)
-    accw = np.empty(nx, proto.dtype)
-    accw2 = np.empty(nx, proto.dtype)
-    hits = np.empty(nx, np.int64)
-    brow = np.full(nx, bg[0, 0])
-    srow = np.full(nx, sig[0, 0])
-    full = bg.shape[0] > 1
-    fulls = sig.shape[0] > 1
-    cap = (y1 - y0) * nx           # worst case; untouched pages of np.empty cost nothing
-    idx = np.empty(cap, np.int64)
-    vals = np.empty(cap, np.float64)
-    fac = np.empty(cap, np.float64)
-    n = 0
-    for y in range(y0, y1):
-        acc[:] = 0
-        accw[:] = 0
-        accw2[:] = 0
-        for j in range(m):
-            yy = y + j - r
-            if 0 <= yy < ny:
-                kj = kk[j]
-                kj2 = k2[j]
-                a = ta[yy - h0]
-                b = tw[yy - h0]
-                c = tw2[yy - h0]
-                for x in range(nx):
-                    acc[x] += kj * a[x]
-                    accw[x] += kj * b[x]
-                    accw2[x] += kj2 * c[x]
-        if full:
-            brow[:] = bg[y]
-        if fulls:
-            srow[:] = sig[y]
-        nh = 0
-        for x in range(nx):
-            v0 = img[y, x]
-            if not (v0 == v0) or (has_mask and mask[y, x]):
-                continue
-            dw = np.float64(accw[x])
-            if not dw > 1e-6:
-                continue
-            v = acc[x] / dw - brow[x]
-            f = math.sqrt(max(np.float64(accw2[x]), 0.0)) / dw
-            if v > tsig * srow[x] * f:
-                hits[nh] = x
-                nh += 1
+                v0 = img[y, x]
+                if not (v0 == v0) or (has_mask and mask[y, x]):
+                    continue
+                dw = np.float64(accw[x])
+                if not dw > 1e-6:
+                    continue
+                v = acc[x] / dw - brow[x]
+                f = math.sqrt(max(np.float64(accw2[x]), 0.0)) / dw
+                if v > tsig * srow[x] * f:
+                    hits[nh] = x
+                    nh += 1
+        else:
+            f = fy[y]
+            g = gy[y] * tsig
+            for x in range(nx):      # vectorisable; the rare candidates are collected below
+                excess[x] = acc[x] * f * fx[x] - brow[x] - g * gx[x] * srow[x]
+            for x in range(nx):
+                if excess[x] > 0.0:
+                    hits[nh] = x
+                    nh += 1
         for q in range(nh):
             x = hits[q]
-            dw = np.float64(accw[x])
-            v = acc[x] / dw - brow[x]
             idx[n] = y * nx + x
-            vals[n] = v
-            fac[n] = math.sqrt(max(np.float64(accw2[x]), 0.0)) / dw
+            if normalise:
+                dw = np.float64(accw[x])
+                vals[n] = acc[x] / dw - brow[x]
+                fac[n] = math.sqrt(max(np.float64(accw2[x]), 0.0)) / dw
+            else:
+                vals[n] = acc[x] * fy[y] * fx[x] - brow[x]
+                fac[n] = gy[y] * gx[x]
             n += 1
     return idx[:n].copy(), vals[:n].copy(), fac[:n].copy()
 
@@ -595,78 +554,91 @@ def _shell_sort(a):
 
 
 @numba.njit(cache=True, nogil=True)
-def _bisect(v, lo, hi, t, right):
-    """First index in [lo, hi) of the ascending ``v`` with v > t (right) or v >= t (left)."""
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if v[mid] < t or (right and v[mid] == t):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+def _select(a, n, k):
+    """The k-th smallest (0-based) of ``a[:n]``, by Hoare's quickselect (median-of-3 pivot).
 
-
-@numba.njit(cache=True, nogil=True)
-def _kth_abs_dev(v, lo, hi, med, k):
-    """k-th smallest (0-based) of |v[i] - med| for i in [lo, hi), ``v`` sorted ascending.
-
-    The deviations are two sorted runs (left of the median, reversed, and
-    right of it); a merge walk finds the k-th in O(k).
-    """
-    j = lo
-    while j < hi and v[j] < med:
-        j += 1
-    left = j - 1            # walks down: deviations med - v[left] ascending
-    right = j               # walks up: deviations v[right] - med ascending
-    d = 0.0
-    for _ in range(k + 1):
-        if left >= lo and (right >= hi or med - v[left] <= v[right] - med):
-            d = med - v[left]
-            left -= 1
-        else:
-            d = v[right] - med
-            right += 1
-    return d
-
-
-@numba.njit(cache=True, nogil=True)
-def _clipped_sorted(v, nsigma):
-    """Sigma-clipped (median, MAD sigma) of the ascending array ``v`` (size >= 1).
-
-    Clipping at ``|v - median| <= nsigma sigma`` keeps a contiguous range of
-    the sorted values, so each iteration is a binary search and a merge walk.
-    A zero MAD falls back to sqrt(pi/2) times the mean absolute deviation.
+    Permutes ``a[:n]`` so that ``a[:k] <= a[k] <= a[k + 1:n]``; O(n) expected.
     """
     lo = 0
-    hi = v.size
+    hi = n - 1
+    while hi > lo:
+        mid = (lo + hi) // 2
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return a[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _median(a, n):
+    """Median of ``a[:n]`` (n >= 1; mean of the two middle values for even n); permutes ``a[:n]``."""
+    k = n // 2
+    hi = _select(a, n, k)
+    if n % 2 == 1:
+        return hi
+    lo = a[0]
+    for i in range(1, k):        # a[:k] <= a[k]: the lower middle value is their maximum
+        lo = max(lo, a[i])
+    return 0.5 * (lo + hi)
+
+
+@numba.njit(cache=True, nogil=True)
+def _clipped_stats(v, m, nsigma, dev):
+    """Sigma-clipped (median, MAD sigma) of ``v[:m]`` (m >= 1); ``dev``: scratch of size >= m.
+
+    Clipped at ``|v - median| <= nsigma sigma`` until stable (at most 10
+    rounds); median and MAD by selection, O(m) per round.  A zero MAD falls
+    back to sqrt(pi/2) times the mean absolute deviation about the median
+    (summed in ascending order).  Permutes and compacts ``v[:m]``.
+    """
     med = 0.0
     sig = 0.0
     for _it in range(10):
-        m = hi - lo
         if m < 1:
             break
-        if m % 2 == 1:
-            med = v[lo + m // 2]
-        else:
-            med = 0.5 * (v[lo + m // 2 - 1] + v[lo + m // 2])
-        if m % 2 == 1:
-            mad = _kth_abs_dev(v, lo, hi, med, m // 2)
-        else:
-            mad = 0.5 * (_kth_abs_dev(v, lo, hi, med, m // 2 - 1) + _kth_abs_dev(v, lo, hi, med, m // 2))
-        sig = 1.482602218505602 * mad
+        med = _median(v, m)
+        for i in range(m):
+            dev[i] = abs(v[i] - med)
+        sig = 1.482602218505602 * _median(dev, m)
         if sig == 0.0:
+            _shell_sort(v[:m])
             t = 0.0
-            for q in range(lo, hi):
+            for q in range(m):
                 t += abs(v[q] - med)
             sig = math.sqrt(math.pi / 2.0) * t / m
         if sig == 0.0:
             break
-        nlo = _bisect(v, lo, hi, med - nsigma * sig, False)
-        nhi = _bisect(v, lo, hi, med + nsigma * sig, True)
-        if nlo == lo and nhi == hi:
+        lo_t = med - nsigma * sig
+        hi_t = med + nsigma * sig
+        kept = 0
+        for i in range(m):
+            if lo_t <= v[i] <= hi_t:
+                v[kept] = v[i]
+                kept += 1
+        if kept == m:
             break
-        lo = nlo
-        hi = nhi
+        m = kept
     return med, sig
 
 
@@ -685,6 +657,7 @@ def _tile_grid(img, mask, has_mask, ey, ex, gbg, gsig):
         for j in range(tx):
             cap = max(cap, (ey[i + 1] - ey[i]) * (ex[j + 1] - ex[j]))
     buf = np.empty(cap)
+    dev = np.empty(cap)
     for i in range(ty):
         for j in range(tx):
             m = 0
@@ -696,9 +669,7 @@ def _tile_grid(img, mask, has_mask, ey, ex, gbg, gsig):
                     buf[m] = v
                     m += 1
             if m >= 16:
-                vals = buf[:m]
-                _shell_sort(vals)
-                med, sg = _clipped_sorted(vals, 3.0)
+                med, sg = _clipped_stats(buf, m, 3.0, dev)
                 if sg > 0.0:
                     bg[i, j] = med
                     sig[i, j] = sg
@@ -718,6 +689,7 @@ def _annulus_stats(img, mask, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
     sg = np.empty(npk)
     ro = int(math.ceil(r_out))
     buf = np.empty((2 * ro + 1) ** 2)
+    dev = np.empty(buf.size)
     for i in range(npk):
         cx = int(round(px[i]))
         cy = int(round(py[i]))
@@ -735,9 +707,7 @@ def _annulus_stats(img, mask, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
         med = fb_bg[i]
         sig = fb_sig[i]
         if m >= 8:
-            vals = buf[:m]
-            _shell_sort(vals)
-            med, sig = _clipped_sorted(vals, 3.0)
+            med, sig = _clipped_stats(buf, m, 3.0, dev)
             if sig == 0.0:
                 sig = fb_sig[i]
         bg[i] = med
@@ -1241,15 +1211,14 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
     k = _gauss_kernel(sk) if sk > 0 else np.ones(1)
     nthreads = _threads(workers, img.size // (1 << 18))
     bands = np.linspace(0, ny, nthreads + 1).round().astype(np.int64)
-    if not invalid:
+    if not invalid:               # separable edge normalisation
         ny1, ny2 = _edge_norm(ny, k)
         nx1, nx2 = _edge_norm(nx, k)
-        args = (img, k, 1.0 / ny1, 1.0 / nx1, np.sqrt(ny2) / ny1, np.sqrt(nx2) / nx1, bgm, sigm,
-                threshold_sigma, proto)
-        parts = _run_chunks(lambda a, b: _detect_sep(*args, a, b), bands)
-    else:
-        args = (img, mask_nb, has_mask, k, bgm, sigm, threshold_sigma, proto)
-        parts = _run_chunks(lambda a, b: _detect_norm(*args, a, b), bands)
+        norm = (1.0 / ny1, 1.0 / nx1, np.sqrt(ny2) / ny1, np.sqrt(nx2) / nx1)
+    else:                         # normalised convolution; the factors are unused
+        norm = (np.ones(1),) * 4
+    args = (img, mask_nb, has_mask, invalid, k, *norm, bgm, sigm, threshold_sigma, proto)
+    parts = _run_chunks(lambda a, b: _detect(*args, a, b), bands)
     cand, vals, fac = (np.concatenate([p[i] for p in parts]) for i in range(3))
 
     def at(m, iy, ix):
