@@ -42,8 +42,12 @@ otherwise the relative gap to the best lower bound is reported.
 (normalised so that a natural boundary scores about 1).  Candidate cut sets are
 (a) near-equal widths for each strip count (widths ``q`` or ``q + 1`` in any order, chosen
 by dynamic programming on the scores), which finds cuts that look continuous from the
-period alone, and (b) boundaries whose score stands out.  Each candidate is ordered and the
-one whose restored image is most continuous wins (a joint search of cuts and order).
+period alone, (b) boundaries whose score stands out, and (c) an over-segmentation at every
+boundary that stands out a little from its neighbourhood (:func:`_over_segment`): ordering
+its pieces puts the natural edges back side by side, and the cuts whose pieces stay
+together are dropped.  Each candidate is ordered and the one whose restored image is most
+natural wins (:func:`_quality`, a joint search of cuts and order); cuts are then added one
+by one while the restored image improves (:func:`_grow`).
 """
 
 from __future__ import annotations
@@ -59,9 +63,10 @@ from ..errors import InputError
 
 __all__ = ["StripsResult", "reassemble"]
 
-_PENALTY = 0.5       # cost of a cut that moves pieces, in units of the median boundary score
 _DP_MAX = 12          # exact Held-Karp up to this many strips
 _SMOOTH = ()
+_OVER_Z = 1.3         # relative boundary score above which a cut is tried in the over-segmentation
+_OVER_MIN_WIDTH = 3   # narrowest piece of the over-segmentation (pixels)
 _ALPHA = 0.5          # weight of the per-row prediction in p_r (0: Gallagher, 1: Pomeranz)
 
 
@@ -690,15 +695,25 @@ def _periodic_counts(logz, w, nmax, keep=8):
     return [int(counts[b]) for b in best]
 
 
-def _relative_scores(s):
-    """Boundary scores relative to their neighbourhood's typical (natural) score."""
+def _baseline(s):
+    """Typical (natural) boundary score around each boundary: a running median of 17.
+
+    A cut is one boundary, so the median of its neighbourhood is the score of the image's
+    own texture there; dividing by it makes a cut in a textured region (brick, text)
+    comparable with one in a smooth region.  Floored at a quarter of the global median.
+    """
     from scipy.ndimage import median_filter
 
     if s.size == 0:
         return s
     base = median_filter(s, size=17, mode="nearest")
     floor = max(1e-3, 0.25 * float(np.median(s)))
-    return s / np.maximum(base, floor)
+    return np.maximum(base, floor)
+
+
+def _relative_scores(s):
+    """Boundary scores relative to their neighbourhood's typical (natural) score."""
+    return s / _baseline(s) if s.size else s
 
 
 def _peak_cuts(z, s, n_cuts=None, thresh=2.0, s_min=0.6):
@@ -716,27 +731,82 @@ def _peak_cuts(z, s, n_cuts=None, thresh=2.0, s_min=0.6):
     return sorted(int(i) + 1 for i in idx)
 
 
-def _evaluate(x, model, cuts, time_limit, s=None):
+def _over_segment(z, thresh=_OVER_Z, min_width=_OVER_MIN_WIDTH):
+    """Over-segmentation: every boundary whose relative score is a local maximum above
+    ``thresh``, strongest first, at least ``min_width`` pixels from those already taken
+    (and from the image ends).
+
+    Most of these cuts are natural edges; ordering the pieces puts those back side by side
+    (their seam is the natural one) and :func:`_merge_kept` removes them, while the weak true
+    cuts that a high threshold would miss are present.  Returns sorted cut positions.
+    """
+    w = z.size + 1
+    zz = np.concatenate([[0.0], z, [0.0]])
+    peak = (zz[1:-1] >= zz[:-2]) & (zz[1:-1] >= zz[2:]) & (z > thresh)
+    cand = np.flatnonzero(peak) + 1
+    cand = cand[np.argsort(-z[cand - 1], kind="stable")]
+    taken = np.zeros(w + 1, dtype=bool)
+    out = []
+    for b in cand:
+        if b < min_width or b > w - min_width or taken[b]:
+            continue
+        out.append(int(b))
+        taken[max(0, b - min_width + 1):b + min_width] = True
+    return sorted(out)
+
+
+_W_REL = 2.0          # weight of the relative (log-ratio) part of _quality
+_MOVE_COST = 0.5      # cost of each separated cut in _quality
+
+
+def _quality(raw, order, cuts, s, base, w):
+    """Score of a restored order (lower is better): is the restored image more natural?
+
+    ``Q = w_rel * Q_rel + Q_abs + m * M`` with
+
+    ``Q_rel = sum_seams max(0, log(D_ij / b_ij)) - sum_cuts max(0, log(s_c / b_c))``,
+    ``Q_abs = (sum_seams D_ij - sum_cuts s_c) / median(s)``,
+
+    where ``D_ij`` is the raw cost of each seam of the restored image, ``s_c`` the boundary
+    score of each cut of the shuffled image (the same statistic, so a cut whose two pieces
+    stay side by side cancels exactly), ``b`` the local baseline (:func:`_baseline`; for a
+    seam ``i | j`` the geometric mean of the baselines at the end of ``i`` and at the start
+    of ``j``), ``M`` the number of cuts whose two pieces are separated, ``w_rel`` =
+    :data:`_W_REL` and ``m`` = :data:`_MOVE_COST`.  ``Q_rel`` measures each seam against the
+    texture around it, so a weak cut in a smooth region can outweigh a strong natural edge
+    in a textured one (brick); ``Q_abs`` keeps grainy images (moon), where every boundary is
+    rough, from losing their true cuts; ``m M`` is an Occam term (two blank margins can be
+    swapped at no seam cost, which does not make the swap right).
+    """
+    if not len(cuts):
+        return 0.0
+    starts = np.array([0] + list(cuts))
+    ends = np.array(list(cuts) + [w])
+    b_start = base[np.clip(starts - 1, 0, w - 2)]
+    b_end = base[np.clip(ends - 1, 0, w - 2)]
+    a_, b_ = np.asarray(order[:-1]), np.asarray(order[1:])
+    c = np.asarray(cuts) - 1
+    seams = raw[a_, b_]
+    q_rel = (np.sum(np.log(np.maximum(seams / np.sqrt(b_end[a_] * b_start[b_]), 1.0)))
+             - np.sum(np.log(np.maximum(s[c] / base[c], 1.0))))
+    q_abs = (seams.sum() - s[c].sum()) / max(float(np.median(s)), 1e-12)
+    moved = int(np.count_nonzero(b_ != a_ + 1))
+    return float(_W_REL * q_rel + q_abs + _MOVE_COST * moved)
+
+
+def _evaluate(x, model, cuts, time_limit, bs=None):
     """Order the strips of a candidate cut set and score the candidate.
 
-    The score compares the restored image with the shuffled one on the same footing: the
-    raw seam costs of the restored order minus the boundary scores of the cuts it undoes,
-    ``sum_seams D[i, j] - sum_cuts s(b)`` (both are the same seam statistic, so a cut that
-    is kept -- its two pieces stay side by side -- cancels exactly; lower is better).
+    ``bs``: the boundary scores and their baseline ``(s, base)`` of the shuffled image, to
+    score the candidate with :func:`_quality` (lower is better); without it the quality is 0.
     """
     w = x.shape[1]
     starts = np.array([0] + list(cuts), dtype=np.int64)
     ends = np.array(list(cuts) + [w], dtype=np.int64)
     res = _order_for_cuts(x, model, starts, ends, time_limit)
-    order = res["order"]
     q = 0.0
-    if s is not None and len(cuts):
-        raw = res["raw"]
-        q = float(sum(raw[a, b] for a, b in zip(order, order[1:])))
-        q -= float(s[np.asarray(cuts) - 1].sum())
-        nxt = {a_: b_ for a_, b_ in zip(order, order[1:])}
-        moved = sum(1 for k in range(len(cuts)) if nxt.get(k) != k + 1)
-        q += _PENALTY * float(np.median(s)) * moved
+    if bs is not None and len(cuts):
+        q = _quality(res["raw"], res["order"], cuts, bs[0], bs[1], w)
     res.update(starts=starts, ends=ends, quality=q, cuts=list(cuts))
     return res
 
@@ -756,7 +826,8 @@ def _search(x, model, n_strips, cuts, time_limit):
     if n_strips == 1 or w < 2:
         return _evaluate(x, model, [], time_limit)
     s = _boundary_scores(x, model.unit, alpha=model.alpha)
-    z = _relative_scores(s)
+    base = _baseline(s)
+    z = s / base
     logz = np.log(np.maximum(z, 1e-3))
     hyps = {}
     if n_strips is not None:
@@ -777,6 +848,9 @@ def _search(x, model, n_strips, cuts, time_limit):
         pk = _peak_cuts(z, s)
         if pk:
             hyps["peaks"] = pk
+        over = _over_segment(z)
+        if over:
+            hyps["over"] = over
         hyps["none"] = []
     best = None
     seen = set()
@@ -785,12 +859,12 @@ def _search(x, model, n_strips, cuts, time_limit):
         if key in seen:
             continue
         seen.add(key)
-        res = _evaluate(x, model, c, time_limit, s)
+        res = _evaluate(x, model, c, time_limit, (s, base))
         res["hyp"] = name
-        if n_strips is None and name == "peaks" and len(c) > 0:
+        if n_strips is None and name in ("peaks", "over") and len(c) > 0:
             kept = _merge_kept(res)
             if len(kept) < len(c):
-                res = _evaluate(x, model, kept, time_limit, s)
+                res = _evaluate(x, model, kept, time_limit, (s, base))
                 res["hyp"] = name
         res["rank"] = (0 if name.startswith("equal") else 1, len(res["cuts"]))
         if best is None:
@@ -801,7 +875,7 @@ def _search(x, model, n_strips, cuts, time_limit):
                 res["quality"] <= best["quality"] + tol and res["rank"] < best["rank"]):
             best = res
     if n_strips is None:
-        best = _grow(x, model, s, z, best, time_limit)
+        best = _grow(x, model, (s, base), best, time_limit)
     return best
 
 
@@ -809,7 +883,7 @@ def _better(res, best, tol):
     return res["quality"] < best["quality"] - tol
 
 
-def _grow(x, model, s, z, best, time_limit, max_trials=32, z_min=1.3):
+def _grow(x, model, bs, best, time_limit, max_trials=32, z_min=1.3):
     """Joint search: add candidate cuts one by one while the restored image improves.
 
     Candidates are the local maxima of the relative boundary score not yet cut, best
@@ -817,6 +891,8 @@ def _grow(x, model, s, z, best, time_limit, max_trials=32, z_min=1.3):
     (it must undo a discontinuity, not only look like one).  Unused cuts are dropped.
     """
     w = x.shape[1]
+    s, base = bs
+    z = s / base
     zz = np.concatenate([[0.0], z, [0.0]])
     rank = np.maximum(z, s / max(float(np.median(s)), 1e-12))
     peak = (zz[1:-1] >= zz[:-2]) & (zz[1:-1] >= zz[2:]) & (rank > z_min)
@@ -831,11 +907,11 @@ def _grow(x, model, s, z, best, time_limit, max_trials=32, z_min=1.3):
         if b in cur or b - 1 in cur or b + 1 in cur or not 0 < b < w:
             continue
         trials += 1
-        res = _evaluate(x, model, sorted(cur + [b]), time_limit, s)
+        res = _evaluate(x, model, sorted(cur + [b]), time_limit, bs)
         if _better(res, best, tol):
             kept = _merge_kept(res)
             if len(kept) < len(res["cuts"]):
-                res2 = _evaluate(x, model, kept, time_limit, s)
+                res2 = _evaluate(x, model, kept, time_limit, bs)
                 if not _better(res, res2, tol):
                     res = res2
             res["hyp"] = best.get("hyp", "") + "+"
