@@ -1199,12 +1199,8 @@ def invert_colormap(
     nstored = np.minimum(nbr, _MAX_BRANCHES)
     _refine_in_rgb(cols, curve.rgb, lo, hi, nstored, est)
 
-    m = len(curve.t)
-    idx = np.arange(m, dtype=np.float64)
     dt = curve.t[1] - curve.t[0]
-    est_t = np.interp(est, idx, curve.t)
-    lo_t = np.clip(curve.t[lo] - dt - curve.half_bin, 0.0, 1.0)
-    hi_t = np.clip(curve.t[hi] + dt + curve.half_bin, 0.0, 1.0)
+    est_t = curve.t[0] + dt * est  # the samples are evenly spaced in t
 
     valid = on_curve[inv].reshape(shape)
     if alpha is not None:
@@ -1218,8 +1214,8 @@ def invert_colormap(
         choice = np.zeros(shape, dtype=np.intp)
     flat = inv_px * _MAX_BRANCHES + choice  # (pixel, chosen branch) in the (U, B) tables
     t_val = est_t.ravel()[flat]
-    t_lo = lo_t.ravel()[flat]
-    t_hi = hi_t.ravel()[flat]
+    t_lo = np.clip(curve.t[lo.ravel()[flat]] - dt - curve.half_bin, 0.0, 1.0)
+    t_hi = np.clip(curve.t[hi.ravel()[flat]] + dt + curve.half_bin, 0.0, 1.0)
     if len(shape) == 2 and smoothing > 0 and np.any(var_raw > 0.0):
         # (var_raw == 0: a clean image, noise at the 8-bit rounding -- the
         # spatial step would give back the pixelwise values)
