@@ -281,8 +281,12 @@ def _count_invalid(img, mask, has_mask):
 
 
 @numba.njit(cache=True, nogil=True)
-def _load_row(img, mask, has_mask, y, r, row, wrow):
-    """Row ``y`` into ``row[r:r + nx]`` (invalid pixels as 0) and its validity into ``wrow``."""
+def _load_row(img, mask, has_mask, check, y, r, row, wrow):
+    """Row ``y`` into ``row[r:r + nx]``; with ``check``, invalid pixels as 0 and the validity into ``wrow``."""
+    if not check:
+        for x in range(img.shape[1]):
+            row[r + x] = img[y, x]
+        return
     for x in range(img.shape[1]):
         v = img[y, x]
         if not (v == v) or (has_mask and mask[y, x]):
@@ -307,15 +311,19 @@ def _hconv(row, kk, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _vconv(rows, kk, y, h0, out):
-    """``out = sum_j kk[j] rows[y + j - r - h0]`` over the rows inside ``rows`` (zero padding)."""
-    r = kk.size // 2
+def _vconv(ring, kk, y, ny, out):
+    """``out = sum_j kk[j] row[y + j - r]`` over the rows ``0 <= y + j - r < ny`` (zero padding).
+
+    Row ``yy`` is ``ring[yy % kk.size]`` (a ring buffer of the last rows).
+    """
+    m = kk.size
+    r = m // 2
     out[:] = 0
-    for j in range(kk.size):
-        yy = y + j - r - h0
-        if 0 <= yy < rows.shape[0]:
+    for j in range(m):
+        yy = y + j - r
+        if 0 <= yy < ny:
             kj = kk[j]
-            t = rows[yy]
+            t = ring[yy % m]
             for x in range(out.size):
                 out[x] += kj * t[x]
 
@@ -337,23 +345,17 @@ def _detect(img, mask, has_mask, normalise, k, fy, fx, gy, gx, bg, sig, tsig, pr
     candidates; the smoothed image is never stored whole.
     """
     ny, nx = img.shape
-    r = k.size // 2
+    m = k.size
+    r = m // 2
     kk = k.astype(proto.dtype)
     k2 = (k * k).astype(proto.dtype)
-    h0 = max(0, y0 - r)                      # horizontal pass over the band and its halo
-    h1 = min(ny, y1 + r)
-    nw = h1 - h0 if normalise else 0         # weight planes only for the normalised convolution
-    ta = np.empty((h1 - h0, nx), proto.dtype)
+    nw = m if normalise else 0               # weight rows only for the normalised convolution
+    ta = np.empty((m, nx), proto.dtype)      # ring buffers of horizontally smoothed rows
     tw = np.empty((nw, nx), proto.dtype)
     tw2 = np.empty((nw, nx), proto.dtype)
     row = np.zeros(nx + 2 * r, proto.dtype)
     wrow = np.zeros(nx + 2 * r, proto.dtype)
-    for y in range(h0, h1):
-        _load_row(img, mask, has_mask, y, r, row, wrow)
-        _hconv(row, kk, ta[y - h0])
-        if normalise:
-            _hconv(wrow, kk, tw[y - h0])
-            _hconv(wrow, k2, tw2[y - h0])
+    done = max(0, y0 - r)                    # next row of the horizontal pass
     acc = np.empty(nx, proto.dtype)
     accw = np.empty(nx, proto.dtype)
     accw2 = np.empty(nx, proto.dtype)
@@ -367,15 +369,22 @@ def _detect(img, mask, has_mask, normalise, k, fy, fx, gy, gx, bg, sig, tsig, pr
     fac = np.empty(cap, np.float64)
     n = 0
     for y in range(y0, y1):
-        _vconv(ta, kk, y, h0, acc)
+        while done < min(ny, y + r + 1):
+            _load_row(img, mask, has_mask, normalise, done, r, row, wrow)
+            _hconv(row, kk, ta[done % m])
+            if normalise:
+                _hconv(wrow, kk, tw[done % m])
+                _hconv(wrow, k2, tw2[done % m])
+            done += 1
+        _vconv(ta, kk, y, ny, acc)
         if bg.shape[0] > 1:
             brow[:] = bg[y]
         if sig.shape[0] > 1:
             srow[:] = sig[y]
         nh = 0
         if normalise:
-            _vconv(tw, kk, y, h0, accw)
-            _vconv(tw2, k2, y, h0, accw2)
+            _vconv(tw, kk, y, ny, accw)
+            _vconv(tw2, k2, y, ny, accw2)
             for x in range(nx):
                 v0 = img[y, x]
                 if not (v0 == v0) or (has_mask and mask[y, x]):
@@ -424,26 +433,52 @@ def _find(parent, c):
 
 
 @numba.njit(cache=True, nogil=True)
-def _order_ties(cand, vals, srt):
-    """Within runs of equal ``vals[srt]``, put the pixel indices ``cand`` in ascending order.
+def _label_starts(cand, vals, ny, nx):
+    """Connected components (8-connectivity) of the candidate pixels, and where sweeps start.
 
-    Makes an unstable descending sort equal to the stable one (ties by pixel
-    index) at the cost of sorting the (rare, short) tie runs.
+    ``cand``: flat indices of the candidates (ascending), ``vals`` their D.
+    Returns, per candidate, the smallest candidate index of its component
+    (the component's label) and whether it is a *start*: no 8-neighbour is
+    higher or equal with a smaller index, i.e. the descending sweep of
+    :func:`_sweep` would open a new component there.  A component with one
+    start is a single peak; only components with several need the sweep.
+    The pixel -> candidate map uses uninitialised memory validated by
+    ``cand[rank[q]] == q`` (as in :func:`_sweep`).
     """
-    n = srt.size
-    i = 0
-    while i < n:
-        j = i + 1
-        while j < n and vals[srt[j]] == vals[srt[i]]:
-            j += 1
-        if j - i > 1:
-            seg = srt[i:j].copy()
-            keys = cand[seg]
-            o = np.argsort(keys)
-            for t in range(j - i):
-                srt[i + t] = seg[o[t]]
-        i = j
-    return srt
+    n = cand.size
+    rank = np.empty(ny * nx, np.int32)
+    for i in range(n):
+        rank[cand[i]] = i
+    parent = np.arange(n).astype(np.int32)
+    start = np.ones(n, np.bool_)
+    for i in range(n):
+        p = cand[i]
+        v = vals[i]
+        y = p // nx
+        x = p - y * nx
+        for dy in range(-1, 2):
+            yy = y + dy
+            if yy < 0 or yy >= ny:
+                continue
+            for dx in range(-1, 2):
+                xx = x + dx
+                if (dy == 0 and dx == 0) or xx < 0 or xx >= nx:
+                    continue
+                q = yy * nx + xx
+                j = rank[q]
+                if j < 0 or j >= n or cand[j] != q:
+                    continue
+                if vals[j] > v or (vals[j] == v and j < i):
+                    start[i] = False
+                if j < i:
+                    a = _find(parent, i)
+                    b = _find(parent, j)
+                    if a != b:
+                        parent[max(a, b)] = min(a, b)
+    label = np.empty(n, np.int32)
+    for i in range(n):
+        label[i] = _find(parent, i)
+    return label, start
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1012,6 +1047,45 @@ def _refine(img, mask, has_mask, ix, iy, x0, y0, plateau, a0, b0, noise, s0, h, 
 
 # --------------------------------------------------------------------------- find_peaks
 
+def _merge_tree(cand, vals, ny, nx):
+    """Merge tree of the super-level sets of the candidates, as :func:`_sweep` returns it.
+
+    ``cand`` ascending flat indices, ``vals`` their D.  Returns, per component
+    in creation order (D of its first pixel descending, ties by pixel index):
+    the candidate index of its peak, the peak value, the key col (NaN if
+    none), the absorbed flag and the plateau sums (sum x, sum y, count).
+
+    Components are independent (non-candidates are walls), so a component
+    with a single start (:func:`_label_starts`) is one peak with no key col,
+    whose plateau is its pixels at the peak value; only the pixels of the
+    other components are sorted and swept.  The result equals the sweep over
+    all candidates.
+    """
+    label, start = _label_starts(cand, vals, ny, nx)
+    nstart = np.bincount(label[start], minlength=cand.size)
+    multi = nstart[label] > 1
+    # single-start components: the start is the peak
+    one = np.flatnonzero(start & ~multi)
+    top = np.full(cand.size, np.nan)
+    top[label[one]] = vals[one]
+    on_top = np.flatnonzero(~multi & (vals == top[label]))     # the plateau at the peak value
+    iy, ix = np.divmod(cand[on_top], nx)
+    lab = label[on_top]
+    sums = [np.bincount(lab, weights=w, minlength=cand.size)[label[one]] for w in (ix, iy)]
+    cnt = np.bincount(lab, minlength=cand.size)[label[one]]
+    # the others: the sweep over their pixels, D descending, ties by pixel index (cand ascending)
+    sub = np.flatnonzero(multi)
+    sub = sub[np.argsort(-vals[sub], kind="stable")]
+    pk, pval, pcol, absorbed, psx, psy, pcnt = _sweep(cand[sub], vals[sub], ny, nx)
+    peak = np.concatenate([one, sub[pk]])
+    pval = np.concatenate([vals[one], pval])
+    rank = np.lexsort((cand[peak], -pval))
+    return (peak[rank], pval[rank], np.concatenate([np.full(one.size, np.nan), pcol])[rank],
+            np.concatenate([np.zeros(one.size, bool), absorbed])[rank],
+            np.concatenate([sums[0], psx])[rank], np.concatenate([sums[1], psy])[rank],
+            np.concatenate([cnt, pcnt])[rank])
+
+
 def _gauss_kernel(sigma):
     r = max(1, int(math.ceil(3.0 * sigma)))
     t = np.arange(-r, r + 1, dtype=np.float64)
@@ -1225,10 +1299,8 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         return m[iy, ix] if m.shape[0] > 1 else np.full(iy.shape, m[0, 0])
 
     # 4. merge tree
-    srt = _order_ties(cand, vals, np.argsort(-vals))    # D descending, ties by pixel index
-    order, vals, fac = cand[srt], vals[srt], fac[srt]
-    pk, pval, pcol, absorbed, psx, psy, pcnt = _sweep(order, vals, ny, nx)
-    ppix = order[pk]
+    pk, pval, pcol, absorbed, psx, psy, pcnt = _merge_tree(cand, vals, ny, nx)
+    ppix = cand[pk]
     iy_all, ix_all = np.divmod(ppix, nx)
     sig_d = at(sigm, iy_all, ix_all) * fac[pk]
     has_col = ~np.isnan(pcol)
