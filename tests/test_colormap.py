@@ -11,6 +11,7 @@ from scipy import ndimage  # noqa: E402
 
 from drr.errors import InputError  # noqa: E402
 from drr.tools.colormap import (  # noqa: E402
+    _pack_colors,
     ColorbarLocation,
     find_colorbar,
     identify_colormap,
@@ -378,6 +379,13 @@ def test_identify_groups_identical_maps():
         (np.zeros((4, 4, 3)), {"smoothing": -1}),
         (np.zeros((4, 4, 3)), {"smoothing": 1.5}),
         (np.zeros((4, 4, 3)), {"n_samples": 4}),
+        (np.zeros((0, 0, 3), np.uint8), {}),  # empty image
+        (np.zeros((2, 4, 4, 3)), {}),  # a stack: one image at a time
+        (np.zeros((4, 4, 5)), {}),
+        (np.full((4, 4, 4), np.nan), {}),  # all-NaN RGBA
+        (np.full((4, 4, 3), np.inf), {}),
+        (np.full((4, 4, 3), -0.1), {}),
+        (np.zeros((4, 4, 3), np.int64), {}),
     ],
 )
 def test_invert_bad_input(rgb, kwargs):
@@ -399,3 +407,58 @@ def test_other_functions_bad_input():
         identify_colormap(np.zeros((10, 10, 3)), top=0)
     with pytest.raises(TypeError):
         invert_colormap(np.zeros((4, 4, 3)), "viridis")  # cmap is keyword-only
+
+
+def test_fully_transparent_image_is_all_invalid():
+    # an empty alpha mask is documented behaviour, not an error: nothing is valid
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    res = invert_colormap(rgba, cmap="viridis")
+    assert not res.valid.any()
+    assert np.isnan(res.values).all() and np.isnan(res.interval_low).all() and np.isnan(res.interval_high).all()
+    assert (res.n_branches == 0).all()
+    with pytest.raises(InputError):
+        identify_colormap(rgba)  # nothing to rank
+
+
+@pytest.mark.parametrize("shape", [(64, 80), (5000,)])
+def test_uint8_uint16_float_and_rgba_give_the_same_answer(shape):
+    # the same colours as uint8, as uint16 (x 257), as float k/255, and with an opaque alpha
+    rng = np.random.default_rng(31)
+    truth = rng.random(shape)
+    u8 = render(truth, "plasma")
+    ref = invert_colormap(u8, cmap="plasma")
+    variants = [u8.astype(np.uint16) * 257, u8 / 255.0, u8.astype(np.float32) / np.float32(255.0),
+                np.concatenate([u8, np.full(shape + (1,), 255, np.uint8)], axis=-1)]
+    for img in variants:
+        res = invert_colormap(img, cmap="plasma")
+        np.testing.assert_allclose(res.values, ref.values, rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(res.valid, ref.valid)
+
+
+def test_unique_8bit_fast_path_equals_np_unique():
+    # the counting pass over the 2**24 colour cube gives np.unique's answer exactly
+    rng = np.random.default_rng(32)
+    img = rng.integers(0, 256, (300, 70, 3)).astype(np.uint8)
+    img[:100] = img[0, 0]  # a flat block: one colour, many pixels
+    f = img.astype(np.float64) / 255.0
+    cols, inv, counts = _pack_colors(f)
+    key = (img[..., 0].astype(np.int64) << 16) | (img[..., 1].astype(np.int64) << 8) | img[..., 2]
+    uniq, inv_ref, counts_ref = np.unique(key.ravel(), return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(inv, inv_ref)
+    np.testing.assert_array_equal(counts, counts_ref)
+    np.testing.assert_array_equal(np.rint(cols * 255).astype(np.int64), np.stack([uniq >> 16, (uniq >> 8) & 255, uniq & 255], 1))
+    # off the 8-bit levels: the 16-bit path, same contract
+    g = f.copy()
+    g[0, 0, 0] = 0.5
+    cols2, inv2, counts2 = _pack_colors(g)
+    assert counts2.sum() == f.shape[0] * f.shape[1] and np.allclose(cols2[inv2], g.reshape(-1, 3), atol=1 / 65535)
+
+
+def test_pixelwise_value_is_the_srgb_projection():
+    # a colour halfway between two LUT entries in sRGB comes back halfway between their values
+    cm = matplotlib.colormaps["viridis"]
+    lut = cm(np.arange(cm.N))[:, :3]
+    k = 100
+    mid = 0.5 * (lut[k] + lut[k + 1])
+    res = invert_colormap(mid[None, :], cmap="viridis", smoothing=0)
+    assert abs(res.values[0] - (k + 1.0) / cm.N) < 1e-5  # LUT entry k sits at (k + 0.5) / N

@@ -1101,7 +1101,8 @@ def invert_colormap(
     rgb : array_like, shape (H, W, 3|4) or (N, 3|4)
         The image (uint8, uint16, or float in [0, 1]); sRGB.  With an alpha
         channel, fully transparent pixels are invalid and alpha is otherwise
-        ignored.  An (N, 3|4) array is a list of colours: no spatial step.
+        ignored (an image with no opaque pixel is not an error: every pixel
+        comes back invalid, values NaN).  An (N, 3|4) array is a list of colours: no spatial step.
     cmap : str, matplotlib Colormap, sequence of colours, ndarray or ColorbarLocation
         A registered matplotlib name (``"viridis"``, ``"jet_r"``); a
         ``Colormap``; a list of colours (matplotlib specs or an (K, 3|4) float
