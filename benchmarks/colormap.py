@@ -197,6 +197,10 @@ def figure(name, orientation="vertical", text=True):
     for a in (ax, cbar.ax):
         bb = a.get_window_extent()
         boxes.append((h - bb.y1, h - bb.y0, bb.x0, bb.x1))
+    cbar.solids.set_visible(False)
+    fig.canvas.draw()
+    no_bar = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+    boxes.append(np.any(no_bar != plain, axis=2))  # the pixels the colour bar paints
     plt.close(fig)
     return rgb, plain, boxes
 
@@ -216,7 +220,7 @@ def mask_table(maps):
     print("|---|---|---|")
     out = {}
     for name in maps:
-        rgb, plain, (img_box, bar_box) = figure(name)
+        rgb, plain, (img_box, bar_box, _) = figure(name)
         drawn = np.any(rgb != plain, axis=2)
         on_map = (_box_mask(drawn.shape, img_box) | _box_mask(drawn.shape, bar_box)) & ~drawn
         clear = (_box_mask(drawn.shape, img_box, 2) | _box_mask(drawn.shape, bar_box, 3)) & ~ndimage.binary_dilation(drawn)
@@ -228,28 +232,40 @@ def mask_table(maps):
     return out
 
 
+def _rect_iou(a, b):
+    """IoU of two boxes (row0, row1, col0, col1) in continuous pixel coordinates."""
+    dr = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    dc = max(0.0, min(a[3], b[3]) - max(a[2], b[2]))
+    inter = dr * dc
+    area = (a[1] - a[0]) * (a[3] - a[2]) + (b[1] - b[0]) * (b[3] - b[2])
+    return inter / (area - inter)
+
+
 def colorbar_table(maps):
-    """IoU of the found colour bar with the colour-bar axes box (inside its frame)."""
-    print("## Colour-bar localisation: IoU with the colour-bar axes box\n")
-    print("| map | orientation | found | orientation ok | IoU | ms |")
-    print("|---|---|---|---|---|---|")
+    """IoU of the found colour bar with the pixels the bar paints, and with its axes box."""
+    print("## Colour-bar localisation\n")
+    print("IoU painted: found box vs the pixels that change when the bar's colours are hidden")
+    print("(the painted bar, anti-aliased edges included). IoU axes: vs the colour-bar axes box")
+    print("(continuous coordinates; it also holds half of the 1-px frame line on each side).\n")
+    print("| map | orientation | found | orientation ok | IoU painted | IoU axes | ms |")
+    print("|---|---|---|---|---|---|---|")
     ious = []
     for name in maps:
         for orient in ("vertical", "horizontal"):
-            rgb, _, (_, bar_box) = figure(name, orient, text=False)
+            rgb, _, (_, bar_box, painted) = figure(name, orient, text=False)
             t0 = time.perf_counter()
             loc = find_colorbar(rgb)
             dt = 1000 * (time.perf_counter() - t0)
             if loc is None:
                 ious.append(0.0)
-                print(f"| {name} | {orient} | no | - | 0 | {dt:.0f} |")
+                print(f"| {name} | {orient} | no | - | 0 | 0 | {dt:.0f} |")
                 continue
-            truth = _box_mask(rgb.shape[:2], bar_box)
-            found = np.zeros_like(truth)
+            found = np.zeros_like(painted)
             found[loc.rows[0]:loc.rows[1], loc.cols[0]:loc.cols[1]] = True
-            iou = (truth & found).sum() / (truth | found).sum()
+            iou = (painted & found).sum() / (painted | found).sum()
+            iou_axes = _rect_iou((loc.rows[0], loc.rows[1], loc.cols[0], loc.cols[1]), bar_box)
             ious.append(iou if loc.orientation == orient else 0.0)
-            print(f"| {name} | {orient} | yes | {loc.orientation == orient} | {iou:.3f} | {dt:.0f} |")
+            print(f"| {name} | {orient} | yes | {loc.orientation == orient} | {iou:.3f} | {iou_axes:.3f} | {dt:.0f} |")
     print()
     return ious
 
@@ -313,7 +329,7 @@ def summary(per, speed, masks, ious, ident):
          f"min {cov:.4f} ({'/'.join(worst_cov)})", cov >= 0.95),
         ("validity precision and recall >= 0.99 (every map)", f"min precision {prec:.4f}, min recall {rec:.4f}",
          prec >= 0.99 and rec >= 0.99),
-        ("colour bar IoU >= 0.95", f"min {min(ious):.3f}, mean {np.mean(ious):.3f}", min(ious) >= 0.95),
+        ("colour bar IoU >= 0.95 (painted pixels)", f"min {min(ious):.3f}, mean {np.mean(ious):.3f}", min(ious) >= 0.95),
         ("identification top-1 >= 95 %",
          f"png {100 * ident['png']:.0f} %, jpeg75 {100 * ident['jpeg75']:.0f} %, figures {100 * ident['figure']:.0f} %",
          min(ident.values()) >= 0.95),

@@ -1440,6 +1440,7 @@ def _bar_candidates(img, min_length):
         for _ in range(2):
             if c1 < w and np.abs(img[r0:r1, c1] - img[r0:r1, c1 - 1]).max() <= 2 * tol:
                 c1 += 1
+        c0, c1 = _grow_over_blend(img, r0, r1, c0, c1, tol)
         profile = np.median(img[r0:r1, c0:c1], axis=1)
         lab = srgb_to_lab(profile)
         span = np.sqrt(((lab[:, None, :] - lab[None, ::max(1, len(lab) // 64), :]) ** 2).sum(-1)).max()
@@ -1447,6 +1448,37 @@ def _bar_candidates(img, min_length):
             continue
         out.append((float((r1 - r0) * span), r0, r1, c0, c1, profile))
     return out
+
+
+def _grow_over_blend(img, r0, r1, c0, c1, tol):
+    """Take in the column on each side of a vertical bar that is the bar blended with its frame.
+
+    Anti-aliasing paints the bar's edge columns as ``a e + (1 - a) f``, with
+    ``e`` the bar's edge column and ``f`` the frame (the column beyond, one
+    colour along the whole bar).  Such a column is part of the bar when one
+    weight ``0.2 <= a <= 1`` (least squares over the column) fits every
+    pixel within ``tol``; the column boundaries are returned.  The end rows
+    are left out of the test (the frame's corners are blended too).
+    """
+    h, w, _ = img.shape
+    rows = slice(r0 + 1, r1 - 1)
+    for side in (-1, 1):
+        edge = c0 if side < 0 else c1 - 1
+        cand, frame = edge + side, edge + 2 * side
+        if not (0 <= frame < w) or r1 - r0 < 4:
+            continue
+        f = img[rows, frame]
+        if np.ptp(f, axis=0).max() > tol:
+            continue
+        x = img[rows, edge] - f.mean(axis=0)
+        y = img[rows, cand] - f.mean(axis=0)
+        xx = float((x * x).sum())
+        if xx == 0.0:
+            continue
+        a = float((x * y).sum()) / xx
+        if 0.2 <= a <= 1.0 and np.abs(y - a * x).max() <= tol:
+            c0, c1 = (cand, c1) if side < 0 else (c0, cand + 1)
+    return c0, c1
 
 
 # --------------------------------------------------------------------------
