@@ -18,7 +18,7 @@ Method of :func:`find_peaks` (every step is deterministic):
 1. Valid pixels are the finite ones not set in ``mask``.  The background and
    the per-pixel noise are sigma-clipped statistics (median, and 1.4826 times
    the median absolute deviation, clipped at 3 sigma until stable) of the valid
-   pixels, over the whole image or in tiles (bilinearly interpolated between
+   pixels (median and MAD by quickselect), over the whole image or in tiles (bilinearly interpolated between
    tile centres; tiles of 4-8 FWHM follow a structured background).
 2. Detection image ``D``: the image is smoothed with a normalised Gaussian of
    the source's width (the matched filter for a Gaussian source in white noise)
@@ -39,7 +39,9 @@ Method of :func:`find_peaks` (every step is deterministic):
    its prominence is then reported as ``D(peak) - level`` (a lower bound) and
    flagged :data:`FLAG_PROMINENCE_BOUND`.  Equal-valued connected pixels (a
    plateau) form one peak at the plateau's centroid; a plateau that touches a
-   higher pixel has prominence 0 and is no peak.
+   higher pixel has prominence 0 and is no peak.  Only connected components
+   of candidates where the sweep would start more than once are sorted and
+   swept; any other component is a single peak (same result, less work).
 4. A peak is kept when its prominence is ``> 0`` and, for a peak with a higher
    neighbour above the detection level, ``>= prominence_sigma * sigma_D``.
 5. Sub-pixel position (default ``subpixel="gauss"``): a Levenberg-Marquardt
