@@ -67,6 +67,7 @@ _DP_MAX = 12          # exact Held-Karp up to this many strips
 _SMOOTH = ()
 _OVER_Z = 1.3         # relative boundary score above which a cut is tried in the over-segmentation
 _OVER_MIN_WIDTH = 3   # narrowest piece of the over-segmentation (pixels)
+_DOMINATED = 1.5      # a peak cut is dropped next to a boundary scoring this many times more
 _ALPHA = 0.5          # weight of the per-row prediction in p_r (0: Gallagher, 1: Pomeranz)
 
 
@@ -718,16 +719,21 @@ def _relative_scores(s):
 
 def _peak_cuts(z, s, n_cuts=None, thresh=2.0, s_min=0.6):
     """Boundaries that stand out: the n_cuts highest, or all above the threshold."""
+    zz = np.concatenate([[-np.inf], z, [-np.inf]])
     if n_cuts is not None:
         # the n_cuts highest local maxima (strips at least 2 wide), if there are enough
-        zz = np.concatenate([[-np.inf], z, [-np.inf]])
         peak = (zz[1:-1] >= zz[:-2]) & (zz[1:-1] > zz[2:])
         idx = np.flatnonzero(peak)
         if idx.size < n_cuts:
             return None
         idx = idx[np.argsort(-z[idx], kind="stable")[:n_cuts]]
     else:
-        idx = np.flatnonzero((z > thresh) & (s > s_min))
+        # not next to a boundary that scores much higher: the two boundaries beside a
+        # strong cut score high too (its edge columns enter their statistics), and cutting
+        # there leaves a 1-pixel piece with no gradient statistics of its own
+        dominated = np.maximum(zz[:-2], zz[2:]) > _DOMINATED * z
+        idx = np.flatnonzero(~dominated & (z > thresh) & (s > s_min))
+        idx = idx[(idx >= 1) & (idx <= z.size - 2)]          # no 1-pixel piece at an end
     return sorted(int(i) + 1 for i in idx)
 
 
@@ -904,7 +910,7 @@ def _grow(x, model, bs, best, time_limit, max_trials=32, z_min=1.3):
         if trials >= max_trials:
             break
         cur = best["cuts"]
-        if b in cur or b - 1 in cur or b + 1 in cur or not 0 < b < w:
+        if b in cur or b - 1 in cur or b + 1 in cur or not 1 < b < w - 1:
             continue
         trials += 1
         res = _evaluate(x, model, sorted(cur + [b]), time_limit, bs)
