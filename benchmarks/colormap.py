@@ -282,6 +282,7 @@ def identify_table(flds, maps):
     for cond in ("png", "jpeg75"):
         top1 = top3 = n = 0
         t = 0.0
+        misses = []
         for name in maps:
             for fi, field in enumerate(small.values()):
                 img = degrade(field, name, cond, seed=fi)
@@ -293,8 +294,11 @@ def identify_table(flds, maps):
                 top1 += hit[0]
                 top3 += any(hit)
                 n += 1
+                if not hit[0]:
+                    misses.append(f"{name}/{list(small)[fi]} -> {rank[0].name}")
         out[cond] = top1 / n
         print(f"| plain image, {cond} | {top1}/{n} | {top3}/{n} | {t / n:.2f} |")
+        out[cond + " misses"] = misses
     ok = 0
     names = [m if i % 2 == 0 else m + "_r" for i, m in enumerate(maps)]
     for name in names:
@@ -303,6 +307,9 @@ def identify_table(flds, maps):
         ok += rank[0].name == name or name in rank[0].equivalents
     out["figure"] = ok / len(names)
     print(f"| Agg figure with colour bar ({', '.join(names)}) | {ok}/{len(names)} | - | - |")
+    print()
+    for cond in ("png", "jpeg75"):
+        print(f"Top-1 misses, {cond}: " + ("; ".join(out.pop(cond + " misses")) or "none"))
     print()
     return out
 

@@ -85,6 +85,7 @@ _BLOCK = 32  # curve samples per bounding sphere in the branch search
 _GROUP = 8  # blocks per bounding sphere of the level above
 _NOISE_SAMPLE = 1 << 16  # distinct colours used by the global noise estimates
 _MAX_BRANCHES = 4
+_ALONG_CAP = 3.0  # noise along the curve: at most this many times the off-curve estimate
 _PARALLEL_MIN = 1 << 16  # fewer items than this: serial kernels (thread start-up costs more)
 _R3D = 4.0
 _NOISE_FLOOR = 0.2  # ΔE; 8-bit rounding of sRGB is about 0.1-0.2
@@ -1181,7 +1182,7 @@ def invert_colormap(
         est = _along_noise(arc[k_near][inv].reshape(shape), valid0, t_near[inv].reshape(shape),
                            period=arc[-1] if curve.cyclic else None)
         if est is not None:
-            sig_bins = np.clip(est[1], sigma_perp, 3.0 * sigma_perp)
+            sig_bins = np.clip(est[1], sigma_perp, _ALONG_CAP * sigma_perp)
             nb = len(sig_bins)
             sigma_u = np.maximum(sigma_u, sig_bins[np.minimum((t_near * nb).astype(np.int64), nb - 1)])
     # the true colour is |noise| from the pixel: within d + 3σ along the curve of
@@ -1501,7 +1502,9 @@ def identify_colormap(rgb, *, candidates=None, top=None):
     -------
     tuple of ColormapMatch
         Best first.  The fit uses up to 20 000 pixels (a regular stride):
-        ``mean(min(ΔE to curve, 10)) + 2 * (1 - coverage)``.  A map and its
+        ``mean(min(ΔE to curve, 10)) + 2 * (1 - coverage)``, the curve
+        sampled at every LUT colour and once between neighbours (so a clean
+        render is at distance 0 from its own map).  A map and its
         reverse have the same colours, so without a colour bar they tie (the
         unreversed name is listed first); when :func:`find_colorbar` finds a
         bar in a 2-D image, the mean ΔE between the bar's ordered colours and
@@ -1539,7 +1542,7 @@ def identify_colormap(rgb, *, candidates=None, top=None):
     entries = {}
     for name in names:
         k_rgb, k_t, hb = _knots_from_mpl(matplotlib.colormaps[name])
-        curve = _build_curve(k_rgb, k_t, hb, 512)
+        curve = _build_curve(k_rgb, k_t, hb, 2 * len(k_t) - 1)  # every LUT colour is a sample
         sig = np.rint(curve.lab[::8] / 2.0).astype(np.int64).tobytes()
         entries.setdefault(sig, []).append((name, curve))
     results = []
