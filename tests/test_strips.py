@@ -238,3 +238,46 @@ def test_periodic_counts_prefers_the_period():
     logz = np.full(99, -0.5)
     logz[np.arange(10, 100, 10) - 1] = 2.0                  # cuts every 10 px of 100
     assert S._periodic_counts(logz, 100, nmax=25)[0] == 10
+
+
+def test_unknown_count_textured_image_relative_score():
+    # brick (512 x 512 grey), one cut at 306: natural mortar edges (boundary 18: raw score
+    # 1.85) outscore the true cut (1.32), but not relative to their surroundings; the
+    # absolute-score quality restored the wrong piece before
+    skdata = pytest.importorskip("skimage.data")
+    img = skdata.brick()
+    sh = np.concatenate([img[:, 206:], img[:, :206]], axis=1)
+    res = reassemble(sh)
+    assert res.cuts == (0, 306) and res.order == (1, 0)
+    assert np.array_equal(res.image, img)
+
+
+def test_over_segment_min_width_and_order():
+    z = np.array([1.0, 2.0, 1.9, 1.0, 1.0, 3.0, 1.0, 1.0, 1.0, 1.4, 1.0, 1.0, 5.0])
+    # peaks above 1.3 at boundaries 2, 6, 10 and 13; 13 is the strongest but leaves a
+    # 1-pixel piece at the end (W = 14), 3 is next to 2 (not a local maximum)
+    assert S._over_segment(z, thresh=1.3, min_width=2) == [2, 6, 10]
+    assert S._over_segment(z, thresh=1.3, min_width=5) == [6]
+
+
+def test_quality_kept_cuts_cancel_and_moves_cost():
+    rng = np.random.default_rng(12)
+    w = 30
+    s = rng.uniform(0.5, 2.0, w - 1)
+    base = S._baseline(s)
+    cuts = [7, 15, 22]
+    raw = rng.uniform(0.5, 2.0, (4, 4))
+    for k, c in enumerate(cuts):
+        raw[k, k + 1] = s[c - 1]          # an original neighbour: the boundary's own score
+    assert S._quality(raw, [0, 1, 2, 3], cuts, s, base, w) == pytest.approx(0.0, abs=1e-12)
+    # order 2 3 0 1: seams 2|3 and 0|1 are kept (cancel), 3|0 is new, cut 15 is undone;
+    # the baseline at the end of piece 3 (x = W) is the last boundary's, at the start of 0
+    # the first boundary's
+    q = S._quality(raw, [2, 3, 0, 1], cuts, s, base, w)
+    b_end, b_start = base[w - 2], base[0]
+    seam = max(raw[3, 0] / np.sqrt(b_end * b_start), 1.0)
+    undone = max(s[14] / base[14], 1.0)
+    want = (S._W_REL * (np.log(seam) - np.log(undone))
+            + (raw[2, 3] + raw[3, 0] + raw[0, 1] - s[cuts[0] - 1] - s[14] - s[21]) / np.median(s)
+            + S._MOVE_COST)
+    assert q == pytest.approx(want, rel=1e-12)
