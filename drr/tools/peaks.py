@@ -434,6 +434,34 @@ def _find(parent, c):
     return root
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _neighbours(p, ny, nx, rank, keys, limit, out):
+    """The members ``j < limit`` of a pixel set among the 8 neighbours of pixel ``p``.
+
+    The set is ``keys[:limit]`` (flat pixel indices), found through the map
+    ``rank`` (pixel -> index, uninitialised where not in the set: a value is
+    valid only if ``keys[rank[q]] == q``, the sparse-set trick).  Writes
+    their indices into ``out`` (size >= 8) and returns how many.
+    """
+    y = p // nx
+    x = p - y * nx
+    nb = 0
+    for dy in range(-1, 2):
+        yy = y + dy
+        if yy < 0 or yy >= ny:
+            continue
+        for dx in range(-1, 2):
+            xx = x + dx
+            if (dy == 0 and dx == 0) or xx < 0 or xx >= nx:
+                continue
+            q = yy * nx + xx
+            j = rank[q]
+            if 0 <= j < limit and keys[j] == q:
+                out[nb] = j
+                nb += 1
+    return nb
+
+
 @numba.njit(cache=True, nogil=True)
 def _label_starts(cand, vals, ny, nx):
     """Connected components (8-connectivity) of the candidate pixels, and where sweeps start.
@@ -453,30 +481,18 @@ def _label_starts(cand, vals, ny, nx):
         rank[cand[i]] = i
     parent = np.arange(n).astype(np.int32)
     start = np.ones(n, np.bool_)
+    nbr = np.empty(8, np.int64)
     for i in range(n):
-        p = cand[i]
         v = vals[i]
-        y = p // nx
-        x = p - y * nx
-        for dy in range(-1, 2):
-            yy = y + dy
-            if yy < 0 or yy >= ny:
-                continue
-            for dx in range(-1, 2):
-                xx = x + dx
-                if (dy == 0 and dx == 0) or xx < 0 or xx >= nx:
-                    continue
-                q = yy * nx + xx
-                j = rank[q]
-                if j < 0 or j >= n or cand[j] != q:
-                    continue
-                if vals[j] > v or (vals[j] == v and j < i):
-                    start[i] = False
-                if j < i:
-                    a = _find(parent, i)
-                    b = _find(parent, j)
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
+        for t in range(_neighbours(cand[i], ny, nx, rank, cand, n, nbr)):
+            j = nbr[t]
+            if vals[j] > v or (vals[j] == v and j < i):
+                start[i] = False
+            if j < i:
+                a = _find(parent, i)
+                b = _find(parent, j)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
     label = np.empty(n, np.int32)
     for i in range(n):
         label[i] = _find(parent, i)
@@ -495,8 +511,8 @@ def _sweep(order, vals, ny, nx):
     plateau sums (sum x, sum y, count).
 
     The pixel -> rank map uses uninitialised memory validated by
-    ``order[rank[q]] == q`` (the sparse-set trick), so only pages near the
-    candidates are ever touched.
+    ``order[rank[q]] == q`` (the sparse-set trick, :func:`_neighbours`), so
+    only pages near the candidates are ever touched.
     """
     n = order.size
     rank = np.empty(ny * nx, np.int32)
@@ -510,6 +526,7 @@ def _sweep(order, vals, ny, nx):
     sy = np.zeros(n, np.float64)
     cnt = np.zeros(n, np.int64)
     roots = np.empty(8, np.int32)
+    nbr = np.empty(8, np.int64)
     nc = 0
     for i in range(n):
         p = order[i]
@@ -517,27 +534,16 @@ def _sweep(order, vals, ny, nx):
         y = p // nx
         x = p - y * nx
         nr = 0
-        for dy in range(-1, 2):
-            yy = y + dy
-            if yy < 0 or yy >= ny:
-                continue
-            for dx in range(-1, 2):
-                xx = x + dx
-                if (dy == 0 and dx == 0) or xx < 0 or xx >= nx:
-                    continue
-                q = yy * nx + xx
-                rq = rank[q]
-                if rq < 0 or rq >= i or order[rq] != q:
-                    continue
-                r = _find(parent, comp_of[rq])
-                seen = False
-                for kk in range(nr):
-                    if roots[kk] == r:
-                        seen = True
-                        break
-                if not seen:
-                    roots[nr] = r
-                    nr += 1
+        for t in range(_neighbours(p, ny, nx, rank, order, i, nbr)):     # processed neighbours
+            r = _find(parent, comp_of[nbr[t]])
+            seen = False
+            for kk in range(nr):
+                if roots[kk] == r:
+                    seen = True
+                    break
+            if not seen:
+                roots[nr] = r
+                nr += 1
         rank[p] = i
         if nr == 0:
             c = nc
@@ -1386,7 +1392,11 @@ def _greedy_keep(x, y, dist):
 
 
 def _isolation(x, y):
-    """Distance from each point to the nearest point earlier in the order (inf for the first)."""
+    """Distance from each point to the nearest point earlier in the order (inf for the first).
+
+    The k nearest neighbours (k = 4, then 16 for the points still without an
+    earlier one among them), then a brute-force search for the rest.
+    """
     n = x.size
     iso = np.full(n, np.inf)
     if n < 2:
@@ -1394,15 +1404,18 @@ def _isolation(x, y):
     from scipy.spatial import cKDTree
 
     pts = np.column_stack([x, y])
-    kq = min(n, 16)
-    dist, nb = cKDTree(pts).query(pts, k=kq)
-    dist = dist.reshape(n, kq)
-    nb = nb.reshape(n, kq)
-    higher = nb < np.arange(n)[:, None]
-    found = higher.any(axis=1)
-    first = np.argmax(higher, axis=1)
-    iso[found] = dist[found, first[found]]
-    rest = np.flatnonzero(~found[1:]) + 1          # no higher point among the kq nearest
+    tree = cKDTree(pts)
+    rest = np.arange(1, n)
+    for kq in (4, 16):
+        kq = min(n, kq)
+        dist, nb = tree.query(pts[rest], k=kq)
+        higher = nb < rest[:, None]
+        found = higher.any(axis=1)
+        first = np.argmax(higher, axis=1)
+        iso[rest[found]] = dist[found, first[found]]
+        rest = rest[~found]
+        if rest.size == 0:
+            return iso
     for c in builtins.range(0, rest.size, 256):
         i = rest[c:c + 256]
         d2 = (x[None, :] - x[i, None]) ** 2 + (y[None, :] - y[i, None]) ** 2
