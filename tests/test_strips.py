@@ -281,3 +281,17 @@ def test_quality_kept_cuts_cancel_and_moves_cost():
             + (raw[2, 3] + raw[3, 0] + raw[0, 1] - s[cuts[0] - 1] - s[14] - s[21]) / np.median(s)
             + S._MOVE_COST)
     assert q == pytest.approx(want, rel=1e-12)
+
+
+def test_seam_cache_matches_direct_costs():
+    rng = np.random.default_rng(13)
+    x = rng.normal(100.0, 20.0, size=(30, 40, 3))
+    model = S._Model(1.0, S._ALPHA)
+    cache = S._SeamCache(x, model)
+    for cuts in ([7, 15, 30], [7, 12, 15, 30, 33], [3, 15, 33]):     # shared and new edges
+        starts, ends = np.array([0] + cuts), np.array(cuts + [40])
+        want = S._pair_costs(S._strip_features(x, starts, ends, 1.0), alpha=S._ALPHA)
+        got = cache.costs(starts, ends)
+        assert np.array_equal(np.isinf(got), np.isinf(want))
+        np.testing.assert_allclose(got[np.isfinite(got)], want[np.isfinite(want)], rtol=1e-12)
+    assert len(cache.rows) == 7 and len(cache.cols) == 7     # each edge computed once

@@ -64,7 +64,6 @@ from ..errors import InputError
 __all__ = ["StripsResult", "reassemble"]
 
 _DP_MAX = 12          # exact Held-Karp up to this many strips
-_SMOOTH = ()
 _OVER_Z = 1.3         # relative boundary score above which a cut is tried in the over-segmentation
 _OVER_MIN_WIDTH = 3   # narrowest piece of the over-segmentation (pixels)
 _DOMINATED = 1.5      # a peak cut is dropped next to a boundary scoring this many times more
@@ -321,15 +320,80 @@ def _pair_costs(f, alpha=_ALPHA):
     after it, ``Q_j`` the column that ``j``'s left edge predicts before it, and ``A``, ``A'``
     whiten the residual (:func:`_edge_stats`; Gallagher 2012 eq. 1-3 with the per-row term).
     """
-    last, first = f["last"], f["first"]
-    n, h, c = last.shape
-    pred_next = last + f["mur"][:, None, :] + alpha * (f["gr"] - f["mur"][:, None, :])
-    pred_prev = first - (f["mul"][:, None, :] + alpha * (f["gl"] - f["mul"][:, None, :]))
-    d1 = _rho(_whitened_sq(f["ar"], first, pred_next), c).sum(axis=2)          # [i, j]
-    d2 = _rho(_whitened_sq(f["al"], last, pred_prev), c).sum(axis=2).T         # [j, i] -> [i, j]
-    out = (d1 + d2) / (2.0 * h)
+    out = _edge_pair_costs(f, f, alpha)
     np.fill_diagonal(out, np.inf)
     return out
+
+
+def _edge_pair_costs(fr, fl, alpha):
+    """:func:`_pair_costs` between the right edges of ``fr`` (K strips) and the left edges
+    of ``fl`` (M strips): (K, M) float64, nothing excluded (the diagonal is finite)."""
+    last, first = fr["last"], fl["first"]
+    h, c = last.shape[1:]
+    pred_next = last + fr["mur"][:, None, :] + alpha * (fr["gr"] - fr["mur"][:, None, :])
+    pred_prev = first - (fl["mul"][:, None, :] + alpha * (fl["gl"] - fl["mul"][:, None, :]))
+    d1 = _rho(_whitened_sq(fr["ar"], first, pred_next), c).sum(axis=2)         # [i, j]
+    d2 = _rho(_whitened_sq(fl["al"], last, pred_prev), c).sum(axis=2).T        # [j, i] -> [i, j]
+    return (d1 + d2) / (2.0 * h)
+
+
+class _SeamCache:
+    """Raw seam costs by edge position, computed once per pair within one search.
+
+    The cost of the seam ``i | j`` depends only on the two columns at the end of ``i`` and
+    the two at the start of ``j`` (:func:`_strip_features`) when both strips are at least
+    2 wide, so a strip's right edge is identified by its end ``e`` and a left edge by its
+    start ``s``: ``D(e, s)`` is shared by every candidate cut set that has those edges.
+    The candidates of the joint search differ by a few cuts, so most of their pairs are
+    already known.  Lives for one call of :func:`reassemble` (passed explicitly).
+    """
+
+    _RIGHT = ("last", "gr", "mur", "ar")
+    _LEFT = ("first", "gl", "mul", "al")
+
+    def __init__(self, x, model):
+        self.x, self.model = x, model
+        self.rows, self.cols = {}, {}          # end -> row, start -> column of ``d``
+        self.d = np.zeros((0, 0))
+        self.edge = {}                         # ("r", end) / ("l", start) -> edge features
+
+    def _features(self, side, pos):
+        """Edge features (:func:`_strip_features`) of the right edges ending at ``pos``
+        (``side`` "r") or the left edges starting at ``pos`` ("l"), stacked."""
+        keys = self._RIGHT if side == "r" else self._LEFT
+        todo = [p for p in pos if (side, p) not in self.edge]
+        if todo:
+            st = np.asarray(todo, dtype=np.int64) - (2 if side == "r" else 0)
+            f = _strip_features(self.x, st, st + 2, self.model.unit)
+            for i, p in enumerate(todo):
+                self.edge[side, p] = tuple(f[k][i] for k in keys)
+        return {k: np.stack([self.edge[side, p][i] for p in pos]) for i, k in enumerate(keys)}
+
+    def costs(self, starts, ends):
+        """Raw costs (N, N) of strips ``[starts[k], ends[k])``, each at least 2 wide."""
+        new_e = [e for e in dict.fromkeys(int(v) for v in ends) if e not in self.rows]
+        new_s = [s for s in dict.fromkeys(int(v) for v in starts) if s not in self.cols]
+        if new_e or new_s:
+            k0, m0 = len(self.rows), len(self.cols)
+            d = np.zeros((k0 + len(new_e), m0 + len(new_s)))
+            d[:k0, :m0] = self.d
+            self.rows.update((e, k0 + i) for i, e in enumerate(new_e))
+            self.cols.update((s, m0 + i) for i, s in enumerate(new_s))
+            all_s = sorted(self.cols, key=self.cols.get)
+            alpha = self.model.alpha
+            if new_e:
+                d[k0:, :] = _edge_pair_costs(self._features("r", new_e),
+                                             self._features("l", all_s), alpha)
+            if new_s and k0:
+                all_e = sorted(self.rows, key=self.rows.get)[:k0]
+                d[:k0, m0:] = _edge_pair_costs(self._features("r", all_e),
+                                               self._features("l", new_s), alpha)
+            self.d = d
+        r = np.array([self.rows[int(e)] for e in ends])
+        c = np.array([self.cols[int(s)] for s in starts])
+        out = self.d[np.ix_(r, c)]
+        np.fill_diagonal(out, np.inf)
+        return out
 
 
 def _whitened_rows(a_, r):
@@ -610,23 +674,20 @@ def _solve_order(d, time_limit=1.0, node_limit=20000):
 # --------------------------------------------------------------------------- driver
 
 
-def _order_for_cuts(x, model, starts, ends, time_limit):
+def _order_for_cuts(x, model, starts, ends, time_limit, cache=None):
+    """Raw and normalised seam costs of the strips ``[starts[k], ends[k])`` and their best
+    order; ``cache``: a :class:`_SeamCache` to reuse (used when every strip is 2 wide)."""
     n = len(starts)
     if n == 1:
         return dict(order=[0], raw=np.zeros((1, 1)), norm=np.zeros((1, 1)), optimal=True,
                     lb=0.0)
-    raw = _pair_costs(_strip_features(x, starts, ends, model.unit), alpha=model.alpha)
-    for sig in _SMOOTH:
-        from scipy.ndimage import gaussian_filter1d
-        xs = gaussian_filter1d(x, sig, axis=0, mode="nearest")
-        raw = raw + _pair_costs(_strip_features(xs, starts, ends, model.unit), alpha=model.alpha)
+    if cache is not None and np.all(np.asarray(ends) - np.asarray(starts) >= 2):
+        raw = cache.costs(starts, ends)
+    else:
+        raw = _pair_costs(_strip_features(x, starts, ends, model.unit), alpha=model.alpha)
     norm = _normalise(raw)
     order, optimal, lb = _solve_order(norm, time_limit=time_limit)
     return dict(order=order, raw=raw, norm=norm, optimal=optimal, lb=lb)
-
-
-def _restore_x(x, starts, ends, order):
-    return np.concatenate([x[:, starts[k]:ends[k]] for k in order], axis=1)
 
 
 def _equal_cuts(logz, w, n):
@@ -800,7 +861,7 @@ def _quality(raw, order, cuts, s, base, w):
     return float(_W_REL * q_rel + q_abs + _MOVE_COST * moved)
 
 
-def _evaluate(x, model, cuts, time_limit, bs=None):
+def _evaluate(x, model, cuts, time_limit, bs=None, cache=None):
     """Order the strips of a candidate cut set and score the candidate.
 
     ``bs``: the boundary scores and their baseline ``(s, base)`` of the shuffled image, to
@@ -809,7 +870,7 @@ def _evaluate(x, model, cuts, time_limit, bs=None):
     w = x.shape[1]
     starts = np.array([0] + list(cuts), dtype=np.int64)
     ends = np.array(list(cuts) + [w], dtype=np.int64)
-    res = _order_for_cuts(x, model, starts, ends, time_limit)
+    res = _order_for_cuts(x, model, starts, ends, time_limit, cache)
     q = 0.0
     if bs is not None and len(cuts):
         q = _quality(res["raw"], res["order"], cuts, bs[0], bs[1], w)
@@ -835,6 +896,7 @@ def _search(x, model, n_strips, cuts, time_limit):
     base = _baseline(s)
     z = s / base
     logz = np.log(np.maximum(z, 1e-3))
+    cache = _SeamCache(x, model)
     hyps = {}
     if n_strips is not None:
         hyps["equal"] = _equal_cuts(logz, w, n_strips)
@@ -865,12 +927,12 @@ def _search(x, model, n_strips, cuts, time_limit):
         if key in seen:
             continue
         seen.add(key)
-        res = _evaluate(x, model, c, time_limit, (s, base))
+        res = _evaluate(x, model, c, time_limit, (s, base), cache)
         res["hyp"] = name
         if n_strips is None and name in ("peaks", "over") and len(c) > 0:
             kept = _merge_kept(res)
             if len(kept) < len(c):
-                res = _evaluate(x, model, kept, time_limit, (s, base))
+                res = _evaluate(x, model, kept, time_limit, (s, base), cache)
                 res["hyp"] = name
         res["rank"] = (0 if name.startswith("equal") else 1, len(res["cuts"]))
         if best is None:
@@ -881,7 +943,7 @@ def _search(x, model, n_strips, cuts, time_limit):
                 res["quality"] <= best["quality"] + tol and res["rank"] < best["rank"]):
             best = res
     if n_strips is None:
-        best = _grow(x, model, (s, base), best, time_limit)
+        best = _grow(x, model, (s, base), best, time_limit, cache)
     return best
 
 
@@ -889,7 +951,7 @@ def _better(res, best, tol):
     return res["quality"] < best["quality"] - tol
 
 
-def _grow(x, model, bs, best, time_limit, max_trials=32, z_min=1.3):
+def _grow(x, model, bs, best, time_limit, cache, max_trials=32, z_min=1.3):
     """Joint search: add candidate cuts one by one while the restored image improves.
 
     Candidates are the local maxima of the relative boundary score not yet cut, best
@@ -913,11 +975,11 @@ def _grow(x, model, bs, best, time_limit, max_trials=32, z_min=1.3):
         if b in cur or b - 1 in cur or b + 1 in cur or not 1 < b < w - 1:
             continue
         trials += 1
-        res = _evaluate(x, model, sorted(cur + [b]), time_limit, bs)
+        res = _evaluate(x, model, sorted(cur + [b]), time_limit, bs, cache)
         if _better(res, best, tol):
             kept = _merge_kept(res)
             if len(kept) < len(res["cuts"]):
-                res2 = _evaluate(x, model, kept, time_limit, bs)
+                res2 = _evaluate(x, model, kept, time_limit, bs, cache)
                 if not _better(res, res2, tol):
                     res = res2
             res["hyp"] = best.get("hyp", "") + "+"
