@@ -759,11 +759,11 @@ def _annulus_stats(img, mask, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
 
 
 @numba.njit(cache=True, nogil=True)
-def _solve5(h, g, n):
+def _solve5(h, g, n, m, z):
     """Solve the n x n symmetric system h z = g by Gaussian elimination with partial pivoting.
 
-    Returns (z, ok)."""
-    m = np.empty((n, n + 1))
+    ``m``: scratch of shape (n, n + 1); the solution goes into ``z``.  Returns
+    False (``z`` undefined) for a singular system."""
     for i in range(n):
         for j in range(n):
             m[i, j] = h[i, j]
@@ -774,7 +774,7 @@ def _solve5(h, g, n):
             if abs(m[r, c]) > abs(m[piv, c]):
                 piv = r
         if not abs(m[piv, c]) > 1e-300:
-            return np.zeros(n), False
+            return False
         if piv != c:
             for j in range(n + 1):
                 t = m[c, j]
@@ -784,13 +784,12 @@ def _solve5(h, g, n):
             f = m[r, c] / m[c, c]
             for j in range(c, n + 1):
                 m[r, j] -= f * m[c, j]
-    z = np.empty(n)
     for r in range(n - 1, -1, -1):
         s = m[r, n]
         for j in range(r + 1, n):
             s -= m[r, j] * z[j]
         z[r] = s / m[r, r]
-    return z, True
+    return True
 
 
 @numba.njit(cache=True, nogil=True)
@@ -892,6 +891,10 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
     hh = np.empty((5, 5))
     g = np.empty(5)
     jac = np.empty(5)
+    hd = np.empty((5, 5))        # scratch of the iterations (no allocation per step)
+    step = np.zeros(5)
+    q = np.empty(5)
+    work = np.empty((5, 6))
 
     def chi2(q):
         c = 0.0
@@ -931,22 +934,22 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
             for j in range(i + 1, 5):
                 hh[i, j] = hh[j, i]
         accepted = False
-        step = np.zeros(5)
         for _try in range(12):
-            hd = hh.copy()
+            hd[:, :] = hh
             for i in range(5):
                 hd[i, i] += lam * hh[i, i] + 1e-300
-            step, ok = _solve5(hd, g, 5)
+            ok = _solve5(hd, g, 5, work, step)
             if not ok:
                 lam *= 10.0
                 continue
-            q = p + step
+            for i in range(5):
+                q[i] = p[i] + step[i]
             if q[3] < 0.2 * s0 or q[3] > 5.0 * s0 or abs(q[1] - cx) > h + 0.5 or abs(q[2] - cy) > h + 0.5:
                 lam *= 10.0
                 continue
             cq = chi2(q)
             if cq <= chi:
-                p = q
+                p[:] = q
                 chi = cq
                 lam = max(lam * 0.3, 1e-7)
                 accepted = True
@@ -981,10 +984,12 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
                 hh[i, j] += jac[i] * jac[j]
     e1 = np.zeros(5)
     e1[1] = 1.0
-    z1, ok1 = _solve5(hh, e1, 5)
+    z1 = np.empty(5)
+    ok1 = _solve5(hh, e1, 5, work, z1)
     e2 = np.zeros(5)
     e2[2] = 1.0
-    z2, ok2 = _solve5(hh, e2, 5)
+    z2 = np.empty(5)
+    ok2 = _solve5(hh, e2, 5, work, z2)
     if not (ok1 and ok2 and z1[1] > 0.0 and z2[2] > 0.0):
         return False
     out[0] = p[1]
