@@ -320,7 +320,8 @@ def _vconv(ring, kk, y, ny, out):
     """
     m = kk.size
     r = m // 2
-    out[:] = 0
+    for x in range(out.size):      # explicit loops here and below: slice assignment costs compile time
+        out[x] = 0
     for j in range(m):
         yy = y + j - r
         if 0 <= yy < ny:
@@ -380,9 +381,11 @@ def _detect(img, mask, has_mask, normalise, k, fy, fx, gy, gx, bg, sig, tsig, pr
             done += 1
         _vconv(ta, kk, y, ny, acc)
         if bg.shape[0] > 1:
-            brow[:] = bg[y]
+            for x in range(nx):
+                brow[x] = bg[y, x]
         if sig.shape[0] > 1:
-            srow[:] = sig[y]
+            for x in range(nx):
+                srow[x] = sig[y, x]
         nh = 0
         if normalise:
             _vconv(tw, kk, y, ny, accw)
@@ -935,7 +938,9 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
                 hh[i, j] = hh[j, i]
         accepted = False
         for _try in range(12):
-            hd[:, :] = hh
+            for i in range(5):
+                for j in range(5):
+                    hd[i, j] = hh[i, j]
             for i in range(5):
                 hd[i, i] += lam * hh[i, i] + 1e-300
             ok = _solve5(hd, g, 5, work, step)
@@ -949,7 +954,8 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
                 continue
             cq = chi2(q)
             if cq <= chi:
-                p[:] = q
+                for i in range(5):
+                    p[i] = q[i]
                 chi = cq
                 lam = max(lam * 0.3, 1e-7)
                 accepted = True
