@@ -211,6 +211,57 @@ def test_prominence_matches_brute_force(seed):
         assert got[k] == pytest.approx(ref[k], rel=0, abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_merge_tree_shortcut_equals_the_full_sweep(seed):
+    # integer values: many ties and plateaus, several peaks per component
+    from drr.tools import peaks as P
+
+    rng = np.random.default_rng(seed)
+    img = np.round(ndimage.gaussian_filter(rng.normal(size=(40, 50)), 1.5) * 8.0)
+    cand = np.flatnonzero(img > np.quantile(img, 0.4))
+    vals = img.ravel()[cand]
+    srt = np.argsort(-vals, kind="stable")                 # D descending, ties by pixel index
+    full = P._sweep(cand[srt], vals[srt], *img.shape)
+    got = P._merge_tree(cand, vals, *img.shape)
+    assert np.count_nonzero(~got[3]) > 5 and np.any(~np.isnan(got[2]))
+    np.testing.assert_array_equal(got[0], srt[full[0]])   # peaks as candidate indices
+    for a, b in zip(got[1:], full[1:]):
+        np.testing.assert_array_equal(a, b)
+
+
+def _sigma_clip_by_sorting(v, nsigma=3.0):
+    """Reference: median and MAD of the sorted kept values, clipped until stable."""
+    v = np.sort(v)
+    med = sig = 0.0
+    for _ in range(10):
+        med = float(np.median(v))
+        sig = 1.482602218505602 * float(np.median(np.abs(v - med)))
+        if sig == 0.0:
+            t = 0.0
+            for q in v:
+                t += abs(q - med)
+            sig = math.sqrt(math.pi / 2.0) * t / v.size
+        if sig == 0.0:
+            break
+        kept = v[(v >= med - nsigma * sig) & (v <= med + nsigma * sig)]
+        if kept.size == v.size:
+            break
+        v = kept
+    return med, sig
+
+
+@pytest.mark.parametrize("n", [1, 2, 141, 142, 1000])
+def test_sigma_clip_by_selection_equals_sorting(n):
+    from drr.tools.peaks import _sigma_clip
+
+    rng = np.random.default_rng(n)
+    outliers = np.where(rng.random(n) < 0.1, 50.0, 0.0)
+    for v in (rng.normal(size=n) + outliers,                    # continuous, outliers
+              np.round(rng.normal(size=n) * 2.0),               # ties
+              np.where(rng.random(n) < 0.7, 3.0, rng.normal(size=n))):   # zero MAD
+        assert _sigma_clip(v) == _sigma_clip_by_sorting(v)
+
+
 def test_close_pair_resolved_and_noise_bumps_rejected():
     rng = np.random.default_rng(7)
     img = gaussian_image((48, 48), [(20.2, 24.0, 20.0), (26.2, 24.3, 20.0), (35.0, 10.0, 400.0)])
