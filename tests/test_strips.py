@@ -295,3 +295,12 @@ def test_seam_cache_matches_direct_costs():
         assert np.array_equal(np.isinf(got), np.isinf(want))
         np.testing.assert_allclose(got[np.isfinite(got)], want[np.isfinite(want)], rtol=1e-12)
     assert len(cache.rows) == 7 and len(cache.cols) == 7     # each edge computed once
+
+
+def test_jump_cuts_plain_detector():
+    x = np.tile(np.arange(30.0), (8, 1))[:, :, None]       # ramp: every difference is 1
+    x[:, 12:] += 50.0                                      # jump before column 12
+    x[:, 13:] += 30.0                                      # and a weaker one next to it
+    x[:, 20:] += 40.0
+    x[:, 29:] += 60.0                                      # would leave a 1-pixel piece
+    assert S._jump_cuts(x, n_sigma=1.0) == [12, 20]

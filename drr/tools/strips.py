@@ -47,7 +47,9 @@ boundary that stands out a little from its neighbourhood (:func:`_over_segment`)
 its pieces puts the natural edges back side by side, and the cuts whose pieces stay
 together are dropped.  Each candidate is ordered and the one whose restored image is most
 natural wins (:func:`_quality`, a joint search of cuts and order); cuts are then added one
-by one while the restored image improves (:func:`_grow`).
+by one while the restored image improves (:func:`_grow`).  A seam cost depends only on the
+two columns at each side, so the costs are kept by edge position for the whole search
+(:class:`_SeamCache`): each candidate only computes the pairs of its new edges.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from ..errors import InputError
 __all__ = ["StripsResult", "reassemble"]
 
 _DP_MAX = 12          # exact Held-Karp up to this many strips
-_OVER_Z = 1.3         # relative boundary score above which a cut is tried in the over-segmentation
+_OVER_Z = 1.3         # relative boundary score of an over-segmentation cut (at least)
 _OVER_MIN_WIDTH = 3   # narrowest piece of the over-segmentation (pixels)
 _DOMINATED = 1.5      # a peak cut is dropped next to a boundary scoring this many times more
 _ALPHA = 0.5          # weight of the per-row prediction in p_r (0: Gallagher, 1: Pomeranz)
@@ -861,6 +863,21 @@ def _quality(raw, order, cuts, s, base, w):
     return float(_W_REL * q_rel + q_abs + _MOVE_COST * moved)
 
 
+def _jump_cuts(x, n_sigma=3.0):
+    """Boundaries where the image jumps: the median over rows of the mean absolute column
+    difference above its mean plus ``n_sigma`` standard deviations (the plain detector of
+    issue 4; a candidate like the others, judged by :func:`_quality`).  Strongest first,
+    no two adjacent, none leaving a 1-pixel piece at an end; returns sorted positions."""
+    jump = np.median(np.abs(np.diff(x, axis=1)).mean(axis=2), axis=0)       # (W - 1,)
+    idx = np.flatnonzero(jump > jump.mean() + n_sigma * jump.std())
+    idx = idx[np.argsort(-jump[idx], kind="stable")]
+    out = []
+    for i in idx:
+        if 1 <= i <= jump.size - 2 and all(abs(int(i) - o) > 1 for o in out):
+            out.append(int(i))
+    return sorted(i + 1 for i in out)
+
+
 def _evaluate(x, model, cuts, time_limit, bs=None, cache=None):
     """Order the strips of a candidate cut set and score the candidate.
 
@@ -919,6 +936,9 @@ def _search(x, model, n_strips, cuts, time_limit):
         over = _over_segment(z)
         if over:
             hyps["over"] = over
+        jumps = _jump_cuts(x)
+        if jumps:
+            hyps["jumps"] = jumps
         hyps["none"] = []
     best = None
     seen = set()
@@ -929,7 +949,7 @@ def _search(x, model, n_strips, cuts, time_limit):
         seen.add(key)
         res = _evaluate(x, model, c, time_limit, (s, base), cache)
         res["hyp"] = name
-        if n_strips is None and name in ("peaks", "over") and len(c) > 0:
+        if n_strips is None and name in ("peaks", "over", "jumps") and len(c) > 0:
             kept = _merge_kept(res)
             if len(kept) < len(c):
                 res = _evaluate(x, model, kept, time_limit, (s, base), cache)
