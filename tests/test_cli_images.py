@@ -119,6 +119,8 @@ def test_demo_renders_the_bundled_ct(tmp_path, capsys):
     (["render", "{ct}", "-o", "{out}", "--backend", "cuda"], "cuda"),
     (["render", "{ct}", "-o", "{out}", "--spacing", "0", "1"], "pixel_spacing"),
     (["render", "{ct}", "-o", "{outdir_missing}"], "does not exist"),
+    (["render", "{ct}", "-o", "{out}", "--source", "0", "0", "0", "--detector-center", "0", "0", "100",
+      "--up", "0", "1", "0"], "--spacing"),
 ])
 def test_cli_errors_are_one_line_and_leave_no_file(small_ct, tmp_path, capsys, argv, match):
     from drr.backends import cuda_unavailable_reason

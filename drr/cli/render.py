@@ -115,14 +115,15 @@ def fit_spacing(volume, make_geometry, shape) -> tuple[float, float]:
     P = make_geometry(1.0).projection_matrices()[0]
     corners = np.c_[volume.corners(), np.ones(8)] @ P.T
     if np.any(corners[:, 2] <= 0):
-        return (1.0, 1.0)            # the source is inside the volume's box: no finite fit
+        raise InputError("the source is inside (or beside) the volume's box, so no board holds "
+                         "the whole volume; give the pixel pitch with --spacing DU DV")
     c = corners[:, 0] / corners[:, 2] - (cols - 1) / 2.0
     r = corners[:, 1] / corners[:, 2] - (rows - 1) / 2.0
     pitch = max(2 * np.abs(c).max() / cols, 2 * np.abs(r).max() / rows) / 0.95
     return (pitch, pitch)
 
 
-def _angles(values, flag: str):
+def _angles(values):
     """None -> 0; one value -> a scalar (one pose); several -> an array (a batch)."""
     if values is None:
         return 0.0
@@ -141,7 +142,7 @@ def geometry_from_args(args, volume) -> Geometry:
     explicit = args.detector_u is not None or args.detector_v is not None
     look_at = args.source is not None or args.detector_center is not None
     carm = any(x is not None for x in (args.isocenter, args.sid, args.sdd, args.primary, args.secondary))
-    if sum([explicit or look_at, carm]) > 1:
+    if (explicit or look_at) and carm:
         raise InputError("give either --source/--detector-center (explicit or look-at form) "
                          "or the C-arm options (--isocenter/--sid/--sdd/--primary/--secondary), not both")
     if explicit:
@@ -165,8 +166,8 @@ def geometry_from_args(args, volume) -> Geometry:
         sid = DEFAULT_SID if args.sid is None else args.sid
         sdd = DEFAULT_SDD if args.sdd is None else args.sdd
 
-        primary = _angles(args.primary, "--primary")
-        secondary = _angles(args.secondary, "--secondary")
+        primary = _angles(args.primary)
+        secondary = _angles(args.secondary)
         if np.ndim(primary) and np.ndim(secondary) and len(primary) != len(secondary):
             raise InputError(f"--secondary must give one angle or as many as --primary "
                              f"({len(primary)}), not {len(secondary)}")
