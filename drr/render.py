@@ -45,7 +45,7 @@ class Renderer:
     >>> import numpy as np, drr
     >>> vol = drr.Volume(np.full((4, 4, 4), 0.02, np.float32))
     >>> geo = drr.Geometry.look_at((1.5, -100, 1.5), (1.5, 100, 1.5), shape=(1, 1), pixel_spacing=1)
-    >>> float(drr.Renderer(vol, backend="cpu")(geo)[0, 0])  # 4 mm of mu = 0.02/mm
+    >>> round(float(drr.Renderer(vol, backend="cpu")(geo)[0, 0]), 6)  # 4 mm of mu = 0.02/mm
     0.08
     """
 
@@ -106,7 +106,7 @@ class Renderer:
             raise InputError(f"`geometry` must be a drr.Geometry, not {type(geometry).__name__}")
         if output not in OUTPUTS:
             raise InputError(f"`output` must be one of {OUTPUTS}, not {output!r}")
-        if output == "intensity" and not (np.isfinite(i0) and i0 > 0):
+        if output == "intensity" and not (isinstance(i0, (int, float)) and np.isfinite(i0) and i0 > 0):
             raise InputError(f"`i0` must be a positive number, not {i0!r}")
         if method not in METHODS:
             raise InputError(f"`method` must be one of {METHODS}, not {method!r}")
