@@ -363,3 +363,17 @@ def test_gpu_only_options_are_refused_on_the_cpu():
         drr.Renderer(vol, backend="cpu", storage="int8")
     with pytest.raises(drr.InputError, match="device_output"):
         drr.render(vol, geo, backend="cpu", device_output=True)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reflected_direction_equals_the_flipped_array(backend):
+    """direction = diag(-1, 1, 1) (i runs toward -x) is the same volume as the array flipped along i."""
+    rng = np.random.default_rng(15)
+    data = rng.uniform(0, 0.05, size=(4, 5, 6))
+    sp = (1.5, 1.0, 2.0)
+    reflected = drr.Volume(data, spacing=sp, origin=(20.0, 1.0, 2.0), direction=np.diag([-1.0, 1.0, 1.0]))
+    plain = drr.Volume(data[:, :, ::-1], spacing=sp, origin=reflected.index_to_world([5, 0, 0]))
+    np.testing.assert_allclose(plain.corners().min(0), reflected.corners().min(0), atol=1e-12)
+    geo = random_look_at(rng, plain.center(), 25.0, shape=(5, 6), spacing=1.0, n=2)
+    assert_close(drr.render(reflected, geo, backend=backend),
+                 drr.render(plain, geo, backend=backend).astype(np.float64))
