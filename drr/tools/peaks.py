@@ -874,10 +874,13 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
     Writes (x, y, x_err, y_err, A, B, s) into ``out``; returns True on success.
     """
     ny, nx = img.shape
-    m = (2 * h + 1) ** 2
+    w = 2 * h + 1
+    m = w * w
     px = np.empty(m)
     py = np.empty(m)
     pv = np.empty(m)
+    kx = np.empty(m, np.int64)   # column / row of each pixel within the stamp, for the
+    ky = np.empty(m, np.int64)   # separable Gaussian exp(-(dx^2+dy^2)/2s^2) = ex[dx] ey[dy]
     n = 0
     for yy in range(max(0, cy - h), min(ny, cy + h + 1)):
         for xx in range(max(0, cx - h), min(nx, cx + h + 1)):
@@ -887,9 +890,14 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
             px[n] = xx
             py[n] = yy
             pv[n] = v
+            kx[n] = xx - (cx - h)
+            ky[n] = yy - (cy - h)
             n += 1
     if n < 8:
         return False
+    # exp values per stamp column and row: 2 (2h+1) exps per model evaluation instead of (2h+1)^2
+    ex = np.empty(w)
+    ey = np.empty(w)
     p = np.array([a0, x0, y0, s0, b0])
     hh = np.empty((5, 5))
     g = np.empty(5)
@@ -899,11 +907,17 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
     q = np.empty(5)
     work = np.empty((5, 6))
 
+    def tables(q, inv):
+        for c in range(w):
+            ex[c] = math.exp(-((cx - h + c) - q[1]) ** 2 * inv)
+            ey[c] = math.exp(-((cy - h + c) - q[2]) ** 2 * inv)
+
     def chi2(q):
         c = 0.0
         inv = 1.0 / (2.0 * q[3] * q[3])
+        tables(q, inv)
         for k in range(n):
-            e = math.exp(-((px[k] - q[1]) ** 2 + (py[k] - q[2]) ** 2) * inv)
+            e = ex[kx[k]] * ey[ky[k]]
             r = pv[k] - q[4] - q[0] * e
             c += r * r
         return c
@@ -918,11 +932,12 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
                 hh[i, j] = 0.0
         s2 = p[3] * p[3]
         inv = 1.0 / (2.0 * s2)
+        tables(p, inv)
         for k in range(n):
             dx = px[k] - p[1]
             dy = py[k] - p[2]
             r2 = dx * dx + dy * dy
-            e = math.exp(-r2 * inv)
+            e = ex[kx[k]] * ey[ky[k]]
             r = pv[k] - p[4] - p[0] * e
             jac[0] = e
             jac[1] = p[0] * e * dx / s2
@@ -975,11 +990,12 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
             hh[i, j] = 0.0
     s2 = p[3] * p[3]
     inv = 1.0 / (2.0 * s2)
+    tables(p, inv)
     for k in range(n):
         dx = px[k] - p[1]
         dy = py[k] - p[2]
         r2 = dx * dx + dy * dy
-        e = math.exp(-r2 * inv)
+        e = ex[kx[k]] * ey[ky[k]]
         jac[0] = e
         jac[1] = p[0] * e * dx / s2
         jac[2] = p[0] * e * dy / s2
