@@ -304,3 +304,33 @@ def test_jump_cuts_plain_detector():
     x[:, 20:] += 40.0
     x[:, 29:] += 60.0                                      # would leave a 1-pixel piece
     assert S._jump_cuts(x, n_sigma=1.0) == [12, 20]
+
+
+def test_unknown_count_periodic_texture_better_partner():
+    """moon, 20 unequal strips, nothing given: several cuts hardly stand out from the
+    2-pixel texture (relative score ~1.1); the partner scores find them (restored exactly;
+    failed before _partner_scores was used in _grow)."""
+    skdata = pytest.importorskip("skimage.data")
+    moon = skdata.moon()
+    bounds = np.array([0, 38, 54, 63, 101, 140, 153, 206, 216, 230, 278, 287, 325, 334, 373,
+                       385, 419, 438, 467, 503, 512])
+    perm = np.array([12, 10, 7, 6, 19, 3, 16, 17, 5, 18, 4, 13, 15, 8, 0, 1, 9, 11, 14, 2])
+    sh, cuts, _ = _shuffle(moon, bounds, perm)
+    res = reassemble(sh)
+    np.testing.assert_array_equal(res.image, moon)
+
+
+def test_partner_scores_separate_cuts_from_natural_boundaries():
+    img = _smooth_field((64, 120, 3), seed=5, sigma=4.0)
+    bounds = np.array([0, 17, 40, 58, 81, 99, 120])
+    sh, cuts, _ = _shuffle(img, bounds, np.array([4, 1, 5, 0, 3, 2]))
+    x, unit, _ = S._as_float(sh, 1)
+    model = S._noise_model(x, unit)
+    s = S._boundary_scores(x, model.unit, alpha=model.alpha)
+    p = S._partner_scores(x, model, s / S._baseline(s), extra=list(cuts[1:]))
+    at_cuts = p[np.array(cuts[1:]) - 1]
+    mask = np.ones(p.size, dtype=bool)
+    mask[np.array(cuts[1:]) - 1] = False
+    assert p[0] == -np.inf and p[-1] == -np.inf
+    assert at_cuts.min() > S._PARTNER_MIN
+    assert at_cuts.min() > np.max(p[mask])

@@ -47,7 +47,10 @@ boundary that stands out a little from its neighbourhood (:func:`_over_segment`)
 its pieces puts the natural edges back side by side, and the cuts whose pieces stay
 together are dropped.  Each candidate is ordered and the one whose restored image is most
 natural wins (:func:`_quality`, a joint search of cuts and order); cuts are then added one
-by one while the restored image improves (:func:`_grow`).  A seam cost depends only on the
+by one while the restored image improves (:func:`_grow`), first the boundaries where a
+*better partner exists* (:func:`_partner_scores`: the piece before the boundary continues
+into the start of another piece, or the piece after it out of another's end, much better
+than across the boundary itself), which finds cuts that do not stand out in a texture.  A seam cost depends only on the
 two columns at each side, so the costs are kept by edge position for the whole search
 (:class:`_SeamCache`): each candidate only computes the pairs of its new edges.
 """
@@ -863,6 +866,69 @@ def _quality(raw, order, cuts, s, base, w):
     return float(_W_REL * q_rel + q_abs + _MOVE_COST * moved)
 
 
+_PARTNER_K = 64       # candidate boundaries compared by :func:`_partner_scores`
+_PARTNER_ROWS = 64    # rows used by :func:`_partner_scores` (evenly subsampled)
+_PARTNER_MIN = 0.5    # partner score (log ratio) of a cut that _grow tries first (at least)
+
+
+def _partner_scores(x, model, z, k_max=_PARTNER_K, extra=()):
+    """"A better partner exists": ``log(D(b, b) / partner(b))`` for every boundary ``b``.
+
+    ``D(e, s)`` is the raw seam cost (:func:`_edge_pair_costs`) of the right edge ending at
+    ``e`` against the left edge starting at ``s``.  For the boundary ``b`` between columns
+    ``b - 1`` and ``b``, ``D(b, b)`` is how well the image continues across it, and
+    ``partner(b) = min(min_s D(b, s), min_e D(e, b))`` the best continuation into or out of
+    another boundary of the candidate set (the ``k_max`` boundaries of highest relative
+    score ``z``, and the positions ``extra``: cuts already found; ``|s - b|, |e - b| >= 4`` so that the edges share no column).  At a true cut
+    the piece before it continues naturally into the start of its true successor, which is
+    another cut (a candidate when it stands out at all), so the score is large even where
+    the cut itself hardly stands out from its neighbours (a periodic texture); at a natural
+    boundary it is about 0 or negative.  Rows are subsampled to at most
+    :data:`_PARTNER_ROWS`; costs are floored at 5 % of the median ``D(b, b)``.
+    Returns (W - 1,) float64, -inf at the boundaries that leave a 1-pixel piece at an end.
+    """
+    w = x.shape[1]
+    out = np.full(w - 1, -np.inf)
+    b = np.arange(2, w - 1)                       # pieces at least 2 wide on both sides
+    if b.size < 3:
+        return out
+    cand = b[np.argsort(-z[b - 1], kind="stable")[:k_max]]
+    cand = np.unique(np.concatenate([cand, [v for v in extra if 2 <= v <= w - 2]]).astype(np.int64))
+    step = max(1, -(-x.shape[0] // _PARTNER_ROWS))
+    xs = np.ascontiguousarray(x[::step])
+    fr = _strip_features(xs, b - 2, b, model.unit)            # right edges ending at b
+    fl = _strip_features(xs, b, b + 2, model.unit)            # left edges starting at b
+    rk, lk = ("last", "gr", "mur", "ar"), ("first", "gl", "mul", "al")
+    r_all = {k: fr[k] for k in rk}
+    l_all = {k: fl[k] for k in lk}
+    ci = cand - 2
+    r_c = {k: fr[k][ci] for k in rk}
+    l_c = {k: fl[k][ci] for k in lk}
+    d_out = _edge_pair_costs(r_all, l_c, model.alpha)         # [b, cand start]
+    d_in = _edge_pair_costs(r_c, l_all, model.alpha)          # [cand end, b]
+    # own seam D(b, b): the diagonal, one pair per boundary
+    own = _edge_pair_costs_diag(r_all, l_all, model.alpha)
+    far = np.abs(b[:, None] - cand[None, :]) >= 4
+    d_out = np.where(far, d_out, np.inf)
+    d_in = np.where(far.T, d_in, np.inf)
+    partner = np.minimum(d_out.min(axis=1), d_in.min(axis=0))
+    floor = max(1e-12, 0.05 * float(np.median(own)))
+    out[b - 1] = np.log(np.maximum(own, floor) / np.maximum(partner, floor))
+    return out
+
+
+def _edge_pair_costs_diag(fr, fl, alpha):
+    """The diagonal of :func:`_edge_pair_costs` (right edge ``k`` against left edge ``k``):
+    (K,) float64, without the K x K matrix."""
+    last, first = fr["last"], fl["first"]
+    h, c = last.shape[1:]
+    pred_next = last + fr["mur"][:, None, :] + alpha * (fr["gr"] - fr["mur"][:, None, :])
+    pred_prev = first - (fl["mul"][:, None, :] + alpha * (fl["gl"] - fl["mul"][:, None, :]))
+    d1 = _rho(_whitened_rows(fr["ar"], first - pred_next), c).sum(axis=1)
+    d2 = _rho(_whitened_rows(fl["al"], last - pred_prev), c).sum(axis=1)
+    return (d1 + d2) / (2.0 * h)
+
+
 def _jump_cuts(x, n_sigma=3.0):
     """Boundaries where the image jumps: the median over rows of the mean absolute column
     difference above its mean plus ``n_sigma`` standard deviations (the plain detector of
@@ -986,6 +1052,14 @@ def _grow(x, model, bs, best, time_limit, cache, max_trials=32, z_min=1.3):
     peak = (zz[1:-1] >= zz[:-2]) & (zz[1:-1] >= zz[2:]) & (rank > z_min)
     cand = [int(b) + 1 for b in np.flatnonzero(peak)]
     cand.sort(key=lambda b: -rank[b - 1])
+    # boundaries with a better partner among the cuts found so far come first: a weak
+    # cut in a periodic texture does not stand out from its neighbours (rank) but the piece
+    # before it continues into the start of another piece (:func:`_partner_scores`)
+    p = _partner_scores(x, model, z, extra=best["cuts"])
+    first = [b for b in _over_segment(p, thresh=_PARTNER_MIN, min_width=2)
+             if b not in best["cuts"]]
+    first.sort(key=lambda b: -p[b - 1])
+    cand = first[:max_trials // 2] + [b for b in cand if b not in first[:max_trials // 2]]
     tol = 1e-9 * (1.0 + float(s.sum()))
     trials = 0
     for b in cand:
