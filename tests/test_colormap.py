@@ -229,6 +229,56 @@ def test_colormap_object_and_list_of_colours():
     np.testing.assert_allclose(as_array.values, as_names.values)
 
 
+@pytest.mark.parametrize("name", ["gray", "RdBu"])
+def test_figure_page_and_frame_in_map_colours_are_invalid(name):
+    # white page, black frame, ticks and labels are colours of gray (and white of RdBu)
+    truth = smooth_field(11, n=120)
+    fig = plt.figure(figsize=(3, 3), dpi=100)
+    ax = fig.add_axes([0.15, 0.15, 0.7, 0.7])
+    ax.imshow(truth, cmap=name, interpolation="nearest")
+    ax.set_title("title")
+    rgb = figure_rgb(fig)
+    r0, r1, c0, c1 = bbox_pixels(ax, rgb.shape[0])
+    plt.close(fig)
+    box = np.zeros(rgb.shape[:2], bool)
+    box[int(np.floor(r0)) : int(np.ceil(r1)), int(np.floor(c0)) : int(np.ceil(c1))] = True
+    inner = ndimage.binary_erosion(box, iterations=2)
+    plain = invert_colormap(rgb, cmap=name, spatial_validity=False)
+    res = invert_colormap(rgb, cmap=name)
+    assert plain.valid[~box].mean() > 0.5  # the colour test alone accepts the page
+    assert not res.valid[~box].any()
+    assert res.valid[inner].all()
+    # the frame line (uniform black on gray) hugging the image is peeled off: the
+    # outer rows and columns of what stays valid show the field, not one colour
+    ys, xs = np.nonzero(res.valid)
+    for line in (rgb[ys.min(), xs.min() : xs.max() + 1], rgb[ys.max(), xs.min() : xs.max() + 1],
+                 rgb[ys.min() : ys.max() + 1, xs.min()], rgb[ys.min() : ys.max() + 1, xs.max()]):
+        assert np.ptp(line[:, 0].astype(int)) > 20
+    if name == "gray":  # black is on gray: the colour test alone accepts the frame
+        assert plain.valid[ys.min() - 1, xs.min() : xs.max() + 1].all()
+    # same values up to the spatial step, which no longer averages in page pixels
+    np.testing.assert_allclose(res.values[res.valid], plain.values[res.valid], atol=0.02)
+    deep = ndimage.distance_transform_cdt(inner) > 4  # (filters' sums: rounding only)
+    np.testing.assert_allclose(res.values[deep], plain.values[deep], rtol=0, atol=1e-12)
+
+
+def test_spatial_validity_leaves_plain_images_alone():
+    # a field with a flat region along the whole border is not a figure
+    truth = smooth_field(12, n=96)
+    truth[:8] = truth[-8:] = 0.0
+    truth[:, :8] = truth[:, -8:] = 0.0
+    img = render(truth, "gray")
+    a = invert_colormap(img, cmap="gray")
+    b = invert_colormap(img, cmap="gray", spatial_validity=False)
+    assert a.valid.all()
+    np.testing.assert_array_equal(a.values, b.values)
+
+
+def test_spatial_validity_must_be_bool():
+    with pytest.raises(InputError, match="spatial_validity"):
+        invert_colormap(np.zeros((4, 4, 3), np.uint8), cmap="gray", spatial_validity="yes")
+
+
 def test_background_text_and_axes_are_invalid():
     truth = smooth_field(7, n=120)
     fig = plt.figure(figsize=(3, 3), dpi=100)
