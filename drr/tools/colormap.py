@@ -42,8 +42,11 @@ that produced it.  The method, in four steps:
 
 A pixel is *valid* when its distance to the curve is below ``max_distance``
 (ΔE); background, text, axes and markers are normally far from the curve.
-Colours that do lie on the colormap (white on ``gray``, black on ``gray``)
-cannot be told apart from the field by colour; mask them yourself.
+Colours that do lie on the colormap (white and black on ``gray``) cannot be
+told apart from the field by colour; in an image laid out as a figure (a
+page of one colour around rectangular data regions) the layout decides
+(``spatial_validity``): only the data regions stay valid.  On-map text or
+markers drawn *inside* the data region stay valid; mask them yourself.
 
 Values outside ``[vmin, vmax]`` are painted with the end colours; they come
 back as the end values, with an interval that reaches only the end of the LUT.
@@ -1013,19 +1016,50 @@ def _keep_texture(raw, smooth, var_raw, valid, radius, excess=_TEXTURE_EXCESS):
     pixel's interval).  ``excess > 1`` because ``mean(r²)`` is itself noisy
     (relative sd ``sqrt(2) / (2 radius + 1)``): with ``excess = 1`` noise
     leaks back into smooth regions wherever the estimate runs high.
+    Window sums are separable box sums with zero padding (as
+    ``scipy.ndimage.uniform_filter(mode="constant")``, whose ``1/size²``
+    cancels in both ratios), in a compiled kernel.
     """
-    from scipy.ndimage import uniform_filter
+    return _keep_texture_kernel(raw, smooth, var_raw, valid, int(radius), float(excess))
 
-    size = 2 * radius + 1
-    wgt = valid.astype(np.float64)
-    r = np.where(valid, raw - smooth, 0.0)
-    n = uniform_filter(wgt, size, mode="constant")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        energy = uniform_filter(r * r, size, mode="constant") / n
-        var = uniform_filter(np.where(valid, var_raw, 0.0), size, mode="constant") / n
-        gain = np.clip(1.0 - excess * var / energy, 0.0, 1.0)
-    gain = np.where(np.isfinite(gain), gain, 0.0)
-    return smooth + gain * r
+
+@numba.njit(cache=True, parallel=True)
+def _keep_texture_kernel(raw, smooth, var_raw, valid, radius, excess):
+    """:func:`_keep_texture`: box sums of (valid, r², var) by rows, then by columns."""
+    h, w = raw.shape
+    rows = np.zeros((3, h, w))  # horizontal sums of n, r², var
+    for y in numba.prange(h):
+        for x in range(w):
+            a = 0.0
+            b = 0.0
+            c = 0.0
+            for xx in range(max(0, x - radius), min(w, x + radius + 1)):
+                if valid[y, xx]:
+                    r = raw[y, xx] - smooth[y, xx]
+                    a += 1.0
+                    b += r * r
+                    c += var_raw[y, xx]
+            rows[0, y, x] = a
+            rows[1, y, x] = b
+            rows[2, y, x] = c
+    out = np.empty_like(smooth)
+    for y in numba.prange(h):
+        for x in range(w):
+            if not valid[y, x]:
+                out[y, x] = smooth[y, x]
+                continue
+            n = 0.0
+            e = 0.0
+            v = 0.0
+            for yy in range(max(0, y - radius), min(h, y + radius + 1)):
+                n += rows[0, yy, x]
+                e += rows[1, yy, x]
+                v += rows[2, yy, x]
+            g = 0.0
+            if n > 0.0 and e > 0.0:
+                g = min(max(1.0 - excess * (v / n) / (e / n), 0.0), 1.0)
+            out[y, x] = smooth[y, x] + g * (raw[y, x] - smooth[y, x])
+    return out
 
 
 def _plausible_branches(bd, nstored, var_lab):
@@ -1232,10 +1266,7 @@ def invert_colormap(
         choice = _resolve_branches(est_t, inv_px, nst_px, valid, curve.cyclic)
     else:
         choice = np.zeros(shape, dtype=np.intp)
-    flat = inv_px * _MAX_BRANCHES + choice  # (pixel, chosen branch) in the (U, B) tables
-    t_val = est_t.ravel()[flat]
-    t_lo = np.clip(curve.t[lo.ravel()[flat]] - dt - curve.half_bin, 0.0, 1.0)
-    t_hi = np.clip(curve.t[hi.ravel()[flat]] + dt + curve.half_bin, 0.0, 1.0)
+    t_val, t_lo, t_hi = _gather_branch(inv_px, choice, est_t, lo, hi, curve.t, dt, curve.half_bin)
     if len(shape) == 2 and smoothing > 0 and np.any(var_raw > 0.0):
         # (var_raw == 0: a clean image, noise at the 8-bit rounding -- the
         # spatial step would give back the pixelwise values)
@@ -1305,6 +1336,31 @@ def _refine_in_rgb(p, crgb, lo, hi, nstored, est):
                 if dd < dk:
                     best = k + sp
             est[u, j] = best
+
+
+@numba.njit(cache=True, parallel=True)
+def _gather_branch(inv, choice, est_t, lo, hi, t, dt, half_bin):
+    """Per pixel, the chosen branch's value and interval ends (curve parameter), widened.
+
+    ``t_val = est_t[inv, choice]``; ``t_lo = clip(t[lo[inv, choice]] - dt - half_bin, 0, 1)``
+    and ``t_hi = clip(t[hi[inv, choice]] + dt + half_bin, 0, 1)``: half a
+    sample step and half a LUT bin beyond the branch's samples.
+    """
+    t_val = np.empty(inv.shape)
+    t_lo = np.empty(inv.shape)
+    t_hi = np.empty(inv.shape)
+    h = inv.shape[0]
+    w = inv.shape[1] if inv.ndim == 2 else 1
+    fi, fc = inv.reshape(-1), choice.reshape(-1)
+    fv, fl, fh = t_val.reshape(-1), t_lo.reshape(-1), t_hi.reshape(-1)
+    for y in numba.prange(h):
+        for i in range(y * w, (y + 1) * w):
+            u = fi[i]
+            j = fc[i]
+            fv[i] = est_t[u, j]
+            fl[i] = min(max(t[lo[u, j]] - dt - half_bin, 0.0), 1.0)
+            fh[i] = min(max(t[hi[u, j]] + dt + half_bin, 0.0), 1.0)
+    return t_val, t_lo, t_hi
 
 
 @numba.njit(cache=True)
