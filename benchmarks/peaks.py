@@ -381,12 +381,14 @@ def section_cluster(trials):
           "uniform in a bin; a second cluster with N/2 points, sigma 2s, 25 bins away; uniform "
           "background of 5N points.  Error = distance to the true centre (bins).  Target: within "
           "0.15 bins.  `hist argmax` = the maximum bin's centre; `smoothed argmax` = after a "
-          "1-bin Gaussian; `weights` = cluster_center on the histogram (bin centres + counts).\n")
+          "1-bin Gaussian; `weights` = cluster_center on the histogram (bin centres + counts); "
+          "`mean shift only` = cluster_center without the local fit (refine=False).\n")
     rows = []
     for s, n in ((2.0, 2000), (2.0, 10000), (4.0, 10000), (1.0, 1000)):
         rng = np.random.default_rng(int(100 * s + n))
-        errs = {m: [] for m in ("cluster_center", "weights", "hist argmax", "smoothed argmax")}
-        pulls = []
+        errs = {m: [] for m in ("cluster_center", "mean shift only", "weights", "hist argmax",
+                                "smoothed argmax")}
+        pulls, pulls_ms, refined = [], [], 0
         for _ in range(trials):
             c = rng.uniform(35, 65, 2)
             th = rng.uniform(0, 2 * np.pi)
@@ -396,6 +398,10 @@ def section_cluster(trials):
             r = cluster_center(pts[:, 0], pts[:, 1], bins=100, range=((0, 100), (0, 100)))
             errs["cluster_center"].append(np.hypot(r.x - c[0], r.y - c[1]))
             pulls.append([(r.x - c[0]) / r.x_err, (r.y - c[1]) / r.y_err])
+            refined += r.refined
+            r0 = cluster_center(pts[:, 0], pts[:, 1], bins=100, range=((0, 100), (0, 100)), refine=False)
+            errs["mean shift only"].append(np.hypot(r0.x - c[0], r0.y - c[1]))
+            pulls_ms.append([(r0.x - c[0]) / r0.x_err, (r0.y - c[1]) / r0.y_err])
             h, ex, ey = np.histogram2d(pts[:, 0], pts[:, 1], bins=100, range=((0, 100), (0, 100)))
             bx, by = np.meshgrid(0.5 * (ex[1:] + ex[:-1]), 0.5 * (ey[1:] + ey[:-1]), indexing="ij")
             rw = cluster_center(bx.ravel(), by.ravel(), weights=h.ravel(), bins=100,
@@ -406,10 +412,15 @@ def section_cluster(trials):
             hs = ndimage.gaussian_filter(h, 1.0)
             i, j = np.unravel_index(np.argmax(hs), h.shape)
             errs["smoothed argmax"].append(np.hypot(bx[i, j] - c[0], by[i, j] - c[1]))
-        pulls = np.array(pulls)
+        pulls, pulls_ms = np.array(pulls), np.array(pulls_ms)
         for m, e in errs.items():
             e = np.array(e)
-            note = f"pull std x,y {pulls[:, 0].std():.2f}, {pulls[:, 1].std():.2f}" if m == "cluster_center" else ""
+            note = ""
+            if m == "cluster_center":
+                note = (f"pull std x,y {pulls[:, 0].std():.2f}, {pulls[:, 1].std():.2f}; "
+                        f"fit used in {refined}/{trials}")
+            elif m == "mean shift only":
+                note = f"refine=False; pull std x,y {pulls_ms[:, 0].std():.2f}, {pulls_ms[:, 1].std():.2f}"
             rows.append([f"{s:g}", str(n), m, f"{np.median(e):.3f}", f"{np.percentile(e, 95):.3f}",
                          f"{np.mean(e <= 0.15):.2f}", note])
     table(["s (bins)", "N", "method", "median err", "95th pct", "frac <= 0.15", "note"], rows)
