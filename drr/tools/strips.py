@@ -885,7 +885,8 @@ def _partner_scores(x, model, z, k_max=_PARTNER_K, extra=()):
     the cut itself hardly stands out from its neighbours (a periodic texture); at a natural
     boundary it is about 0 or negative.  Rows are subsampled to at most
     :data:`_PARTNER_ROWS`; costs are floored at 5 % of the median ``D(b, b)``.
-    Returns (W - 1,) float64, -inf at the boundaries that leave a 1-pixel piece at an end.
+    Only the local maxima of ``z`` and the candidates are scored.  Returns (W - 1,)
+    float64, -inf elsewhere and at the boundaries that leave a 1-pixel piece at an end.
     """
     w = x.shape[1]
     out = np.full(w - 1, -np.inf)
@@ -893,7 +894,12 @@ def _partner_scores(x, model, z, k_max=_PARTNER_K, extra=()):
     if b.size < 3:
         return out
     cand = b[np.argsort(-z[b - 1], kind="stable")[:k_max]]
-    cand = np.unique(np.concatenate([cand, [v for v in extra if 2 <= v <= w - 2]]).astype(np.int64))
+    ext = [v for v in extra if 2 <= v <= w - 2]
+    cand = np.unique(np.concatenate([cand, ext]).astype(np.int64))
+    # only local maxima of z are scored (a cut raises the score of its own boundary)
+    zz = np.concatenate([[-np.inf], z, [-np.inf]])
+    loc = (zz[b] >= zz[b - 1]) & (zz[b] >= zz[b + 1])
+    b = np.unique(np.concatenate([b[loc], cand]).astype(np.int64))
     step = max(1, -(-x.shape[0] // _PARTNER_ROWS))
     xs = np.ascontiguousarray(x[::step])
     fr = _strip_features(xs, b - 2, b, model.unit)            # right edges ending at b
@@ -901,7 +907,7 @@ def _partner_scores(x, model, z, k_max=_PARTNER_K, extra=()):
     rk, lk = ("last", "gr", "mur", "ar"), ("first", "gl", "mul", "al")
     r_all = {k: fr[k] for k in rk}
     l_all = {k: fl[k] for k in lk}
-    ci = cand - 2
+    ci = np.searchsorted(b, cand)                             # cand is a subset of b
     r_c = {k: fr[k][ci] for k in rk}
     l_c = {k: fl[k][ci] for k in lk}
     d_out = _edge_pair_costs(r_all, l_c, model.alpha)         # [b, cand start]
