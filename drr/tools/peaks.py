@@ -7,7 +7,9 @@ Two functions:
   sub-pixel position and its uncertainty, height, local background and noise,
   signal-to-noise ratio, 2-D topographic prominence and isolation.
 * :func:`cluster_center` -- the mode of the densest cluster of 2-D points,
-  refined on the raw points by mean shift, with an uncertainty.
+  refined on the raw points by mean shift, then by a local Poisson fit of a
+  Gaussian plus a plane to the histogram (removes the kernel's pull towards a
+  neighbouring cluster), with an uncertainty.
 
 Pixel convention: ``x`` is the column and ``y`` the row index, in pixels; the
 centre of pixel ``image[r, c]`` is at ``(x, y) = (c, r)`` (``imshow`` with its
