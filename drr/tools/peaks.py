@@ -925,6 +925,7 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
         return c
 
     chi = chi2(p)
+    current = True              # ex, ey hold the tables of p
     lam = 1e-3
     conv = False
     for _it in range(40):
@@ -934,7 +935,8 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
                 hh[i, j] = 0.0
         s2 = p[3] * p[3]
         inv = 1.0 / (2.0 * s2)
-        tables(p, inv)
+        if not current:
+            tables(p, inv)      # (after an accepted step chi2 left the tables of p in place)
         for k in range(n):
             dx = px[k] - p[1]
             dy = py[k] - p[2]
@@ -970,10 +972,12 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
                 lam *= 10.0
                 continue
             cq = chi2(q)
+            current = False
             if cq <= chi:
                 for i in range(5):
                     p[i] = q[i]
                 chi = cq
+                current = True
                 lam = max(lam * 0.3, 1e-7)
                 accepted = True
                 break
