@@ -869,6 +869,7 @@ def _quality(raw, order, cuts, s, base, w):
 _PARTNER_K = 64       # candidate boundaries compared by :func:`_partner_scores`
 _PARTNER_ROWS = 64    # rows used by :func:`_partner_scores` (evenly subsampled)
 _PARTNER_MIN = 0.5    # partner score (log ratio) of a cut that _grow tries first (at least)
+_PARTNER_MARGIN = 0.5  # quality gain that such a cut must bring (on top of _MOVE_COST)
 
 
 def _partner_scores(x, model, z, k_max=_PARTNER_K, extra=()):
@@ -1065,7 +1066,8 @@ def _grow(x, model, bs, best, time_limit, cache, max_trials=32, z_min=1.3):
     first = [b for b in _over_segment(p, thresh=_PARTNER_MIN, min_width=2)
              if b not in best["cuts"]]
     first.sort(key=lambda b: -p[b - 1])
-    cand = first[:max_trials // 2] + [b for b in cand if b not in first[:max_trials // 2]]
+    lead = set(first[:max_trials // 2])
+    cand = first[:max_trials // 2] + [b for b in cand if b not in lead]
     tol = 1e-9 * (1.0 + float(s.sum()))
     trials = 0
     for b in cand:
@@ -1076,7 +1078,7 @@ def _grow(x, model, bs, best, time_limit, cache, max_trials=32, z_min=1.3):
             continue
         trials += 1
         res = _evaluate(x, model, sorted(cur + [b]), time_limit, bs, cache)
-        if _better(res, best, tol):
+        if _better(res, best, tol + (_PARTNER_MARGIN if b in lead else 0.0)):
             kept = _merge_kept(res)
             if len(kept) < len(res["cuts"]):
                 res2 = _evaluate(x, model, kept, time_limit, bs, cache)
