@@ -274,6 +274,20 @@ def test_spatial_validity_leaves_plain_images_alone():
     np.testing.assert_array_equal(a.values, b.values)
 
 
+def test_spatial_validity_flat_field_around_bumps_is_not_a_page():
+    # flat value along the border, one broad bump and small ones: the flat part is
+    # data (a page would be the exact complement of rectangular data boxes)
+    yy, xx = np.mgrid[0:120, 0:120]
+    truth = np.exp(-((yy - 60) ** 2 + (xx - 60) ** 2) / (2 * 15.0**2))
+    for cy, cx in ((15, 15), (15, 100), (100, 20), (105, 105)):
+        truth += 0.5 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 2.0)
+    img = render(truth / truth.max(), "cividis")
+    a = invert_colormap(img, cmap="cividis")
+    b = invert_colormap(img, cmap="cividis", spatial_validity=False)
+    assert b.valid.all()
+    np.testing.assert_array_equal(a.valid, b.valid)
+
+
 def test_spatial_validity_must_be_bool():
     with pytest.raises(InputError, match="spatial_validity"):
         invert_colormap(np.zeros((4, 4, 3), np.uint8), cmap="gray", spatial_validity="yes")

@@ -1432,7 +1432,10 @@ def _figure_regions(valid, inv_px, lab, noise):
        does not touch the image border.  Every valid pixel in the box stays
        valid (also islands cut off by a marker outline).  Boxes thinner
        than 4 px (a line) are not data.
-    4. A page holds other objects (tick labels, a title): unless at least 3
+    4. The page must be the complement of the boxes: at most 0.2 % of the
+       boxes is background and background covers at least 80 % of the rest
+       (a flat stretch of a field around a bump is irregular and fails).  A
+       page holds other objects (tick labels, a title): unless at least 3
        separate non-background objects lie outside the kept boxes, the
        image is not taken for a figure (a field inside a flat frame).  Text, tick labels and lines on the
        background are small or thin and fall out.
@@ -1488,6 +1491,11 @@ def _figure_regions(valid, inv_px, lab, noise):
             continue  # thin: a line (an anti-aliased frame edge), not data
         keep[r0:r1, c0:c1] = True  # islands inside (enclosed by a marker) stay valid
     if not keep.any():
+        return None
+    # the page is the complement of the data boxes: none of it inside a box, and
+    # it covers most of the outside (the rest: text, ticks).  A flat stretch of a
+    # field around a bump is irregular and fails this.
+    if bg[keep].mean() > 0.002 or bg[~keep].mean() < 0.8:
         return None
     # a page carries objects besides the data (tick labels, title): without at
     # least 3, a flat frame around a field is taken for part of the field
