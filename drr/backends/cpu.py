@@ -33,6 +33,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .cpu_trilinear import ray_integral_trilinear
+
 __all__ = ["ray_integral", "render_poses", "pixel_ray"]
 
 
@@ -200,10 +202,13 @@ def pixel_ray(p, r, c):
 
 
 @njit(cache=True, parallel=True)
-def render_poses(mu, poses, rows, cols, out):
+def render_poses(mu, poses, rows, cols, out, trilinear=False, step_mm=0.0):
     """Fill ``out[n, r, c]`` with the line integral (mm * 1/mm) of every ray.
 
     ``poses`` is the ``(N, 8, 3)`` table of :func:`drr.backends.poses.pose_table`.
+    ``trilinear=False``: the exact sum (:func:`ray_integral`); ``True``: the
+    trilinear field sampled at most ``step_mm`` apart
+    (:func:`drr.backends.cpu_trilinear.ray_integral_trilinear`).
     """
     per_pose = rows * cols
     for ray in prange(poses.shape[0] * per_pose):
@@ -212,4 +217,8 @@ def render_poses(mu, poses, rows, cols, out):
         c = ray % cols
         p = poses[n]
         bx, by, bz, length = pixel_ray(p, r, c)
-        out[n, r, c] = ray_integral(mu, p[0, 0], p[0, 1], p[0, 2], bx, by, bz) * length
+        if trilinear:
+            s = ray_integral_trilinear(mu, p[0, 0], p[0, 1], p[0, 2], bx, by, bz, step_mm / length)
+        else:
+            s = ray_integral(mu, p[0, 0], p[0, 1], p[0, 2], bx, by, bz)
+        out[n, r, c] = s * length

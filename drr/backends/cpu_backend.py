@@ -7,7 +7,6 @@ import numpy as np
 from ..geometry import Geometry
 from ..volume import Volume
 from .cpu import render_poses
-from .cpu_trilinear import render_poses_trilinear
 from .poses import pose_table
 
 
@@ -29,7 +28,7 @@ class CPUBackend:
         poses = pose_table(self._volume, geometry)
         if method == "trilinear":
             step_mm = float(step) * float(np.min(self._volume.spacing))
-            render_poses_trilinear(self._mu, poses, rows, cols, step_mm, out)
+            render_poses(self._mu, poses, rows, cols, out, True, step_mm)
         else:
             render_poses(self._mu, poses, rows, cols, out)
         return out

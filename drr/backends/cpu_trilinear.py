@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import math
 
-from numba import njit, prange
+from numba import njit
 
-from .cpu import pixel_ray
-
-__all__ = ["trilinear", "ray_integral_trilinear", "render_poses_trilinear"]
+__all__ = ["trilinear", "ray_integral_trilinear"]
 
 
 @njit(cache=True, nogil=True)
@@ -97,16 +95,3 @@ def ray_integral_trilinear(mu, ax, ay, az, bx, by, bz, step_t):
         acc += 0.5 * f if (s == 0 or s == m) else f
     return acc * h
 
-
-@njit(cache=True, parallel=True)
-def render_poses_trilinear(mu, poses, rows, cols, step_mm, out):
-    """Fill ``out[n, r, c]`` with trilinear line integrals; sample step <= ``step_mm``."""
-    per_pose = rows * cols
-    for ray in prange(poses.shape[0] * per_pose):
-        n = ray // per_pose
-        r = (ray % per_pose) // cols
-        c = ray % cols
-        p = poses[n]
-        bx, by, bz, length = pixel_ray(p, r, c)
-        s = ray_integral_trilinear(mu, p[0, 0], p[0, 1], p[0, 2], bx, by, bz, step_mm / length)
-        out[n, r, c] = s * length
