@@ -262,6 +262,22 @@ def test_sigma_clip_by_selection_equals_sorting(n):
         assert _sigma_clip(v) == _sigma_clip_by_sorting(v)
 
 
+def test_branch_free_select_gives_exact_order_statistics():
+    from drr.tools.peaks import _kth, _median
+
+    rng = np.random.default_rng(21)
+    for n in (1, 2, 3, 12, 13, 14, 25, 144, 145, 1001):
+        for v in (rng.normal(size=n), np.round(rng.normal(size=n)), np.full(n, 2.5),
+                  np.sort(rng.normal(size=n)), np.sort(rng.normal(size=n))[::-1].copy()):
+            keep = v.copy()
+            sc = np.empty((3, n))
+            s = np.sort(v)
+            for k in {0, n // 2, n - 1, int(rng.integers(n))}:
+                assert _kth(v, n, k, sc) == s[k]
+            assert _median(v, n, sc) == np.median(v)
+            assert np.array_equal(v, keep)                 # the input is not permuted
+
+
 def test_close_pair_resolved_and_noise_bumps_rejected():
     rng = np.random.default_rng(7)
     img = gaussian_image((48, 48), [(20.2, 24.0, 20.0), (26.2, 24.3, 20.0), (35.0, 10.0, 400.0)])

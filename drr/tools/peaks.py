@@ -211,7 +211,7 @@ def _sigma_clip(values, nsigma=3.0):
     of sigma for Gaussian noise.
     """
     v = np.array(values, dtype=np.float64)       # a copy: the selection permutes it
-    med, sig = _clipped_stats(v, v.size, nsigma, np.empty(v.size))
+    med, sig = _clipped_stats(v, v.size, nsigma, np.empty(v.size), np.empty((3, v.size)))
     return float(med), float(sig)
 
 
@@ -602,73 +602,99 @@ def _shell_sort(a):
 
 
 @numba.njit(cache=True, nogil=True)
-def _select(a, n, k):
-    """The k-th smallest (0-based) of ``a[:n]``, by Hoare's quickselect (median-of-3 pivot).
+def _kth(a, n, k, sc):
+    """The k-th smallest (0-based) of ``a[:n]`` by quickselect; ``a`` is not modified.
 
-    Permutes ``a[:n]`` so that ``a[:k] <= a[k] <= a[k + 1:n]``; O(n) expected.
+    ``sc``: scratch of shape (3, >= n).  Each round partitions the current
+    values three ways around a median-of-3 pivot without branches (every value
+    is written to both the "less" and the "greater" buffer, and only the
+    matching buffer's count advances), so the cost does not depend on how
+    well the comparisons can be predicted; O(n) expected.  The rest, at most
+    12 values, is sorted by insertion.
     """
-    lo = 0
-    hi = n - 1
-    while hi > lo:
-        mid = (lo + hi) // 2
-        if a[mid] < a[lo]:
-            a[mid], a[lo] = a[lo], a[mid]
-        if a[hi] < a[lo]:
-            a[hi], a[lo] = a[lo], a[hi]
-        if a[hi] < a[mid]:
-            a[hi], a[mid] = a[mid], a[hi]
-        pivot = a[mid]
-        i = lo
-        j = hi
-        while i <= j:
-            while a[i] < pivot:
-                i += 1
-            while a[j] > pivot:
-                j -= 1
-            if i <= j:
-                a[i], a[j] = a[j], a[i]
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
+    m = n
+    src = a
+    cur = -1                 # row of ``sc`` that holds ``src`` (-1: ``a`` itself)
+    while m > 12:
+        x0 = src[0]
+        x1 = src[m // 2]
+        x2 = src[m - 1]
+        p = max(min(x0, x1), min(max(x0, x1), x2))
+        r1 = 0 if cur != 0 else 2
+        r2 = 1 if cur != 1 else 2
+        lo = sc[r1]
+        hi = sc[r2]
+        nl = 0
+        nh = 0
+        for i in range(m):
+            v = src[i]
+            lo[nl] = v
+            hi[nh] = v
+            nl += v < p
+            nh += v > p
+        if k < nl:
+            m = nl
+            src = lo
+            cur = r1
+        elif k >= m - nh:
+            k -= m - nh
+            m = nh
+            src = hi
+            cur = r2
         else:
-            break
-    return a[k]
+            return p             # the pivot's value occupies rank k
+    t = sc[2] if cur != 2 else sc[0]
+    for i in range(m):
+        v = src[i]
+        j = i
+        while j > 0 and t[j - 1] > v:
+            t[j] = t[j - 1]
+            j -= 1
+        t[j] = v
+    return t[k]
 
 
 @numba.njit(cache=True, nogil=True)
-def _median(a, n):
-    """Median of ``a[:n]`` (n >= 1; mean of the two middle values for even n); permutes ``a[:n]``."""
+def _median(a, n, sc):
+    """Median of ``a[:n]`` (n >= 1; mean of the two middle values for even n); ``a`` is not modified.
+
+    ``sc``: scratch of shape (3, >= n) for :func:`_kth`.
+    """
     k = n // 2
-    hi = _select(a, n, k)
+    hi = _kth(a, n, k, sc)
     if n % 2 == 1:
         return hi
-    lo = a[0]
-    for i in range(1, k):        # a[:k] <= a[k]: the lower middle value is their maximum
-        lo = max(lo, a[i])
+    # the lower middle value: the largest value below ``hi``, or ``hi`` if it is repeated there
+    below = 0
+    lo = -np.inf
+    for i in range(n):
+        v = a[i]
+        b = v < hi
+        below += b
+        lo = max(lo, v if b else -np.inf)
+    if below < k:
+        lo = hi
     return 0.5 * (lo + hi)
 
 
 @numba.njit(cache=True, nogil=True)
-def _clipped_stats(v, m, nsigma, dev):
-    """Sigma-clipped (median, MAD sigma) of ``v[:m]`` (m >= 1); ``dev``: scratch of size >= m.
+def _clipped_stats(v, m, nsigma, dev, sc):
+    """Sigma-clipped (median, MAD sigma) of ``v[:m]`` (m >= 1); scratch ``dev`` (>= m) and ``sc`` (3, >= m).
 
     Clipped at ``|v - median| <= nsigma sigma`` until stable (at most 10
-    rounds); median and MAD by selection, O(m) per round.  A zero MAD falls
-    back to sqrt(pi/2) times the mean absolute deviation about the median
-    (summed in ascending order).  Permutes and compacts ``v[:m]``.
+    rounds); median and MAD by selection (:func:`_kth`), O(m) per round.  A
+    zero MAD falls back to sqrt(pi/2) times the mean absolute deviation about
+    the median (summed in ascending order).  Permutes and compacts ``v[:m]``.
     """
     med = 0.0
     sig = 0.0
     for _it in range(10):
         if m < 1:
             break
-        med = _median(v, m)
+        med = _median(v, m, sc)
         for i in range(m):
             dev[i] = abs(v[i] - med)
-        sig = 1.482602218505602 * _median(dev, m)
+        sig = 1.482602218505602 * _median(dev, m, sc)
         if sig == 0.0:
             _shell_sort(v[:m])
             t = 0.0
@@ -706,6 +732,7 @@ def _tile_grid(img, mask, has_mask, ey, ex, gbg, gsig):
             cap = max(cap, (ey[i + 1] - ey[i]) * (ex[j + 1] - ex[j]))
     buf = np.empty(cap)
     dev = np.empty(cap)
+    sc = np.empty((3, cap))
     for i in range(ty):
         for j in range(tx):
             m = 0
@@ -717,7 +744,7 @@ def _tile_grid(img, mask, has_mask, ey, ex, gbg, gsig):
                     buf[m] = v
                     m += 1
             if m >= 16:
-                med, sg = _clipped_stats(buf, m, 3.0, dev)
+                med, sg = _clipped_stats(buf, m, 3.0, dev, sc)
                 if sg > 0.0:
                     bg[i, j] = med
                     sig[i, j] = sg
@@ -738,6 +765,7 @@ def _annulus_stats(img, mask, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
     ro = int(math.ceil(r_out))
     buf = np.empty((2 * ro + 1) ** 2)
     dev = np.empty(buf.size)
+    sc = np.empty((3, buf.size))
     for i in range(npk):
         cx = int(round(px[i]))
         cy = int(round(py[i]))
@@ -755,7 +783,7 @@ def _annulus_stats(img, mask, has_mask, px, py, r_in, r_out, fb_bg, fb_sig):
         med = fb_bg[i]
         sig = fb_sig[i]
         if m >= 8:
-            med, sig = _clipped_stats(buf, m, 3.0, dev)
+            med, sig = _clipped_stats(buf, m, 3.0, dev, sc)
             if sig == 0.0:
                 sig = fb_sig[i]
         bg[i] = med
