@@ -229,6 +229,38 @@ def test_merge_tree_shortcut_equals_the_full_sweep(seed):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_label_starts_equal_ndimage_label_and_brute_force_starts(seed):
+    # random candidate sets with many pixels in the first and last columns (the flat
+    # index of an upper-left/upper-right neighbour wraps to another row there)
+    from drr.tools import peaks as P
+
+    rng = np.random.default_rng(seed)
+    ny, nx = 30, 17
+    img = np.round(rng.normal(size=(ny, nx)) * 2.0)      # ties
+    on = rng.random((ny, nx)) < 0.45
+    on[:, 0] |= rng.random(ny) < 0.5
+    on[:, -1] |= rng.random(ny) < 0.5
+    cand = np.flatnonzero(on)
+    vals = img.ravel()[cand]
+    label, start = P._label_starts(cand, vals, ny, nx)
+    lab, _ = ndimage.label(on, structure=np.ones((3, 3)))
+    comp = lab.ravel()[cand]
+    first = {c: i for i, c in reversed(list(enumerate(comp)))}   # smallest index per component
+    np.testing.assert_array_equal(label, [first[c] for c in comp])
+    index = -np.ones(ny * nx, int)
+    index[cand] = np.arange(cand.size)
+    for i, p in enumerate(cand):
+        y, x = divmod(int(p), nx)
+        want = True
+        for yy in range(max(0, y - 1), min(ny, y + 2)):
+            for xx in range(max(0, x - 1), min(nx, x + 2)):
+                j = index[yy * nx + xx]
+                if j >= 0 and j != i and (vals[j] > vals[i] or (vals[j] == vals[i] and j < i)):
+                    want = False
+        assert start[i] == want
+
+
 def _sigma_clip_by_sorting(v, nsigma=3.0):
     """Reference: median and MAD of the sorted kept values, clipped until stable."""
     v = np.sort(v)

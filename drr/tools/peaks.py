@@ -477,27 +477,47 @@ def _label_starts(cand, vals, ny, nx):
     higher or equal with a smaller index, i.e. the descending sweep of
     :func:`_sweep` would open a new component there.  A component with one
     start is a single peak; only components with several need the sweep.
-    The pixel -> candidate map uses uninitialised memory validated by
-    ``cand[rank[q]] == q`` (as in :func:`_sweep`).
+
+    Each neighbour pair is visited once, from the later pixel: its left
+    neighbour is the previous candidate, and its three upper neighbours (flat
+    indices ``p - nx - 1 .. p - nx + 1``) follow a pointer into ``cand`` that
+    only moves forward, so no pixel -> candidate map is needed.
     """
     n = cand.size
-    rank = np.empty(ny * nx, np.int32)
-    for i in range(n):
-        rank[cand[i]] = i
     parent = np.arange(n).astype(np.int32)
     start = np.ones(n, np.bool_)
-    nbr = np.empty(8, np.int64)
+    u = 0                        # first candidate at or after p - nx - 1 (non-decreasing in p)
+    nbr = np.empty(4, np.int64)
     for i in range(n):
+        p = cand[i]
+        x = p % nx
         v = vals[i]
-        for t in range(_neighbours(cand[i], ny, nx, rank, cand, n, nbr)):
-            j = nbr[t]
-            if vals[j] > v or (vals[j] == v and j < i):
+        nb = 0
+        if x > 0 and i > 0 and cand[i - 1] == p - 1:
+            nbr[nb] = i - 1
+            nb += 1
+        if p >= nx:
+            t = p - nx - 1
+            while cand[u] < t:
+                u += 1
+            for q in range(u, min(u + 3, i)):
+                d = cand[q] - t
+                if d > 2:
+                    break
+                if (d == 0 and x == 0) or (d == 2 and x == nx - 1):
+                    continue     # the flat index wraps to another row
+                nbr[nb] = q
+                nb += 1
+        for t2 in range(nb):
+            j = nbr[t2]          # j < i
+            if vals[j] >= v:
                 start[i] = False
-            if j < i:
-                a = _find(parent, i)
-                b = _find(parent, j)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
+            else:
+                start[j] = False
+            a = _find(parent, i)
+            b = _find(parent, j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
     label = np.empty(n, np.int32)
     for i in range(n):
         label[i] = _find(parent, i)
