@@ -18,7 +18,7 @@ from drr.backends import cuda_unavailable_reason
 from drr.backends.cpu_backend import CPUBackend
 from drr.backends.cuda import MAX_GRID_Z, CUDABackend, plan_chunks
 from siddon_reference import render_reference
-from test_kernel_host import RENDER_CASES
+from test_kernel_host import RENDER_CASES, TEXTURE_CASES
 
 REASON = cuda_unavailable_reason()
 
@@ -91,6 +91,41 @@ def test_cuda_equals_the_kernel_host_build(tmp_path):
 @pytest.mark.parametrize("fn, kwargs", RENDER_CASES)
 def test_render_suite_on_cuda(fn, kwargs):
     fn(backend="cuda", **kwargs)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(REASON is not None, reason=f"no CUDA backend: {REASON}")
+@pytest.mark.parametrize("fn, kwargs", TEXTURE_CASES)
+def test_trilinear_suite_on_cuda(fn, kwargs):
+    """test_trilinear.py's renderer tests, hardware texture filtering."""
+    fn(backend="cuda", **kwargs)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(REASON is not None, reason=f"no CUDA backend: {REASON}")
+def test_cuda_trilinear_equals_the_host_build_and_the_cpu(tmp_path):
+    """Software filtering = the host build's arithmetic; the texture unit = its emulation
+    (weights rounded to 1/256), and within the weights' error of the exact CPU result."""
+    import test_kernel_host as kh
+    from drr.backends.host_build import TEXTURE_WEIGHT_BITS, host_render_trilinear
+
+    lib = kh.build_host_library("float", tmp_path)
+    for seed in range(3):
+        vol, geo = random_case(510 + seed, shape_range=(20, 90), det=(40, 37))
+        step_mm = 0.5 * float(np.min(vol.spacing))
+        soft = CUDABackend(vol, filtering="software").render(geo, method="trilinear")
+        host = host_render_trilinear(lib, vol, geo, step_mm=step_mm).astype(np.float64)
+        assert kh.max_rel(soft, host) <= 1e-6
+        cpu = CPUBackend(vol).render(geo, method="trilinear").astype(np.float64)
+        assert kh.max_rel(soft, cpu) <= 1e-5
+        tex = CUDABackend(vol).render(geo, method="trilinear")
+        emulated = host_render_trilinear(lib, vol, geo, step_mm=step_mm, weight_bits=TEXTURE_WEIGHT_BITS)
+        assert kh.max_rel(tex, emulated.astype(np.float64)) <= 1e-5
+        assert kh.max_rel(tex, cpu) <= 2e-3
+        tex16 = CUDABackend(vol, storage="float16").render(geo, method="trilinear")
+        emulated16 = host_render_trilinear(lib, vol, geo, step_mm=step_mm, half=True,
+                                           weight_bits=TEXTURE_WEIGHT_BITS)
+        assert kh.max_rel(tex16, emulated16.astype(np.float64)) <= 1e-5
 
 
 @pytest.mark.gpu
@@ -204,23 +239,39 @@ class _FakeCuPy:
                 self.name = name
 
             def __call__(self, grid, block, args):
-                vox, ni, nj, nk, poses, n, rows, cols, out = args
+                import ctypes as C
+
+                source, ni, nj, nk, poses, n, rows, cols, *tail, out = args
                 assert all(isinstance(a, np.int32) for a in (ni, nj, nk, n, rows, cols))
                 assert block == (16, 8, 1) and grid == (-(-cols // 16), -(-rows // 8), n)
                 assert out.arr.shape == (n, rows, cols) and poses.arr.shape == (n, 8, 3)
                 fake.launches.append(int(n))
-                import ctypes as C
-                fake.lib.drr_render_host(
-                    vox.arr.ctypes.data, int(self.name.endswith("f16")), int(self.name.endswith("count")),
-                    int(ni), int(nj), int(nk), poses.arr.ctypes.data_as(C.POINTER(C.c_double)), int(n),
-                    int(rows), int(cols), out.arr.ctypes.data_as(C.POINTER(C.c_float)))
+                p = poses.arr.ctypes.data_as(C.POINTER(C.c_double))
+                o = out.arr.ctypes.data_as(C.POINTER(C.c_float))
+                if self.name.startswith("drr_siddon"):
+                    assert tail == []
+                    fake.lib.drr_render_host(
+                        source.arr.ctypes.data, int(self.name.endswith("f16")), int(self.name.endswith("count")),
+                        int(ni), int(nj), int(nk), p, int(n), int(rows), int(cols), o)
+                    return
+                (step_mm,) = tail
+                assert isinstance(step_mm, np.float64)
+                if self.name == "drr_trilinear_tex":
+                    assert isinstance(source, fake.TextureObject)
+                    vox, half, bits = source.voxels(), source.half, 8
+                else:
+                    vox, half, bits = source.arr, self.name.endswith("f16"), 0
+                assert vox.shape == (int(nk), int(nj), int(ni))
+                fake.lib.drr_render_trilinear_host(vox.ctypes.data, int(half), bits, int(ni), int(nj), int(nk),
+                                                   p, int(n), int(rows), int(cols), float(step_mm), o)
 
         class Module:
             def __init__(self, code, options):
+                self.code = code
                 fake.compiled.append((code, options))
 
             def get_function(self, name):
-                assert f"void __launch_bounds__(DRR_TILE_X * DRR_TILE_Y)\n{name}(" in fake.compiled[-1][0]
+                assert f"void __launch_bounds__(DRR_TILE_X * DRR_TILE_Y)\n{name}(" in self.code
                 return Kernel(name)
 
         class Pool:
@@ -251,10 +302,55 @@ class _FakeCuPy:
             def __exit__(self, *exc):
                 return False
 
-        self.Array, self.RawModule, self._pool = Array, Module, Pool()
+        # cupy.cuda.texture: checks that the backend asks for exactly the texture the kernel assumes
+        runtime = types.SimpleNamespace(
+            getDeviceCount=lambda: 1, memGetInfo=lambda: (2**34, 2**35),
+            cudaChannelFormatKindFloat=2, cudaResourceTypeArray=0, cudaAddressModeBorder=3,
+            cudaAddressModeClamp=1, cudaFilterModeLinear=1, cudaReadModeElementType=0)
+
+        class ChannelFormatDescriptor:
+            def __init__(self, x, y, z, w, f):
+                assert (y, z, w, f) == (0, 0, 0, runtime.cudaChannelFormatKindFloat) and x in (16, 32)
+                self.bits = x
+
+        class CUDAarray:
+            def __init__(self, desc, width, height=0, depth=0, flags=0):
+                self.desc, self.shape, self.data = desc, (depth, height, width), None
+                fake.textures.append(self)
+
+            def copy_from(self, src, stream=None):
+                assert isinstance(src, Array) and src.shape == self.shape
+                assert src.dtype.itemsize * 8 == self.desc.bits
+                self.data = src.arr.copy()
+
+        class ResourceDescriptor:
+            def __init__(self, restype, cuArr=None, **kw):
+                assert restype == runtime.cudaResourceTypeArray and isinstance(cuArr, CUDAarray)
+                self.array = cuArr
+
+        class TextureDescriptor:
+            def __init__(self, addressModes=None, filterMode=0, readMode=0, sRGB=None, borderColors=None,
+                         normalizedCoords=None, maxAnisotropy=None):
+                assert tuple(addressModes) == (runtime.cudaAddressModeBorder,) * 3     # zero outside
+                assert filterMode == runtime.cudaFilterModeLinear
+                assert readMode == runtime.cudaReadModeElementType
+                assert normalizedCoords == 0 and tuple(borderColors or (0,)) == (0,) * len(borderColors or (0,))
+
+        class TextureObject:
+            def __init__(self, resource, desc):
+                self.array = resource.array
+                self.half = resource.array.desc.bits == 16
+
+            def voxels(self):
+                return self.array.data
+
+        self.Array, self.RawModule, self._pool, self.TextureObject = Array, Module, Pool(), TextureObject
+        self.textures = []
         self.cuda = types.SimpleNamespace(
-            Device=Device, memory=types.SimpleNamespace(OutOfMemoryError=self._OOM),
-            runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, memGetInfo=lambda: (2**34, 2**35)))
+            Device=Device, memory=types.SimpleNamespace(OutOfMemoryError=self._OOM), runtime=runtime,
+            texture=types.SimpleNamespace(ChannelFormatDescriptor=ChannelFormatDescriptor, CUDAarray=CUDAarray,
+                                          ResourceDescriptor=ResourceDescriptor,
+                                          TextureDescriptor=TextureDescriptor, TextureObject=TextureObject))
 
     def _free(self, nbytes):
         self.used -= nbytes
@@ -311,6 +407,33 @@ def test_backend_logic_with_a_stand_in_cupy(tmp_path, monkeypatch):
     np.testing.assert_array_equal(half.render(geo), kh.host_render(fake.lib, vol, geo, half=True))
     np.testing.assert_array_equal(backend.count_segments(geo), kh.host_render(fake.lib, vol, geo, count=True))
     assert len(fake.compiled) == 1                                     # compiled once per process
+
+    # trilinear: texture (emulated weights) and software filtering, float32 and float16
+    from drr.backends.host_build import host_render_trilinear
+
+    step_mm = 0.25 * float(np.min(vol.spacing))
+    tex = backend.render(geo, method="trilinear", step=0.25)
+    assert len(fake.textures) == 1 and len(fake.compiled) == 2         # trilinear.cu, on first use
+    np.testing.assert_array_equal(tex, host_render_trilinear(fake.lib, vol, geo, step_mm=step_mm, weight_bits=8))
+    backend.render(geo, method="trilinear", step=0.25)
+    assert len(fake.textures) == 1 and len(fake.compiled) == 2         # texture and module reused
+    soft = CUDABackend(vol, filtering="software").render(geo, method="trilinear", step=0.25)
+    np.testing.assert_array_equal(soft, host_render_trilinear(fake.lib, vol, geo, step_mm=step_mm))
+    tr.assert_close(soft, CPUBackend(vol).render(geo, method="trilinear", step=0.25).astype(np.float64))
+    np.testing.assert_array_equal(
+        half.render(geo, method="trilinear"),
+        host_render_trilinear(fake.lib, vol, geo, step_mm=0.5 * float(np.min(vol.spacing)), half=True,
+                              weight_bits=8))
+    assert fake.textures[-1].data.dtype == np.float16
+    soft16 = CUDABackend(vol, storage="float16", filtering="software").render(geo, method="trilinear")
+    np.testing.assert_array_equal(soft16, host_render_trilinear(
+        fake.lib, vol, geo, step_mm=0.5 * float(np.min(vol.spacing)), half=True))
+    with pytest.raises(drr.InputError, match="filtering"):
+        CUDABackend(vol, filtering="nearest")
+    with pytest.raises(drr.InputError, match="method"):
+        backend.render(geo, method="cubic")
+    img = drr.render(vol, geo, backend="cuda", method="trilinear", step=0.25)     # through the Renderer
+    np.testing.assert_array_equal(img, tex)
     with pytest.raises(drr.InputError, match="float16"):
         CUDABackend(vol.with_data(np.full(vol.data.shape, 1e5)), storage="float16")
     half.close()

@@ -16,13 +16,9 @@ grazing and 512-voxel rays, in float16 storage, and in segment-count mode.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import importlib
 import inspect
 import itertools
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -30,75 +26,29 @@ import pytest
 
 import drr
 import test_render as tr
+import test_trilinear as tt
 from drr.backends.cpu import ray_integral
+from drr.backends.cpu_trilinear import ray_integral_trilinear, trilinear
 from drr.backends.cpu_backend import CPUBackend
-from drr.backends.poses import pose_table
+from drr.backends import host_build
+from drr.backends.host_build import (TEXTURE_WEIGHT_BITS, find_c_compiler, host_render,
+                                     host_render_trilinear, voxels)
 from siddon_reference import render_reference, siddon_sum
 
-KERNEL_DIR = Path(drr.__file__).parent / "kernels"
-SOURCES = ("host_api.c", "siddon_ray.h", "host_shim.h")
 BUILDS = ("float", "double")
 
 
-# ----------------------------------------------------------------------- the library
-
-def find_c_compiler() -> str | None:
-    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
-        if name and shutil.which(name.split()[0]):
-            return name
-    return None
-
-
 def build_host_library(real: str, directory: Path) -> ctypes.CDLL:
-    """Compile ``host_api.c`` with ``DRR_REAL=real`` into ``directory``; load it with ctypes."""
-    cc = find_c_compiler()
-    if cc is None:
-        pytest.skip("no C compiler (cc, gcc or clang; or $CC) to build the kernel's host library")
-    missing = [s for s in SOURCES if not (KERNEL_DIR / s).is_file()]
-    if missing:
-        pytest.fail(f"kernel sources missing from {KERNEL_DIR}: {missing} (package-data?)")
-    digest = hashlib.sha256(b"".join((KERNEL_DIR / s).read_bytes() for s in SOURCES)).hexdigest()[:16]
-    lib = Path(directory) / f"drr_host_{real}_{digest}.so"
-    if not lib.exists():
-        cmd = cc.split() + ["-O2", "-shared", "-fPIC", "-std=c99", "-ffp-contract=off",
-                            f"-DDRR_REAL={real}", f"-I{KERNEL_DIR}", str(KERNEL_DIR / "host_api.c"),
-                            "-o", str(lib), "-lm"]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr}"
-    so = ctypes.CDLL(str(lib))
-    dp, vp, fp = ctypes.POINTER(ctypes.c_double), ctypes.c_void_p, ctypes.POINTER(ctypes.c_float)
-    i = ctypes.c_int
-    so.drr_render_host.argtypes = [vp, i, i, i, i, i, dp, i, i, i, fp]
-    so.drr_render_host.restype = None
-    so.drr_ray_integral_host.argtypes = [vp, i, i, i, i] + [ctypes.c_double] * 6
-    so.drr_ray_integral_host.restype = ctypes.c_double
-    so.drr_real_size.restype = i
-    assert so.drr_real_size() == {"float": 4, "double": 8}[real]
-    return so
+    """The kernels' host build (skips the test when there is no C compiler)."""
+    if find_c_compiler() is None:
+        pytest.skip("no C compiler (cc, gcc or clang; or $CC) to build the kernels' host library")
+    return host_build.build_host_library(real, directory)
 
 
 @pytest.fixture(scope="session")
 def host_libs(tmp_path_factory):
     directory = tmp_path_factory.mktemp("kernel_host")
     return {real: build_host_library(real, directory) for real in BUILDS}
-
-
-def voxels(mu: np.ndarray, half: bool) -> np.ndarray:
-    """The voxel buffer the kernel reads: float32, or float16 bits."""
-    return np.ascontiguousarray(mu, dtype=np.float16 if half else np.float32)
-
-
-def host_render(lib, volume, geometry, *, half=False, count=False) -> np.ndarray:
-    """``(N, rows, cols)`` float32 from the host build (the CUDA grid loop in C)."""
-    rows, cols = geometry.shape
-    nk, nj, ni = volume.data.shape
-    vox = voxels(volume.data, half)
-    poses = np.ascontiguousarray(pose_table(volume, geometry))
-    out = np.empty((len(geometry), rows, cols), dtype=np.float32)
-    lib.drr_render_host(vox.ctypes.data, int(half), int(count), ni, nj, nk,
-                        poses.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), len(geometry),
-                        rows, cols, out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
-    return out
 
 
 def host_ray(lib, mu, a, b, *, half=False) -> float:
@@ -108,15 +58,19 @@ def host_ray(lib, mu, a, b, *, half=False) -> float:
 
 
 class HostBackend:
-    """Stands in for a drr backend: the kernel's host build."""
+    """Stands in for a drr backend: the kernels' host build (``weight_bits``: trilinear weights)."""
 
     name = "cpu"
-    methods = ("siddon",)
+    methods = ("siddon", "trilinear")
 
-    def __init__(self, volume, lib):
-        self._volume, self._lib = volume, lib
+    def __init__(self, volume, lib, weight_bits=0):
+        self._volume, self._lib, self._bits = volume, lib, weight_bits
 
-    def render(self, geometry):
+    def render(self, geometry, *, method="siddon", step=0.5):
+        if method == "trilinear":
+            step_mm = step * float(np.min(self._volume.spacing))
+            return host_render_trilinear(self._lib, self._volume, geometry, step_mm=step_mm,
+                                         weight_bits=self._bits)
         return host_render(self._lib, self._volume, geometry)
 
 
@@ -127,24 +81,27 @@ def max_rel(actual, expected) -> float:
 
 # ------------------------------------------- every backend test of test_render.py
 
-def render_test_cases():
-    """(function, kwargs) for each backend-parametrized test of test_render.py."""
+def render_test_cases(module):
+    """(function, kwargs) for each backend-parametrized test of ``module``."""
     cases = []
-    for name, fn in sorted(vars(tr).items()):
+    for name, fn in sorted(vars(module).items()):
         if not (name.startswith("test_") and callable(fn)):
             continue
         if "backend" not in inspect.signature(fn).parameters:
             continue
         grids = [m.args for m in getattr(fn, "pytestmark", [])
                  if m.name == "parametrize" and m.args[0] != "backend"]
-        names = [g[0] for g in grids]
+        names = [[n.strip() for n in g[0].split(",")] for g in grids]
         for values in itertools.product(*[g[1] for g in grids]):
-            kwargs = dict(zip(names, values))
+            kwargs = {}
+            for keys, value in zip(names, values):
+                kwargs.update(zip(keys, value if len(keys) > 1 else (value,)))
             cases.append(pytest.param(fn, kwargs, id=name + "".join(f"-{k}={v}" for k, v in kwargs.items())))
     return cases
 
 
-RENDER_CASES = render_test_cases()
+RENDER_CASES = render_test_cases(tr)
+TRILINEAR_CASES = render_test_cases(tt)
 
 
 def test_render_cases_were_found():
@@ -153,23 +110,40 @@ def test_render_cases_were_found():
             "test_ray_in_a_voxel_plane_sees_the_average_of_both_sides",
             "test_float32_output_within_1e_5_on_512_voxel_rays"} <= names
     assert len(RENDER_CASES) >= 15
+    names = {p.values[0].__name__ for p in TRILINEAR_CASES}
+    assert {"test_uniform_box_equals_chord_length_away_from_edges",
+            "test_gaussian_blob_line_integrals_match_closed_form"} <= names
 
 
-@pytest.mark.parametrize("real", BUILDS)
-@pytest.mark.parametrize("fn, kwargs", RENDER_CASES)
-def test_render_suite_with_the_kernel_host_build(host_libs, monkeypatch, real, fn, kwargs):
-    """The Renderer tests pass with the kernel's per-ray code in place of the Numba backend."""
-    lib = host_libs[real]
+def run_with_host_backend(monkeypatch, lib, fn, kwargs, weight_bits=0):
     render_module = importlib.import_module("drr.render")
     calls = []
 
     def resolve(name):
         calls.append(name)
-        return lambda volume: HostBackend(volume, lib)
+        return lambda volume: HostBackend(volume, lib, weight_bits)
 
     monkeypatch.setattr(render_module, "resolve_backend", resolve)
     fn(backend="cpu", **kwargs)
     assert calls, "the test did not render through the patched backend"
+
+
+@pytest.mark.parametrize("real", BUILDS)
+@pytest.mark.parametrize("fn, kwargs", RENDER_CASES + TRILINEAR_CASES)
+def test_render_suite_with_the_kernel_host_build(host_libs, monkeypatch, real, fn, kwargs):
+    """The Renderer tests (both methods) pass with the kernels' per-ray code in place of Numba."""
+    run_with_host_backend(monkeypatch, host_libs[real], fn, kwargs)
+
+
+# A tolerance below the texture weights' own error (about 2e-4 on the box's ramps, see
+# test_texture_weights_on_the_uniform_box) cannot hold for the texture unit.
+TEXTURE_CASES = [c for c in TRILINEAR_CASES if c.values[1].get("rtol", 1.0) >= 1e-3]
+
+
+@pytest.mark.parametrize("fn, kwargs", TEXTURE_CASES)
+def test_trilinear_suite_with_texture_weights(host_libs, monkeypatch, fn, kwargs):
+    """The trilinear tests also pass with the texture unit's rounded weights (emulated)."""
+    run_with_host_backend(monkeypatch, host_libs["float"], fn, kwargs, weight_bits=TEXTURE_WEIGHT_BITS)
 
 
 # --------------------------------------------------- the double build equals Numba
@@ -348,3 +322,111 @@ def test_count_mode_counts_segments(host_libs, real):
                       for r in range(5)] for n in range(2)])
     assert want.max() > 10
     np.testing.assert_array_equal(counts, want)
+
+
+# ------------------------------------------------------ the trilinear renderer (trilinear.cu)
+
+def host_sample(lib, mu, p, *, half=False, bits=0) -> float:
+    vox = voxels(mu, half)
+    nk, nj, ni = mu.shape
+    return lib.drr_trilinear_sample_host(vox.ctypes.data, int(half), bits, ni, nj, nk, *map(float, p))
+
+
+def host_trilinear_ray(lib, mu, a, b, step_t, *, half=False, bits=0) -> float:
+    vox = voxels(mu, half)
+    nk, nj, ni = mu.shape
+    return lib.drr_trilinear_ray_host(vox.ctypes.data, int(half), bits, ni, nj, nk,
+                                      *map(float, a), *map(float, b), float(step_t))
+
+
+def test_double_build_trilinear_equals_numba(host_libs):
+    lib = host_libs["double"]
+    rng = np.random.default_rng(31)
+    mu = rng.uniform(0, 1, size=(5, 6, 7)).astype(np.float32)
+    for _ in range(300):                                 # samples, inside, on the padding, outside
+        p = rng.uniform(-1.5, 8.5, 3)
+        assert host_sample(lib, mu, p) == pytest.approx(trilinear(mu, *p), rel=1e-14, abs=1e-15)
+    for _ in range(300):
+        a, b = rng.uniform(-4, 11, 3), rng.uniform(-4, 11, 3)
+        mode = rng.integers(0, 3)
+        if mode:                                         # axis-parallel, or on a voxel-centre plane
+            ax = rng.integers(0, 3)
+            a[ax] = b[ax] = (np.round(a[ax]) + 0.5) if mode == 2 else a[ax]
+        step_t = rng.uniform(0.005, 0.3)
+        want = ray_integral_trilinear(mu, *a, *b, step_t)
+        assert host_trilinear_ray(lib, mu, a, b, step_t) == pytest.approx(want, rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_float_build_trilinear_equals_the_cpu_backend(host_libs, seed):
+    rng = np.random.default_rng(320 + seed)
+    shape = tuple(rng.integers(4, 20, size=3))
+    vol = drr.Volume(rng.uniform(0, 0.05, size=shape), spacing=rng.uniform(0.5, 2.0, 3),
+                     origin=rng.uniform(-20, 20, 3), direction=tr.random_rotation(rng))
+    geo = tr.random_look_at(rng, vol.center(), 40.0, shape=(16, 15), spacing=1.3, n=3, inside=seed == 2)
+    step = [0.5, 0.25, 1.0][seed]
+    cpu = CPUBackend(vol).render(geo, method="trilinear", step=step)
+    host = host_render_trilinear(host_libs["float"], vol, geo, step_mm=step * float(np.min(vol.spacing)))
+    assert np.count_nonzero(cpu) > 30
+    tr.assert_close(host, cpu.astype(np.float64), rtol=1e-5)
+
+
+def test_float16_storage_trilinear(host_libs):
+    """fp16 voxels: the exact-weight renderer of the rounded volume, within 2^-11 of float32."""
+    rng = np.random.default_rng(33)
+    data = rng.uniform(0.001, 0.05, size=(10, 11, 12)).astype(np.float32)
+    vol = drr.Volume(data, spacing=(0.8, 1.1, 1.3), direction=tr.random_rotation(rng))
+    rounded = vol.with_data(data.astype(np.float16).astype(np.float32))
+    geo = tr.random_look_at(rng, vol.center(), 60.0, shape=(9, 10), spacing=2.0, n=2)
+    img = host_render_trilinear(host_libs["float"], vol, geo, step_mm=0.4, half=True)
+    want = CPUBackend(rounded).render(geo, method="trilinear", step=0.5).astype(np.float64)
+    tr.assert_close(img, want, rtol=1e-5)
+    full = CPUBackend(vol).render(geo, method="trilinear", step=0.5).astype(np.float64)
+    hit = full > 1e-3
+    assert 1e-5 < np.max(np.abs(img[hit] - full[hit]) / full[hit]) <= 2.0 ** -11
+
+
+# ------------------------------------------- the texture unit's weights (emulated on the CPU)
+
+def test_texture_weight_rounding_reproduces_a_hardware_reading(host_libs):
+    """tex1D between texels 1 and 2 at fraction 0.1 returns 1 + 26/256 = 1.1015625 on NVIDIA
+    hardware (NVIDIA developer forum, "tex1D accuracy", with the Programming Guide's 1.8 fixed
+    point): weights are rounded to the nearest 1/256, not truncated (that would give 25/256)."""
+    mu = np.array([[[1.0, 2.0]]], np.float32)                      # ni = 2, nj = nk = 1
+    lib = host_libs["float"]
+    for frac, want in [(0.1, 1 + 26 / 256), (0.2, 1 + 51 / 256), (0.3, 1 + 77 / 256), (0.5, 1.5)]:
+        p = (0.5 + frac, 0.5, 0.5)                                  # texel centres at 0.5 and 1.5
+        assert host_sample(lib, mu, p, bits=TEXTURE_WEIGHT_BITS) == want
+        assert host_sample(lib, mu, p) == pytest.approx(1 + frac, rel=1e-7)
+
+
+def test_texture_weight_error_is_within_its_bound(host_libs):
+    """|rounded - exact| <= sum over axes of (1/512) * the largest texel difference along that axis."""
+    lib = host_libs["double"]
+    rng = np.random.default_rng(34)
+    mu = rng.uniform(0, 1, size=(6, 7, 8)).astype(np.float32)
+    pad = np.pad(mu.astype(np.float64), 1)
+    worst = 0.0
+    for _ in range(500):
+        p = rng.uniform(-0.4, np.array(mu.shape[::-1]) + 0.4)
+        i, j, k = (np.floor(p - 0.5).astype(int) + 1)              # cell corner in the padded array
+        cell = pad[k:k + 2, j:j + 2, i:i + 2]
+        bound = sum(np.max(np.abs(np.diff(cell, axis=ax))) for ax in range(3)) / 512 + 1e-12
+        err = abs(host_sample(lib, mu, p, bits=8) - host_sample(lib, mu, p))
+        assert err <= bound
+        worst = max(worst, err / bound)
+    assert worst > 0.3                                              # the rounding shows
+
+
+def test_texture_weights_on_the_uniform_box(host_libs):
+    """The box of test_trilinear's chord test at step 0.05: with texture weights only the
+    zero-padded ramps at the faces change (the interior is uniform), by ~1e-4 of the chord."""
+    rng = np.random.default_rng(22)
+    vol = tr.box_volume(shape_kji=(20, 20, 20), spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0))
+    geo = tr.random_look_at(rng, vol.center(), 60.0, shape=(7, 7), spacing=0.8, n=4)
+    exact = host_render_trilinear(host_libs["double"], vol, geo, step_mm=0.05).astype(np.float64)
+    tex = host_render_trilinear(host_libs["double"], vol, geo, step_mm=0.05, weight_bits=8)
+    hit = exact > 0.1
+    rel = np.abs(tex[hit] - exact[hit]) / exact[hit]
+    assert hit.sum() > 100
+    assert 1e-6 < np.median(rel) < 1e-4 and rel.max() < 1e-3

@@ -8,7 +8,7 @@ from scipy.ndimage import map_coordinates
 
 import drr
 from drr.backends.cpu_trilinear import ray_integral_trilinear
-from test_render import box_volume, expected_box_image, random_look_at
+from test_render import BACKENDS, box_volume, expected_box_image, random_look_at
 
 
 def reference_trilinear(mu, a, b, step_t):
@@ -45,15 +45,16 @@ def test_matches_scipy_interpolation_on_random_segments():
         assert got == pytest.approx(reference_trilinear(mu, a, b, step_t), rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("step, rtol", [(0.5, 5e-3), (0.05, 1e-4)])
-def test_uniform_box_equals_chord_length_away_from_edges(step, rtol):
+def test_uniform_box_equals_chord_length_away_from_edges(backend, step, rtol):
     """Zero padding makes the field ramp over the outer half voxel; the ramps integrate to the
     missing half voxels, so rays through the faces (not near edges) see the chord length.
     The trapezoid rule's error at the ramps' kinks shrinks with the step."""
     rng = np.random.default_rng(22)
     vol = box_volume(shape_kji=(20, 20, 20), spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0))
     geo = random_look_at(rng, vol.center(), 60.0, shape=(7, 7), spacing=0.8, n=4)
-    img = drr.render(vol, geo, backend="cpu", method="trilinear", step=step)
+    img = drr.render(vol, geo, backend=backend, method="trilinear", step=step)
     want = expected_box_image(vol, geo, 0.037)
     # keep rays that enter and leave through faces at least 1.5 voxels from any edge
     lo, hi = np.array([-0.5] * 3), np.array([19.5] * 3)
@@ -73,7 +74,8 @@ def test_uniform_box_equals_chord_length_away_from_edges(step, rtol):
     np.testing.assert_allclose(img[keep], want[keep], rtol=rtol)
 
 
-def test_gaussian_blob_line_integrals_match_closed_form():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gaussian_blob_line_integrals_match_closed_form(backend):
     """f = A exp(-|x-c|^2 / 2 s^2) on 1 mm voxels, s = 4 mm: an infinite line at distance p from c
     integrates to A s sqrt(2 pi) exp(-p^2 / 2 s^2).  Both methods sit within the discretization
     error; the interpolating one is smooth across pixels."""
@@ -88,8 +90,8 @@ def test_gaussian_blob_line_integrals_match_closed_form():
     d = pix - geo.source[0]
     p = np.linalg.norm(np.cross(d, -geo.source[0]), axis=1) / np.linalg.norm(d, axis=1)
     exact = A * s * np.sqrt(2 * np.pi) * np.exp(-p**2 / (2 * s**2))
-    tri = drr.render(vol, geo, backend="cpu", method="trilinear", step=0.25)[0]
-    sid = drr.render(vol, geo, backend="cpu")[0]
+    tri = drr.render(vol, geo, backend=backend, method="trilinear", step=0.25)[0]
+    sid = drr.render(vol, geo, backend=backend)[0]
     assert np.max(np.abs(tri - exact)) / exact.max() < 0.01
     assert np.max(np.abs(sid - exact)) / exact.max() < 0.05      # the staircase
     # Siddon's image is a staircase across the 1 mm voxels (0.5 mm pixels); trilinear's is
@@ -98,13 +100,14 @@ def test_gaussian_blob_line_integrals_match_closed_form():
     assert curv(tri) < curv(sid) / 3
 
 
-def test_method_and_step_are_validated_and_selectable():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_method_and_step_are_validated_and_selectable(backend):
     vol = drr.Volume(np.ones((3, 3, 3), np.float32) * 0.01)
     geo = drr.Geometry((1, 1, -50), (1, 1, 50), (1, 0, 0), (0, 1, 0), 1.0, (2, 2))
     with pytest.raises(drr.InputError, match="method"):
         drr.render(vol, geo, method="cubic")
     with pytest.raises(drr.InputError, match="step"):
         drr.render(vol, geo, method="trilinear", step=0)
-    a = drr.render(vol, geo, backend="cpu", method="trilinear", step=0.1)
-    b = drr.render(vol, geo, backend="cpu", method="trilinear", step=1.0)
+    a = drr.render(vol, geo, backend=backend, method="trilinear", step=0.1)
+    b = drr.render(vol, geo, backend=backend, method="trilinear", step=1.0)
     assert a.shape == (2, 2) and np.all(a > 0) and not np.array_equal(a, b)

@@ -1,5 +1,7 @@
 """CPU backend, interpolating renderer: trilinear samples along the ray, trapezoid rule.
 
+The CUDA kernel (``drr/kernels/trilinear_ray.h``) follows the same steps.
+
 The exact Siddon sum (:mod:`drr.backends.cpu`) integrates the voxelized,
 piecewise-constant volume, so a DRR shows the voxels' stair steps wherever
 rays are denser than voxels.  This renderer integrates a smooth field instead:
@@ -88,10 +90,12 @@ def ray_integral_trilinear(mu, ax, ay, az, bx, by, bz, step_t):
     m = max(1, int(math.ceil((t_hi - t_lo) / step_t)))
     h = (t_hi - t_lo) / m
     dx, dy, dz = bx - ax, by - ay, bz - az
+    # samples from the entry point: entry + q * (h d), as the CUDA kernel does
+    ex, ey, ez = ax + t_lo * dx, ay + t_lo * dy, az + t_lo * dz
+    hx, hy, hz = h * dx, h * dy, h * dz
     acc = 0.0
-    for s in range(m + 1):
-        t = t_lo + s * h
-        f = trilinear(mu, ax + t * dx, ay + t * dy, az + t * dz)
-        acc += 0.5 * f if (s == 0 or s == m) else f
+    for q in range(m + 1):
+        f = trilinear(mu, ex + q * hx, ey + q * hy, ez + q * hz)
+        acc += 0.5 * f if (q == 0 or q == m) else f
     return acc * h
 

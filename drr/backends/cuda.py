@@ -1,10 +1,13 @@
-"""CUDA backend: the exact Siddon kernel (``drr/kernels/siddon.cu``) through CuPy.
+"""CUDA backend: the exact Siddon kernel (``drr/kernels/siddon.cu``) and the
+interpolating one (``drr/kernels/trilinear.cu``) through CuPy.
 
-The kernel's per-ray code is ``drr/kernels/siddon_ray.h``, a port of
-:mod:`drr.backends.cpu` that the tests also build and check on the CPU
-(``tests/test_kernel_host.py``).  Here it is compiled once per process with
-NVRTC (:class:`cupy.RawModule`; CuPy also caches the binary on disk), the
-volume is uploaded once per :class:`CUDABackend`, and every call renders all
+The kernels' per-ray code is ``drr/kernels/siddon_ray.h`` and
+``trilinear_ray.h``, ports of :mod:`drr.backends.cpu` and
+:mod:`drr.backends.cpu_trilinear` that the tests also build and check on the
+CPU (``tests/test_kernel_host.py``).  Here each ``.cu`` file is compiled once
+per process with NVRTC (:class:`cupy.RawModule`; CuPy also caches the binary
+on disk), the volume is uploaded once per :class:`CUDABackend` (and copied
+into a 3-D texture on the first trilinear render), and every call renders all
 poses of a geometry in as few launches as free device memory allows (one
 thread per ray, the pose index in the grid).
 
@@ -24,7 +27,7 @@ from ..geometry import Geometry
 from ..volume import Volume
 from .poses import pose_table
 
-__all__ = ["CUDABackend", "STORAGES", "kernel_source", "plan_chunks", "COMPILE_OPTIONS"]
+__all__ = ["CUDABackend", "STORAGES", "FILTERINGS", "kernel_source", "plan_chunks", "COMPILE_OPTIONS"]
 
 #: Voxel storage on the device: float32, or float16 (half the memory traffic;
 #: each voxel rounded to 11 significant bits: <= 2^-11 ~ 4.9e-4 relative error
@@ -35,11 +38,17 @@ STORAGES = ("float32", "float16")
 #: for operation, the arithmetic of the host build that the tests check.
 COMPILE_OPTIONS = ("--fmad=false",)
 
+#: Trilinear sampling: the texture unit's hardware filter (fast; weights in 1.8
+#: fixed point), or software filtering from the voxel array (exact weights, the
+#: CPU backend's arithmetic).  See ``drr/kernels/trilinear_ray.h``.
+FILTERINGS = ("texture", "software")
+
 TILE = (16, 8)                 # threads per block along (cols, rows): DRR_TILE_X, DRR_TILE_Y
 MAX_GRID_Z = 65535             # poses per launch (CUDA's limit on gridDim.z)
 MAX_GRID_Y = 65535
 FLOAT16_MAX = 65504.0
-_KERNELS = {"float32": "drr_siddon_f32", "float16": "drr_siddon_f16", "count": "drr_siddon_count"}
+_SIDDON = {"float32": "drr_siddon_f32", "float16": "drr_siddon_f16", "count": "drr_siddon_count"}
+_TRILINEAR = {"texture": "drr_trilinear_tex", "float32": "drr_trilinear_f32", "float16": "drr_trilinear_f16"}
 _MODULES: dict = {}            # (source digest, options, device) -> cupy.RawModule
 
 
@@ -47,29 +56,37 @@ def _kernel_file(name: str) -> str:
     return resources.files("drr").joinpath("kernels", name).read_text(encoding="utf-8")
 
 
-def kernel_source() -> str:
-    """``siddon.cu`` with its local ``#include "..."`` lines replaced by the files.
+def kernel_source(name: str = "siddon.cu") -> str:
+    """The CUDA source file ``name`` with its local ``#include "..."`` lines replaced by the files.
 
     Inlining keeps NVRTC free of include paths (the package may live anywhere,
-    e.g. inside a wheel's site-packages).  ``host_shim.h`` sits in a branch
-    that device compilation skips, so it is left as an ``#include`` line.
+    e.g. inside a wheel's site-packages).  Each header is inlined once (they
+    all have include guards).  ``host_shim.h`` sits in a branch that device
+    compilation skips, so it is left as an ``#include`` line.
     """
-    text = _kernel_file("siddon.cu")
+    done: set[str] = set()
 
-    lines = text.splitlines()
-    for n, line in enumerate(lines):
-        match = re.fullmatch(r'#include "(siddon_ray\.h)"\s*', line)
-        if match:
-            lines[n] = (f'#line 1 "{match.group(1)}"\n{_kernel_file(match.group(1))}\n'
-                        f'#line {n + 2} "siddon.cu"')
-    return "\n".join(lines) + "\n"
+    def expand(fname: str) -> list[str]:
+        out = []
+        for n, line in enumerate(_kernel_file(fname).splitlines()):
+            match = re.fullmatch(r'\s*#\s*include "([A-Za-z0-9_]+\.h)"\s*', line)
+            if match and match.group(1) != "host_shim.h":
+                header = match.group(1)
+                if header not in done:
+                    done.add(header)
+                    out += [f'#line 1 "{header}"', *expand(header), f'#line {n + 2} "{fname}"']
+                continue
+            out.append(line)
+        return out
+
+    return "\n".join(expand(name)) + "\n"
 
 
-def _module(options: tuple[str, ...]):
-    """The compiled RawModule for ``options`` (one per process and device)."""
+def _module(name: str, options: tuple[str, ...]):
+    """The compiled RawModule of ``name`` for ``options`` (one per process and device)."""
     import cupy
 
-    source = kernel_source()
+    source = kernel_source(name)
     key = (hashlib.sha256(source.encode()).hexdigest(), options, cupy.cuda.Device().id)
     module = _MODULES.get(key)
     if module is None:
@@ -77,13 +94,13 @@ def _module(options: tuple[str, ...]):
     return module
 
 
-def _functions(options: tuple[str, ...], names: tuple[str, ...]):
-    """The kernels ``names`` of the module (compiled on first use, NVRTC)."""
-    module = _module(options)
+def _functions(name: str, options: tuple[str, ...], kernels: tuple[str, ...]):
+    """The kernels ``kernels`` of the module ``name`` (compiled on first use, NVRTC)."""
     try:
-        return tuple(module.get_function(name) for name in names)
+        module = _module(name, options)
+        return tuple(module.get_function(k) for k in kernels)
     except Exception as exc:
-        raise BackendError(f"the CUDA kernel failed to compile or load with NVRTC: {exc}") from exc
+        raise BackendError(f"the CUDA kernel {name} failed to compile or load with NVRTC: {exc}") from exc
 
 
 def plan_chunks(n_poses: int, bytes_per_pose: int, budget_bytes: int,
@@ -102,14 +119,20 @@ def plan_chunks(n_poses: int, bytes_per_pose: int, budget_bytes: int,
 
 
 class CUDABackend:
-    """Exact Siddon on a CUDA device (CuPy + NVRTC), with the volume resident.
+    """Exact Siddon and trilinear DRRs on a CUDA device (CuPy + NVRTC), with the volume resident.
 
     Parameters
     ----------
     volume : Volume
         In mu (1/mm), as :class:`drr.Renderer` passes it.
     storage : {"float32", "float16"}, keyword-only
-        Voxel storage on the device (see :data:`STORAGES`).
+        Voxel storage on the device (see :data:`STORAGES`); the trilinear
+        texture uses the same type.
+    filtering : {"texture", "software"}, keyword-only
+        How ``method="trilinear"`` samples the volume (see :data:`FILTERINGS`):
+        the texture unit (default; its weights are rounded to 1/256, see
+        ``docs/method.md`` for what that costs), or software filtering with
+        exact weights (the CPU backend's result, more slowly).
     memory_fraction : float, keyword-only
         Fraction of the free device memory (plus CuPy's cached free blocks,
         within its pool limit) that one launch's outputs may use; larger
@@ -119,18 +142,27 @@ class CUDABackend:
     ------
     BackendError
         If CuPy or a CUDA device is missing, or the kernel does not compile.
+
+    Notes
+    -----
+    The first trilinear render with ``filtering="texture"`` copies the volume
+    into a CUDA array (a second device copy of the volume, kept until
+    :meth:`close`).
     """
 
     name = "cuda"
-    methods = ("siddon",)           # the trilinear (texture) kernel is not written yet
+    methods = ("siddon", "trilinear")
 
-    def __init__(self, volume: Volume, *, storage: str = "float32", memory_fraction: float = 0.5):
+    def __init__(self, volume: Volume, *, storage: str = "float32", filtering: str = "texture",
+                 memory_fraction: float = 0.5):
         from . import cuda_unavailable_reason
 
         if not isinstance(volume, Volume):
             raise InputError(f"`volume` must be a drr.Volume, not {type(volume).__name__}")
         if storage not in STORAGES:
             raise InputError(f"`storage` must be one of {STORAGES}, not {storage!r}")
+        if filtering not in FILTERINGS:
+            raise InputError(f"`filtering` must be one of {FILTERINGS}, not {filtering!r}")
         if not (isinstance(memory_fraction, (int, float)) and 0 < memory_fraction <= 1):
             raise InputError(f"`memory_fraction` must be in (0, 1], not {memory_fraction!r}")
         data = volume.data
@@ -147,10 +179,13 @@ class CUDABackend:
         self._cupy = cupy
         self._volume = volume
         self._storage = storage
+        self._filtering = filtering
         self._fraction = float(memory_fraction)
         self._device = cupy.cuda.Device().id
-        self._kernel, self._count_kernel = _functions(COMPILE_OPTIONS,
-                                                      (_KERNELS[storage], _KERNELS["count"]))
+        self._kernel, self._count_kernel = _functions("siddon.cu", COMPILE_OPTIONS,
+                                                      (_SIDDON[storage], _SIDDON["count"]))
+        self._trilinear_kernel = None   # compiled on the first trilinear render
+        self._texture = None            # (CUDAarray, TextureObject), made on the first texture render
         host = np.ascontiguousarray(data, dtype=np.float16 if storage == "float16" else np.float32)
         try:
             self._vox = cupy.asarray(host)                      # uploaded once, stays resident
@@ -165,32 +200,91 @@ class CUDABackend:
         return self._storage
 
     @property
+    def filtering(self) -> str:
+        """``"texture"`` or ``"software"`` (trilinear sampling)."""
+        return self._filtering
+
+    @property
     def device_volume(self):
         """The resident voxel array on the device, ``(nk, nj, ni)``."""
         return self._vox
 
     def close(self) -> None:
-        """Release the device copy of the volume (and CuPy's unused cached blocks)."""
+        """Release the device copies of the volume (and CuPy's unused cached blocks)."""
         self._vox = None
+        self._texture = None
         self._cupy.get_default_memory_pool().free_all_blocks()
 
     # --------------------------------------------------------------- render
-    def render(self, geometry: Geometry, *, device_output: bool = False):
+    def render(self, geometry: Geometry, *, method: str = "siddon", step: float = 0.5,
+               device_output: bool = False):
         """Line integrals for every pose: ``(N, rows, cols)`` float32.
 
         Parameters
         ----------
         geometry : Geometry
+        method : {"siddon", "trilinear"}, keyword-only
+            Exact Siddon, or the trilinear field by the trapezoid rule.
+        step : float, keyword-only
+            Trilinear only: the longest sample spacing as a fraction of the
+            smallest voxel spacing (as on the CPU backend).
         device_output : bool, keyword-only
             False (default): a NumPy array.  True: a CuPy array left on the
             device (DLPack-compatible: ``torch.from_dlpack(img)``); the whole
             batch must then fit in device memory.
         """
-        return self._run(geometry, device_output, count=False)
+        if method not in self.methods:
+            raise InputError(f"`method` must be one of {self.methods}, not {method!r}")
+        if method == "siddon":
+            return self._run(geometry, device_output, self._kernel, self._vox, ())
+        if not (isinstance(step, (int, float)) and np.isfinite(step) and step > 0):
+            raise InputError(f"`step` must be a positive number (fraction of a voxel), not {step!r}")
+        step_mm = float(step) * float(np.min(self._volume.spacing))
+        kernel, source = self._trilinear()
+        return self._run(geometry, device_output, kernel, source, (np.float64(step_mm),))
 
     def count_segments(self, geometry: Geometry, *, device_output: bool = False):
         """The number of voxel segments of every ray, ``(N, rows, cols)`` float32 (benchmarks)."""
-        return self._run(geometry, device_output, count=True)
+        return self._run(geometry, device_output, self._count_kernel, self._vox, ())
+
+    def _trilinear(self):
+        """``(kernel, first argument)`` of the trilinear renderer: the texture object or the voxels."""
+        if self._vox is None:
+            raise BackendError("this CUDA backend was closed; make a new Renderer")
+        if self._trilinear_kernel is None:
+            name = "texture" if self._filtering == "texture" else self._storage
+            (self._trilinear_kernel,) = _functions("trilinear.cu", COMPILE_OPTIONS, (_TRILINEAR[name],))
+        if self._filtering == "software":
+            return self._trilinear_kernel, self._vox
+        if self._texture is None:
+            self._texture = self._make_texture()
+        return self._trilinear_kernel, self._texture[1]
+
+    def _make_texture(self):
+        """The volume as a 3-D texture: linear filter, zero border, unnormalised coordinates.
+
+        Texel ``(i, j, k)`` is centred at ``(i, j, k) + 1/2``, which is drr's grid
+        coordinate of the voxel's centre, so ``tex3D(x, y, z)`` samples the
+        field at grid point ``(x, y, z)`` (see ``drr/kernels/trilinear_ray.h``).
+        """
+        cp = self._cupy
+        rt = cp.cuda.runtime
+        tex = cp.cuda.texture
+        nk, nj, ni = self._vox.shape
+        bits = 16 if self._storage == "float16" else 32
+        try:
+            with cp.cuda.Device(self._device):
+                channel = tex.ChannelFormatDescriptor(bits, 0, 0, 0, rt.cudaChannelFormatKindFloat)
+                array = tex.CUDAarray(channel, ni, nj, nk)
+                array.copy_from(self._vox)                      # device -> array, no host trip
+                resource = tex.ResourceDescriptor(rt.cudaResourceTypeArray, cuArr=array)
+                desc = tex.TextureDescriptor((rt.cudaAddressModeBorder,) * 3, rt.cudaFilterModeLinear,
+                                             rt.cudaReadModeElementType, borderColors=(0, 0, 0, 0),
+                                             normalizedCoords=0)
+                return array, tex.TextureObject(resource, desc)
+        except Exception as exc:            # CUDARuntimeError: too large for a 3-D texture, out of memory
+            raise BackendError(f"the {ni}x{nj}x{nk} volume could not be made a 3-D texture ({exc}); "
+                               "use CUDABackend(..., filtering='software') or backend='cpu'") from exc
 
     def _budget(self) -> int:
         cp = self._cupy
@@ -202,7 +296,8 @@ class CUDABackend:
             avail = min(avail, limit - pool.used_bytes())
         return max(0, int(avail * self._fraction))
 
-    def _run(self, geometry: Geometry, device_output: bool, count: bool):
+    def _run(self, geometry: Geometry, device_output: bool, kernel, source, tail: tuple):
+        """Launch ``kernel(source, ni, nj, nk, poses, n, rows, cols, *tail, out)`` over all poses."""
         if not isinstance(geometry, Geometry):
             raise InputError(f"`geometry` must be a drr.Geometry, not {type(geometry).__name__}")
         if self._vox is None:
@@ -215,15 +310,14 @@ class CUDABackend:
         n = len(poses)
         pixel_bytes = rows * cols * 4
         nk, nj, ni = self._vox.shape
-        vox = self._vox                       # (the count kernel never reads it)
-        kernel = self._count_kernel if count else self._kernel
         grid_xy = (-(-cols // TILE[0]), -(-rows // TILE[1]))
         dims = (np.int32(ni), np.int32(nj), np.int32(nk))
 
         def launch(d_out, start, stop):
             d_poses = cp.asarray(poses[start:stop])
             kernel(grid_xy + (stop - start,), TILE + (1,),
-                   (vox, *dims, d_poses, np.int32(stop - start), np.int32(rows), np.int32(cols), d_out))
+                   (source, *dims, d_poses, np.int32(stop - start), np.int32(rows), np.int32(cols),
+                    *tail, d_out))
 
         with cp.cuda.Device(self._device):
             if device_output:

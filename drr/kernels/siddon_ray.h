@@ -37,55 +37,10 @@
 #ifndef DRR_SIDDON_RAY_H
 #define DRR_SIDDON_RAY_H
 
-#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
-#  define DRR_HD static __host__ __device__ __forceinline__
-#else
-#  define DRR_HD static inline
-#endif
-
-#if !defined(__CUDA_ARCH__)
-#  include "host_shim.h"
-#endif
-
-#ifndef DRR_REAL
-#  define DRR_REAL float
-#endif
-typedef DRR_REAL drr_real;
-
-/* A pose is 8 rows of 3 float64 (drr.backends.poses.POSE_ROWS):
- * src_g, pix00_g, col_g, row_g, src_w, pix00_w, col_w, row_w. */
-#define DRR_POSE_STRIDE 24
+#include "ray_common.h"
 
 /* Larger than any crossing that can matter (t' <= 1): an axis that never moves. */
 #define DRR_NEVER ((drr_real)1e30f)
-
-/* ------------------------------------------------------------------ loads */
-
-DRR_HD float drr_load_voxel(const void* vol, long long idx, int half)
-{
-#ifdef __CUDA_ARCH__
-    if (half) {
-        unsigned short h = __ldg((const unsigned short*)vol + idx);
-        float f;
-        asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-        return f;
-    }
-    return __ldg((const float*)vol + idx);
-#else
-    if (half)
-        return drr_shim_half_to_float(drr_shim_ldg((const unsigned short*)vol + idx));
-    return drr_shim_ldg((const float*)vol + idx);
-#endif
-}
-
-DRR_HD double drr_load_f64(const double* p)
-{
-#ifdef __CUDA_ARCH__
-    return __ldg(p);
-#else
-    return drr_shim_ldg(p);
-#endif
-}
 
 /* ------------------------------------------------------------- ray set-up */
 
@@ -149,15 +104,6 @@ DRR_HD void drr_axis_start(double a, double d, double t_lo, int n, drr_axis* ax)
 DRR_HD drr_real drr_crossing(int i, const drr_axis* ax)
 {
     return ((drr_real)(i + ax->base) - ax->frac) / ax->d;
-}
-
-/* Kahan-compensated acc += v. */
-DRR_HD void drr_kahan_add(drr_real* acc, drr_real* comp, drr_real v)
-{
-    drr_real y = v - *comp;
-    drr_real s = *acc + y;
-    *comp = (s - *acc) - y;
-    *acc = s;
 }
 
 /* ------------------------------------------------------------------ march */
@@ -277,19 +223,10 @@ DRR_HD drr_real drr_ray_integral(const void* vol, int half, int count, int ni, i
 DRR_HD float drr_pixel(const void* vol, int half, int count, int ni, int nj, int nk,
                        const double* pose, int r, int c)
 {
-    double dc = (double)c, dr = (double)r;
-    double ax = drr_load_f64(pose + 0), ay = drr_load_f64(pose + 1), az = drr_load_f64(pose + 2);
-    double bx = drr_load_f64(pose + 3) + dc * drr_load_f64(pose + 6) + dr * drr_load_f64(pose + 9);
-    double by = drr_load_f64(pose + 4) + dc * drr_load_f64(pose + 7) + dr * drr_load_f64(pose + 10);
-    double bz = drr_load_f64(pose + 5) + dc * drr_load_f64(pose + 8) + dr * drr_load_f64(pose + 11);
-    double wx = drr_load_f64(pose + 15) + dc * drr_load_f64(pose + 18) + dr * drr_load_f64(pose + 21)
-                - drr_load_f64(pose + 12);
-    double wy = drr_load_f64(pose + 16) + dc * drr_load_f64(pose + 19) + dr * drr_load_f64(pose + 22)
-                - drr_load_f64(pose + 13);
-    double wz = drr_load_f64(pose + 17) + dc * drr_load_f64(pose + 20) + dr * drr_load_f64(pose + 23)
-                - drr_load_f64(pose + 14);
-    double length = sqrt(wx * wx + wy * wy + wz * wz);
-    drr_real s = drr_ray_integral(vol, half, count, ni, nj, nk, ax, ay, az, bx, by, bz);
+    double a[3], b[3], length;
+    drr_real s;
+    drr_pose_ray(pose, r, c, a, b, &length);
+    s = drr_ray_integral(vol, half, count, ni, nj, nk, a[0], a[1], a[2], b[0], b[1], b[2]);
     return count ? (float)s : (float)((double)s * length);
 }
 
