@@ -739,18 +739,25 @@ def _pack_colors(f):
     When every channel is an 8-bit level (``k / 255``, the usual case) a
     counting pass over the 2**24 colour cube replaces the sort.
     """
+    cols, inv, counts, _ = _pack_colors_keyed(f)
+    return cols, inv, counts
+
+
+def _pack_colors_keyed(f):
+    """:func:`_pack_colors` plus the 24-bit keys ``(R << 16) | (G << 8) | B`` of the
+    unique colours when all are 8-bit levels (else ``None``)."""
     flat = f.reshape(-1, 3)
     key = _keys_8bit(flat) if len(flat) >= 4096 else None
     if key is not None and key[0] >= 0:
         uniq, inv, counts = _unique_24bit(key)
         cols = np.stack([(uniq >> 16) & 0xFF, (uniq >> 8) & 0xFF, uniq & 0xFF], axis=1) / 255.0
-        return cols, inv, counts
+        return cols, inv, counts, uniq
     q = np.rint(flat * 65535.0).astype(np.int64)
     key = (q[:, 0] << 32) | (q[:, 1] << 16) | q[:, 2]
     uniq, inv = np.unique(key, return_inverse=True)
     cols = np.stack([(uniq >> 32) & 0xFFFF, (uniq >> 16) & 0xFFFF, uniq & 0xFFFF], axis=1) / 65535.0
     counts = np.bincount(inv, minlength=len(uniq))
-    return cols, inv.reshape(-1), counts
+    return cols, inv.reshape(-1), counts, None
 
 
 @numba.njit(cache=True)
@@ -806,13 +813,128 @@ def _unique_24bit(key):
     return uniq, inv, counts
 
 
-def _nearest(curve, lab_pts):
-    """Distance (ΔE) to and index of the nearest curve sample: (U,), (U,)."""
+def _nearest(curve, lab_pts, keys=None):
+    """Distance (ΔE) to and index of the nearest curve sample: (U,), (U,).
+
+    With the 24-bit ``keys`` of many colours (at least ``_CUBE_MIN``) the
+    index comes from the curve's table over the 8-bit cube
+    (:func:`_cube_table`), which is filled as colours are met: only colours
+    not seen before with this curve are searched, and the distance is
+    recomputed from the index.  The same numbers as searching every colour.
+    """
     dist = np.empty(len(lab_pts))
     index = np.empty(len(lab_pts), dtype=np.int64)
-    _nearest_scan(np.ascontiguousarray(lab_pts), curve.lab, curve.group_center, curve.group_radius, _GROUP,
-                  curve.block_center, curve.block_radius, _BLOCK, dist, index)
+    lab_pts = np.ascontiguousarray(lab_pts)
+    if keys is None or len(keys) < _CUBE_MIN or len(curve.lab) >= _CUBE_EMPTY:
+        _nearest_scan(lab_pts, curve.lab, curve.group_center, curve.group_radius, _GROUP,
+                      curve.block_center, curve.block_radius, _BLOCK, dist, index)
+        return dist, index
+    table = _cube_table(curve)
+    todo = _cube_lookup(keys, table, lab_pts, curve.lab, dist, index)
+    if todo.any():
+        miss = np.flatnonzero(todo)
+        dm = np.empty(len(miss))
+        km = np.empty(len(miss), dtype=np.int64)
+        _nearest_scan(lab_pts[miss], curve.lab, curve.group_center, curve.group_radius, _GROUP,
+                      curve.block_center, curve.block_radius, _BLOCK, dm, km)
+        dist[miss] = dm
+        index[miss] = km
+        table[keys[miss]] = km
     return dist, index
+
+
+_CUBE_MIN = 1 << 16  # distinct colours from which the cube table is used
+_CUBE_EMPTY = 0xFFFF  # table entry of a colour not searched yet
+_CUBE_CACHE_SIZE = 4  # curves whose cube table is kept (32 MiB each)
+_cube_cache = {}
+
+
+def _cube_table(curve):
+    """Nearest curve sample of each 8-bit sRGB colour met so far, uint16 (2**24,) by 24-bit key.
+
+    ``_CUBE_EMPTY`` where not searched yet.  Cached per curve (its sRGB
+    samples); the least recently used is dropped beyond ``_CUBE_CACHE_SIZE``.
+    """
+    import hashlib
+
+    key = hashlib.blake2b(np.ascontiguousarray(curve.rgb).tobytes(), digest_size=16).hexdigest()
+    table = _cube_cache.pop(key, None)
+    if table is None:
+        table = np.full(1 << 24, _CUBE_EMPTY, dtype=np.uint16)
+        while len(_cube_cache) >= _CUBE_CACHE_SIZE:
+            _cube_cache.pop(next(iter(_cube_cache)))
+    _cube_cache[key] = table
+    return table
+
+
+@numba.njit(cache=True, parallel=True)
+def _cube_lookup(keys, table, p, lab, dist, index):
+    """Where ``table[keys[u]]`` is set: index and ΔE (as :func:`_nearest_scan`); returns the misses."""
+    todo = np.zeros(keys.shape[0], dtype=np.bool_)
+    for u in numba.prange(keys.shape[0]):
+        k = np.int64(table[keys[u]])
+        if k == _CUBE_EMPTY:
+            todo[u] = True
+            continue
+        dx = p[u, 0] - lab[k, 0]
+        dy = p[u, 1] - lab[k, 1]
+        dz = p[u, 2] - lab[k, 2]
+        dist[u] = math.sqrt(dx * dx + dy * dy + dz * dz)
+        index[u] = k
+    return todo
+
+
+_LINEAR = []
+
+
+def _linear_table():
+    """Linear-light value of each 8-bit sRGB level ``k / 255`` (as :func:`_lab_of` decodes it)."""
+    if not _LINEAR:
+        _LINEAR.append(_linear_levels(np.arange(256) / 255.0))
+    return _LINEAR[0]
+
+
+@numba.njit(cache=True)
+def _linear_levels(levels):
+    out = np.empty(levels.shape[0])
+    for i in range(levels.shape[0]):
+        v = min(max(levels[i], 0.0), 1.0)
+        out[i] = v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _lab_of_keys(keys, lin, m, lab):
+    """CIELAB of 8-bit colours given by 24-bit keys; decoding by table, else as :func:`_lab_of`."""
+    for i in numba.prange(keys.shape[0]):
+        k = keys[i]
+        l0 = lin[(k >> 16) & 0xFF]
+        l1 = lin[(k >> 8) & 0xFF]
+        l2 = lin[k & 0xFF]
+        f0 = 0.0
+        f1 = 0.0
+        f2 = 0.0
+        for row in range(3):
+            x = m[row, 0] * l0 + m[row, 1] * l1 + m[row, 2] * l2
+            fr = np.cbrt(x) if x > _LAB_EPS else (_LAB_KAPPA * x + 16.0) / 116.0
+            if row == 0:
+                f0 = fr
+            elif row == 1:
+                f1 = fr
+            else:
+                f2 = fr
+        lab[i, 0] = 116.0 * f1 - 16.0
+        lab[i, 1] = 500.0 * (f0 - f1)
+        lab[i, 2] = 200.0 * (f1 - f2)
+
+
+def _lab_of_colors(cols, keys):
+    """CIELAB of the distinct colours; by the 8-bit decoding table when ``keys`` are given."""
+    if keys is None or len(keys) < _PARALLEL_MIN:
+        return srgb_to_lab(cols)
+    lab = np.empty((len(keys), 3))
+    _lab_of_keys(keys, _linear_table(), _RGB_TO_XYZ / _WHITE[:, None], lab)
+    return lab
 
 
 def _thin(*arrays):
@@ -1211,9 +1333,9 @@ def invert_colormap(
     curve = _build_curve(knots_rgb, knots_t, half_bin, n_samples)
 
     shape = f.shape[:-1]
-    cols, inv, counts = _pack_colors(f)
-    lab = srgb_to_lab(cols)
-    d, k_near = _nearest(curve, lab)
+    cols, inv, counts, keys = _pack_colors_keyed(f)
+    lab = _lab_of_colors(cols, keys)
+    d, k_near = _nearest(curve, lab, keys)
     sigma_perp = _estimate_noise(d, counts)
     if max_distance is None:
         max_distance = max(5.0, 5.0 * sigma_perp)
