@@ -261,6 +261,31 @@ def test_label_starts_equal_ndimage_label_and_brute_force_starts(seed):
         assert start[i] == want
 
 
+@pytest.mark.parametrize("kind", ["uniform", "integer grid", "line", "thin cloud"])
+def test_isolation_and_greedy_thinning_equal_brute_force(kind):
+    from drr.tools import peaks as P
+
+    rng = np.random.default_rng(len(kind))
+    for n in (1, 2, 3, 57, 400):
+        if kind == "uniform":
+            x, y = rng.uniform(0, 2048, n), rng.uniform(0, 2048, n)
+        elif kind == "integer grid":                  # many equal distances, coincident points
+            x, y = rng.integers(0, 12, n).astype(float), rng.integers(0, 12, n).astype(float)
+        elif kind == "line":
+            x, y = rng.uniform(0, 500, n), np.full(n, 7.0)
+        else:
+            x, y = rng.normal(100, 3, n), rng.normal(50, 0.01, n)
+        d2 = (x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2
+        earlier = np.tril(np.ones((n, n), bool), -1)
+        want = np.sqrt(np.where(earlier, d2, np.inf).min(axis=1))
+        np.testing.assert_array_equal(P._isolation(x, y), want)
+        for dist in (0.5, 1.0, 1.5, 10.0, 1e6):
+            keep = np.ones(n, bool)
+            for i in range(n):
+                keep[i] = not np.any(keep[:i] & (d2[i, :i] <= dist * dist))
+            np.testing.assert_array_equal(P._greedy_keep(x, y, dist), keep)
+
+
 def _sigma_clip_by_sorting(v, nsigma=3.0):
     """Reference: median and MAD of the sorted kept values, clipped until stable."""
     v = np.sort(v)

@@ -1455,54 +1455,85 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
     return table
 
 
+@numba.njit(cache=True, nogil=True)
+def _grid_near(x, y, dist, mode):
+    """Nearest-earlier-point queries on a uniform grid, points inserted in order.
+
+    ``mode`` 0 (isolation): for each point, the distance to the nearest point
+    earlier in the order (inf for the first).  ``mode`` 1 (greedy thinning):
+    1 where no *kept* earlier point lies within ``dist`` (the point is kept
+    and inserted), else 0.  Cells hold linked lists of the inserted points
+    (about two points per cell, at least ``dist`` wide in mode 1); the search
+    visits rings of cells around the query's cell until the best distance
+    found is below the nearest cell of the next ring.  Distances are
+    compared squared, as ``scipy.spatial.cKDTree`` does.
+    """
+    n = x.size
+    out = np.full(n, np.inf) if mode == 0 else np.zeros(n)
+    if n == 0:
+        return out
+    x0 = np.inf
+    x1 = -np.inf
+    y0 = np.inf
+    y1 = -np.inf
+    for i in range(n):
+        x0 = min(x0, x[i])
+        x1 = max(x1, x[i])
+        y0 = min(y0, y[i])
+        y1 = max(y1, y[i])
+    wx = max(x1 - x0, 1e-9)
+    wy = max(y1 - y0, 1e-9)
+    c = math.sqrt(2.0 * wx * wy / n)
+    c = max(c, max(wx, wy) / 1024.0, 1e-9)
+    if mode == 1:
+        c = max(c, dist)
+    gx = min(int(wx / c) + 1, 1 << 20)
+    gy = min(int(wy / c) + 1, 1 << 20)
+    head = np.full(gx * gy, -1, np.int64)
+    nxt = np.empty(n, np.int64)
+    lim2 = dist * dist
+    for i in range(n):
+        cx = min(max(int((x[i] - x0) / c), 0), gx - 1)      # (NaN: cell 0, never nearest)
+        cy = min(max(int((y[i] - y0) / c), 0), gy - 1)
+        best = np.inf
+        r = 0
+        while True:              # the cells at Chebyshev distance r from (cx, cy)
+            for yy in range(max(0, cy - r), min(gy, cy + r + 1)):
+                step = 1 if (yy == cy - r or yy == cy + r) else 2 * r
+                for xx in range(cx - r, cx + r + 1, step):
+                    if 0 <= xx < gx:
+                        j = head[yy * gx + xx]
+                        while j >= 0:
+                            d2 = (x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2
+                            if d2 < best:
+                                best = d2
+                            j = nxt[j]
+            if mode == 1:
+                if r == 1:
+                    break        # c >= dist: the 3 x 3 cells hold every point within dist
+            elif best <= (r * c) ** 2 or (r >= cx and r >= cy and r >= gx - 1 - cx and r >= gy - 1 - cy):
+                break            # any point in ring r + 1 is at least r c away
+            r += 1
+        if mode == 0:
+            out[i] = math.sqrt(best)
+        elif not best <= lim2:
+            out[i] = 1.0
+        if mode == 0 or out[i] == 1.0:
+            cell = cy * gx + cx
+            nxt[i] = head[cell]
+            head[cell] = i
+    return out
+
+
 def _greedy_keep(x, y, dist):
     """Mask keeping each point unless a kept point earlier in the order lies within ``dist``."""
-    from scipy.spatial import cKDTree
-
-    pts = np.column_stack([x, y])
-    pairs = cKDTree(pts).query_pairs(dist, output_type="ndarray")
-    keep = np.ones(x.size, bool)
-    if pairs.size == 0:
-        return keep
-    pairs = np.sort(pairs, axis=1)
-    pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]
-    for i, j in pairs:                 # j > i; i is final when j is visited (i < j)
-        if keep[i]:
-            keep[j] = False
-    return keep
+    return _grid_near(np.ascontiguousarray(x, np.float64), np.ascontiguousarray(y, np.float64),
+                      float(dist), 1) > 0
 
 
 def _isolation(x, y):
-    """Distance from each point to the nearest point earlier in the order (inf for the first).
-
-    The k nearest neighbours (k = 4, then 16 for the points still without an
-    earlier one among them), then a brute-force search for the rest.
-    """
-    n = x.size
-    iso = np.full(n, np.inf)
-    if n < 2:
-        return iso
-    from scipy.spatial import cKDTree
-
-    pts = np.column_stack([x, y])
-    tree = cKDTree(pts)
-    rest = np.arange(1, n)
-    for kq in (4, 16):
-        kq = min(n, kq)
-        dist, nb = tree.query(pts[rest], k=kq)
-        higher = nb < rest[:, None]
-        found = higher.any(axis=1)
-        first = np.argmax(higher, axis=1)
-        iso[rest[found]] = dist[found, first[found]]
-        rest = rest[~found]
-        if rest.size == 0:
-            return iso
-    for c in builtins.range(0, rest.size, 256):
-        i = rest[c:c + 256]
-        d2 = (x[None, :] - x[i, None]) ** 2 + (y[None, :] - y[i, None]) ** 2
-        d2[np.arange(x.size)[None, :] >= i[:, None]] = np.inf
-        iso[i] = np.sqrt(d2.min(axis=1))
-    return iso
+    """Distance from each point to the nearest point earlier in the order (inf for the first)."""
+    return _grid_near(np.ascontiguousarray(x, np.float64), np.ascontiguousarray(y, np.float64), 0.0, 0)
 
 
 # --------------------------------------------------------------------------- cluster_center
