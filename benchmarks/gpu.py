@@ -1,6 +1,7 @@
-"""GPU throughput of the exact Siddon kernel (drr/kernels/siddon.cu).
+"""GPU throughput of the exact Siddon kernel (drr/kernels/siddon.cu) and of the
+trilinear one (drr/kernels/trilinear.cu, texture unit or software filtering).
 
-Prints one table row per (volume, detector, poses per launch):
+Prints one table row per (volume, detector, poses per launch) for Siddon:
 
 * ms/view     — device time of one ``render(..., device_output=True)`` call
                 (pose table, launches; no device-to-host copy) divided by poses;
@@ -13,6 +14,11 @@ Prints one table row per (volume, detector, poses per launch):
                 device-to-device copy.  Caches make > 100 % possible: it is a
                 yardstick, not a measurement of DRAM traffic.
 
+then, with ``--methods`` naming them, one row per (volume, detector, poses) for
+``trilinear`` (hardware texture filtering) and ``trilinear-software`` (exact
+weights from global memory), at ``--step`` (default half a voxel): ms/view,
+views/s, and the speed-up over Siddon's row of the same size.
+
 Volumes: 256^3 and 512^3 random mu (1 mm voxels), and the bundled example CT
 (drr/data/*.nii.gz, HU -> mu) when present.  Sources on a circle around the
 volume (source-to-isocentre 600 mm, source-to-detector 1000 mm), detectors
@@ -21,6 +27,7 @@ volume (source-to-isocentre 600 mm, source-to-detector 1000 mm), detectors
 Usage::
 
     python benchmarks/gpu.py [--quick] [--storage float32|float16] [--max-seconds 20]
+                             [--methods siddon,trilinear,trilinear-software] [--step 0.5]
 
 Needs CuPy and a CUDA device; exits with a message (status 1) otherwise.
 Record results in benchmarks/RESULTS.md (machine, command, table).
@@ -98,15 +105,15 @@ def measure_bandwidth(cp) -> float:
     return 2 * 4 * n * reps / seconds
 
 
-def time_render(cp, backend, geo, min_seconds=0.2, max_reps=20) -> float:
+def time_render(cp, backend, geo, min_seconds=0.2, max_reps=20, **kwargs) -> float:
     """Seconds per render call (device events), after one warm-up call."""
-    out = backend.render(geo, device_output=True)
+    out = backend.render(geo, device_output=True, **kwargs)
     del out
     start, end = cp.cuda.Event(), cp.cuda.Event()
     reps, elapsed = 0, 0.0
     while reps < max_reps and (reps < 3 or elapsed < min_seconds):
         start.record()
-        out = backend.render(geo, device_output=True)
+        out = backend.render(geo, device_output=True, **kwargs)
         end.record()
         end.synchronize()
         del out
@@ -115,29 +122,15 @@ def time_render(cp, backend, geo, min_seconds=0.2, max_reps=20) -> float:
     return elapsed / reps
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="poses per launch 1 and 64 only")
-    parser.add_argument("--storage", choices=("float32", "float16"), default="float32")
-    parser.add_argument("--max-seconds", type=float, default=20.0,
-                        help="skip a row whose estimated time exceeds this (default 20)")
-    args = parser.parse_args(argv)
+SIDDON_MS: dict = {}     # (volume, detector, poses) -> ms/view of the Siddon row, for the speed-ups
 
-    reason = cuda_unavailable_reason()
-    if reason is not None:
-        print(f"benchmarks/gpu.py needs a CUDA GPU and CuPy: {reason}", file=sys.stderr)
-        return 1
-    import cupy as cp
 
+def siddon_table(cp, args, bw) -> None:
     from drr.backends.cuda import CUDABackend
 
-    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
-    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    bw = measure_bandwidth(cp)
-    print(f"device: {name}; measured device-to-device copy bandwidth {bw / 1e9:.0f} GB/s; "
-          f"storage {args.storage}")
     head = (f"{'volume':>11} {'detector':>9} {'poses':>6} {'ms/view':>10} {'rays/s':>10} "
             f"{'segments/s':>11} {'seg/ray':>8} {'GB/s':>7} {'%bw':>6}")
+    print("\nSiddon (exact)")
     print(head)
     print("-" * len(head))
     voxel_bytes = 2 if args.storage == "float16" else 4
@@ -161,12 +154,80 @@ def main(argv=None) -> int:
                 segs = float(backend.count_segments(geo, device_output=True).sum(dtype=cp.float64))
                 seconds_per_ray = sec / rays
                 traffic = (segs * voxel_bytes + rays * 4) / sec
+                SIDDON_MS[(vname, det, n)] = 1e3 * sec / n
                 print(f"{vname:>11} {det:>4}^2    {n:>6} {1e3 * sec / n:>10.3f} {rays / sec:>10.3g} "
                       f"{segs / sec:>11.3g} {segs / rays:>8.1f} {traffic / 1e9:>7.1f} "
                       f"{100 * traffic / bw:>5.0f}%")
         backend.close()
         del backend
         print(f"{'':>11} ({vname}: {time.perf_counter() - t0:.1f} s in all)")
+
+
+def trilinear_table(cp, args, methods) -> None:
+    from drr.backends.cuda import CUDABackend
+
+    head = (f"{'volume':>11} {'method':>18} {'detector':>9} {'poses':>6} {'ms/view':>10} "
+            f"{'views/s':>10} {'vs siddon':>9}")
+    print(f"\nTrilinear, step {args.step} voxel ('vs siddon': Siddon's ms/view over this row's)")
+    print(head)
+    print("-" * len(head))
+    for vname in VOLUMES:
+        vol = make_volume(vname)
+        if vol is None:
+            continue
+        for method in methods:
+            filtering = "software" if method == "trilinear-software" else "texture"
+            backend = CUDABackend(vol, storage=args.storage, filtering=filtering)
+            for det in DETECTORS:
+                seconds_per_ray = None
+                for n in (POSES[:2] if args.quick else POSES):
+                    rays = n * det * det
+                    if seconds_per_ray is not None and seconds_per_ray * rays > args.max_seconds:
+                        continue
+                    geo = circle_geometry(vol, n, det)
+                    sec = time_render(cp, backend, geo, method="trilinear", step=args.step)
+                    seconds_per_ray = sec / rays
+                    ms = 1e3 * sec / n
+                    ref = SIDDON_MS.get((vname, det, n))
+                    ratio = f"{ref / ms:>8.2f}x" if ref else f"{'-':>9}"
+                    print(f"{vname:>11} {method:>18} {det:>4}^2    {n:>6} {ms:>10.3f} {1e3 / ms:>10.4g} "
+                          f"{ratio}")
+            backend.close()
+            del backend
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="poses per launch 1 and 64 only")
+    parser.add_argument("--storage", choices=("float32", "float16"), default="float32")
+    parser.add_argument("--max-seconds", type=float, default=20.0,
+                        help="skip a row whose estimated time exceeds this (default 20)")
+    parser.add_argument("--methods", default="siddon,trilinear,trilinear-software",
+                        help="comma-separated: siddon, trilinear (texture), trilinear-software")
+    parser.add_argument("--step", type=float, default=0.5,
+                        help="trilinear sample spacing, fraction of a voxel (default 0.5)")
+    args = parser.parse_args(argv)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = set(methods) - {"siddon", "trilinear", "trilinear-software"}
+    if unknown:
+        parser.error(f"--methods: unknown {sorted(unknown)}")
+
+    reason = cuda_unavailable_reason()
+    if reason is not None:
+        print(f"benchmarks/gpu.py needs a CUDA GPU and CuPy: {reason}", file=sys.stderr)
+        return 1
+    import cupy as cp
+
+    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    bw = measure_bandwidth(cp)
+    print(f"device: {name}; measured device-to-device copy bandwidth {bw / 1e9:.0f} GB/s; "
+          f"storage {args.storage}")
+    if "siddon" in methods:
+        siddon_table(cp, args, bw)
+    trilinear = [m for m in methods if m != "siddon"]
+    if trilinear:
+        trilinear_table(cp, args, trilinear)
     return 0
 
 

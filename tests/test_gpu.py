@@ -434,6 +434,8 @@ def test_backend_logic_with_a_stand_in_cupy(tmp_path, monkeypatch):
         backend.render(geo, method="cubic")
     img = drr.render(vol, geo, backend="cuda", method="trilinear", step=0.25)     # through the Renderer
     np.testing.assert_array_equal(img, tex)
+    img = drr.render(vol, geo, backend="cuda", method="trilinear", step=0.25, filtering="software")
+    np.testing.assert_array_equal(img, soft)
     with pytest.raises(drr.InputError, match="float16"):
         CUDABackend(vol.with_data(np.full(vol.data.shape, 1e5)), storage="float16")
     half.close()

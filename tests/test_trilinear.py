@@ -111,3 +111,12 @@ def test_method_and_step_are_validated_and_selectable(backend):
     a = drr.render(vol, geo, backend=backend, method="trilinear", step=0.1)
     b = drr.render(vol, geo, backend=backend, method="trilinear", step=1.0)
     assert a.shape == (2, 2) and np.all(a > 0) and not np.array_equal(a, b)
+
+
+def test_filtering_is_validated_and_needs_cuda():
+    vol = drr.Volume(np.ones((3, 3, 3), np.float32) * 0.01)
+    with pytest.raises(drr.InputError, match="`filtering` must be one of"):
+        drr.Renderer(vol, backend="cpu", filtering="nearest")
+    with pytest.raises(drr.InputError, match="needs backend 'cuda'"):
+        drr.Renderer(vol, backend="cpu", filtering="software")
+    assert drr.Renderer(vol, backend="cpu", filtering="texture").backend == "cpu"

@@ -78,7 +78,7 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--backend", choices=BACKENDS, default="auto", help="compute backend (default auto)")
     o.add_argument("--method", choices=METHODS, default="siddon",
                    help="siddon: exact integral of the voxelized volume; trilinear: of the "
-                        "interpolated volume, sampled every --step voxel (smoother, CPU)")
+                        "interpolated volume, sampled every --step voxel (smoother; GPU: texture unit)")
     o.add_argument("--step", type=float, default=0.5,
                    help="trilinear sample spacing, as a fraction of the smallest voxel (default 0.5)")
     o.add_argument("--storage", choices=STORAGES, default="float32",
