@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# benchmarks/gpu_session.sh — everything a session lent a GPU should run, in one call.
+#
+# On the device machine (repository root; CuPy, NumPy, Numba, SciPy, pytest and
+# hypothesis are in its image, see the device tool's KINDS.md):
+#
+#     bash benchmarks/gpu_session.sh tests     # first call  (~5 min at most)
+#     bash benchmarks/gpu_session.sh bench     # second call (~9 min at most)
+#
+# Logs go to $OUT (the device tool's), else ./gpu-out.  Both modes record the
+# card and software versions.  "tests": ptxas resource reports of both kernels
+# and the GPU tests (tests/test_gpu.py -m gpu: kernels vs the float64
+# reference, the Numba backend and their own host build; the texture unit vs
+# its emulation).  "bench": benchmarks/gpu.py in float32 (Siddon, trilinear
+# texture, trilinear software) and float16.  Each step has its own time limit,
+# so that a mode ends within the device tool's 10 minutes per call; a step that
+# fails does not stop the others.  Copy the tables into benchmarks/RESULTS.md
+# with the card's name.
+set -u -o pipefail
+OUT=${OUT:-gpu-out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+PY=${PYTHON:-python3}
+
+step() {  # step NAME SECONDS COMMAND...: run with a limit, log to $OUT/NAME.txt
+    local name=$1 limit=$2
+    shift 2
+    echo "=== $name ($(date -u +%H:%M:%S), limit ${limit}s): $*" | tee "$OUT/$name.txt"
+    timeout "$limit" "$@" 2>&1 | tee -a "$OUT/$name.txt"
+    echo "=== $name: exit ${PIPESTATUS[0]}" | tee -a "$OUT/$name.txt"
+}
+
+MODE=${1:-}
+case "$MODE" in
+    tests|bench) ;;
+    *) echo "usage: bash benchmarks/gpu_session.sh tests|bench" >&2; exit 2 ;;
+esac
+
+step device 30 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv; \
+    nvcc --version | tail -1; $PY -c 'import cupy, numba, numpy; print(\"cupy\", cupy.__version__, \"numba\", numba.__version__, \"numpy\", numpy.__version__)'"
+if [ "$MODE" = tests ]; then
+step ptxas 60 bash -c "for cu in siddon trilinear; do nvcc -arch=sm_90 -fmad=false -cubin -Xptxas -v \
+    -Idrr/kernels drr/kernels/\$cu.cu -o /tmp/\$cu.cubin 2>&1 | grep -E 'entry|registers|spill'; done"
+step pytest_gpu 200 "$PY" -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py
+else
+step bench_float32 400 "$PY" benchmarks/gpu.py --max-seconds 8
+step bench_float16 120 "$PY" benchmarks/gpu.py --storage float16 --quick --max-seconds 4
+fi
+echo "logs in $OUT"
