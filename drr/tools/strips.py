@@ -806,7 +806,81 @@ def _tour_to_path(succ, n):
 
 
 def _or_opt(d, path, max_seg=3, max_pass=50):
-    """Segment moves (no reversal) on a directed path, until no move improves."""
+    """Segment moves (no reversal) on a directed path, until no move improves.
+
+    For each segment of 1..``max_seg`` consecutive nodes (left to right), the cheapest
+    re-insertion elsewhere (first on ties) is applied when it gains more than a relative
+    1e-12; passes repeat until one makes no move (numba kernel :func:`_or_opt_kernel`).
+    """
+    n = len(path)
+    if n < 3:
+        return path
+    dd = np.where(np.isfinite(d), d, 1e18)
+    # work on the path with virtual ends: cost 0 to/from the ends
+    ext = np.zeros((n + 1, n + 1))
+    ext[:n, :n] = dd
+    p = _or_opt_kernel(ext, np.asarray(path, dtype=np.int64), max_seg, max_pass)
+    return [int(t) for t in p]
+
+
+@numba.njit(cache=True, nogil=True)
+def _or_opt_kernel(ext, path, max_seg, max_pass):
+    """:func:`_or_opt` on ``ext`` ((n+1, n+1), node n = both virtual ends)."""
+    n = path.size
+    arr = np.empty(n + 2, dtype=np.int64)
+    arr[0] = n
+    arr[1:n + 1] = path
+    arr[n + 1] = n
+    rest = np.empty(n + 2, dtype=np.int64)
+    new = np.empty(n + 2, dtype=np.int64)
+    for _ in range(max_pass):
+        improved = False
+        for seg in range(1, max_seg + 1):
+            i = 0
+            while i + seg <= n:
+                s0, s1 = i + 1, i + seg             # segment positions in arr
+                a, b = arr[s0 - 1], arr[s1 + 1]
+                u, v = arr[s0], arr[s1]
+                rem_gain = ext[a, u] + ext[v, b] - ext[a, b]
+                m = 0
+                for t in range(s0):
+                    rest[m] = arr[t]
+                    m += 1
+                for t in range(s1 + 1, n + 2):
+                    rest[m] = arr[t]
+                    m += 1
+                best = np.inf
+                k = -1
+                for q in range(m - 1):
+                    if q == s0 - 1:                 # same place
+                        continue
+                    x_, y_ = rest[q], rest[q + 1]
+                    val = ext[x_, u] + ext[v, y_] - ext[x_, y_]
+                    if val < best:
+                        best = val
+                        k = q
+                if k >= 0 and best < rem_gain - 1e-12 * max(1.0, abs(rem_gain)):
+                    o = 0
+                    for t in range(k + 1):
+                        new[o] = rest[t]
+                        o += 1
+                    for t in range(s0, s1 + 1):
+                        new[o] = arr[t]
+                        o += 1
+                    for t in range(k + 1, m):
+                        new[o] = rest[t]
+                        o += 1
+                    arr[:] = new
+                    improved = True
+                else:
+                    i += 1
+        if not improved:
+            break
+    return arr[1:n + 1].copy()
+
+
+def _or_opt_py(d, path, max_seg=3, max_pass=50):
+    """:func:`_or_opt` in plain Python (reference for the tests)."""
     n = len(path)
     if n < 3:
         return path
