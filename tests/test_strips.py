@@ -334,3 +334,65 @@ def test_partner_scores_separate_cuts_from_natural_boundaries():
     assert p[0] == -np.inf and p[-1] == -np.inf
     assert at_cuts.min() > S._PARTNER_MIN
     assert at_cuts.min() > np.max(p[mask])
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_boundary_scores_kernel_matches_numpy(channels):
+    """The numba boundary scores equal the plain numpy ones (grey, 2 and 3 channels)."""
+    rng = np.random.default_rng(21 + channels)
+    x = rng.normal(100.0, 20.0, size=(37, 53, channels))
+    for alpha in (0.0, S._ALPHA):
+        want = S._boundary_scores_np(x, 1.0, alpha=alpha)
+        got = S._boundary_scores(x, 1.0, alpha=alpha)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_seam_kernels_huge_range_do_not_overflow():
+    """Steps of 1e30 grey levels over a noise of 1: each log term at those boundaries is
+    ~1e60 and a product of a few would overflow; the kernels log such terms on their own
+    (same costs as the numpy path; with the guard removed they are inf)."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(0.0, 1.0, size=(40, 30, 1))
+    x[:, 15:] += 1e30
+    x[:, 22:] -= 3e30
+    want = S._boundary_scores_np(x, 1.0)
+    got = S._boundary_scores(x, 1.0)
+    assert np.all(np.isfinite(got)) and got.max() > 100.0
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    f = S._strip_features(x, np.array([0, 10, 20]), np.array([10, 20, 30]), 1.0)
+    last, first = f["last"], f["first"]
+    pred = last + f["mur"][:, None, :] + S._ALPHA * (f["gr"] - f["mur"][:, None, :])
+    ref = S._rho(S._whitened_sq(f["ar"], first, pred), 1).sum(axis=2)     # one direction
+    got1 = S._rho_pair_sums(np.ascontiguousarray(f["ar"]), np.ascontiguousarray(first),
+                            np.ascontiguousarray(pred), 1.0)
+    assert np.all(np.isfinite(got1)) and got1.max() > 1000.0
+    np.testing.assert_allclose(got1, ref, rtol=1e-12)
+
+
+def test_or_opt_kernel_matches_python():
+    rng = np.random.default_rng(3)
+    for t in range(60):
+        n = int(rng.integers(3, 30))
+        d = rng.random((n, n))
+        if t % 2:
+            d = np.round(d * 4) / 4                       # many ties
+        d[rng.random((n, n)) < 0.05] = np.inf
+        np.fill_diagonal(d, np.inf)
+        p = [int(v) for v in rng.permutation(n)]
+        assert S._or_opt(d, p) == S._or_opt_py(d, p)
+
+
+def test_channel_mean_is_numpy_mean():
+    rng = np.random.default_rng(4)
+    for c in (1, 3, 4):
+        a = rng.normal(size=(9, 11, c)) * 1e3
+        assert np.array_equal(S._channel_mean(a), a.mean(axis=2))
+
+
+def test_jump_profile_is_numpy_median():
+    rng = np.random.default_rng(5)
+    for h in (7, 8):                                      # odd and even number of rows
+        x = rng.normal(size=(h, 20, 3))
+        xt = np.ascontiguousarray(x.transpose(1, 0, 2))
+        want = np.median(np.abs(np.diff(x, axis=1)).mean(axis=2), axis=0)
+        np.testing.assert_array_equal(S._jump_profile(xt), want)
