@@ -103,6 +103,46 @@ def test_subpixel_accuracy_and_calibrated_errors(subpixel):
     assert abs(np.mean(np.r_[ex, ey])) < 0.015                    # no global offset
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_gauss_fit_equals_scipy_least_squares(masked):
+    # the LM kernel (separable normal equations on a complete stamp, pixel sums on a stamp
+    # with a masked pixel) reaches the least-squares minimum and the Cramer-Rao errors
+    from scipy.optimize import least_squares
+
+    from drr.tools import peaks as P
+
+    rng = np.random.default_rng(31 + masked)
+    h = 3
+    for trial in range(8):
+        x0, y0 = 10.0 + rng.uniform(-0.5, 0.5), 11.0 + rng.uniform(-0.5, 0.5)
+        amp = rng.uniform(8.0, 200.0)
+        img = gaussian_image((22, 22), [(x0, y0, amp)], sig=SIG * rng.uniform(0.8, 1.25), background=50.0)
+        img += rng.normal(0.0, 1.0, img.shape)
+        mask = np.zeros(img.shape, bool)
+        if masked:
+            mask[11 + int(rng.integers(-3, 4)), 10 + int(rng.integers(-3, 4))] = True
+        mask[11, 10] = False
+        out = np.empty(7)
+        ok = P._gauss_one(img, mask, True, 10, 11, 10.0, 11.0, amp, 50.0, SIG, h, 1.0, out)
+        assert ok
+        yy, xx = np.mgrid[11 - h:11 + h + 1, 10 - h:10 + h + 1]
+        keep = ~mask[11 - h:11 + h + 1, 10 - h:10 + h + 1]
+        xx, yy, v = xx[keep], yy[keep], img[11 - h:11 + h + 1, 10 - h:10 + h + 1][keep]
+
+        def resid(q):
+            return q[4] + q[0] * np.exp(-((xx - q[1]) ** 2 + (yy - q[2]) ** 2) / (2 * q[3] ** 2)) - v
+
+        ref = least_squares(resid, [amp, 10.0, 11.0, SIG, 50.0], xtol=1e-14, ftol=1e-14, gtol=1e-14)
+        cov = np.linalg.inv(ref.jac.T @ ref.jac)
+        assert out[0] == pytest.approx(ref.x[1], abs=2e-5)     # (LM stops at steps < 1e-4 px)
+        assert out[1] == pytest.approx(ref.x[2], abs=2e-5)
+        assert out[4] == pytest.approx(ref.x[0], rel=1e-5)
+        assert out[5] == pytest.approx(ref.x[4], abs=1e-3)      # (B is not in the stopping rule)
+        assert out[6] == pytest.approx(ref.x[3], rel=1e-5)
+        assert out[2] == pytest.approx(math.sqrt(cov[1, 1]), rel=1e-4)
+        assert out[3] == pytest.approx(math.sqrt(cov[2, 2]), rel=1e-4)
+
+
 def test_no_pixel_locking_noise_free():
     # sub-pixel phases across a pixel: the estimate follows the truth (error << 0.01 px)
     errs = []

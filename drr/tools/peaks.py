@@ -922,6 +922,14 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
     """Levenberg-Marquardt fit of B + A exp(-r^2/(2 s^2)) on the stamp around (cx, cy).
 
     Writes (x, y, x_err, y_err, A, B, s) into ``out``; returns True on success.
+
+    The Gaussian is separable, ``exp(-(dx^2 + dy^2) / 2s^2) = ex[col] ey[row]``,
+    so a model evaluation takes 2 (2h+1) exps.  On a complete stamp (no pixel
+    masked, NaN or past the border: nearly every peak) the normal equations
+    ``J^T J`` are also separable -- every entry is a product of one-axis sums
+    ``sum ex^k dx^p`` and ``sum ey^k dy^p`` -- and ``J^T r`` follows from row
+    sums of the residuals that the chi^2 pass leaves behind; an incomplete
+    stamp sums ``J^T J`` and ``J^T r`` pixel by pixel.
     """
     ny, nx = img.shape
     w = 2 * h + 1
@@ -929,8 +937,9 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
     px = np.empty(m)
     py = np.empty(m)
     pv = np.empty(m)
-    kx = np.empty(m, np.int64)   # column / row of each pixel within the stamp, for the
-    ky = np.empty(m, np.int64)   # separable Gaussian exp(-(dx^2+dy^2)/2s^2) = ex[dx] ey[dy]
+    kx = np.empty(m, np.int64)   # column / row of each pixel within the stamp
+    ky = np.empty(m, np.int64)
+    pw = np.empty((w, w))        # the complete stamp as rows x columns
     n = 0
     for yy in range(max(0, cy - h), min(ny, cy + h + 1)):
         for xx in range(max(0, cx - h), min(nx, cx + h + 1)):
@@ -942,12 +951,17 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
             pv[n] = v
             kx[n] = xx - (cx - h)
             ky[n] = yy - (cy - h)
+            pw[yy - (cy - h), xx - (cx - h)] = v
             n += 1
     if n < 8:
         return False
-    # exp values per stamp column and row: 2 (2h+1) exps per model evaluation instead of (2h+1)^2
+    full = n == m
     ex = np.empty(w)
     ey = np.empty(w)
+    rs = np.empty((3, w))        # complete stamp: per row, sum_col res ex dx^k (k = 0, 1, 2)
+    rsum = np.zeros(1)           # and the sum of the residuals
+    mx = np.empty((3, 5))        # one-axis sums: mx[k, p] = sum ex^k dx^p (k = 1, 2)
+    my = np.empty((3, 5))
     p = np.array([a0, x0, y0, s0, b0])
     hh = np.empty((5, 5))
     g = np.empty(5)
@@ -957,52 +971,151 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
     q = np.empty(5)
     work = np.empty((5, 6))
 
+    def table(e, c0, mu, inv, q2):
+        # e[c] = exp(-(c0 + c - mu)^2 inv) by ratios from the column nearest mu outwards:
+        # e[c + 1] / e[c] = exp(-(2 d + 1) inv), and that ratio shrinks by q2 = exp(-2 inv) per
+        # column (4 exps per axis instead of w; every factor is <= 1 away from the centre)
+        k = min(max(int(math.floor(mu - c0 + 0.5)), 0), w - 1)
+        d = c0 + k - mu
+        e[k] = math.exp(-d * d * inv)
+        rt = math.exp(-(2.0 * d + 1.0) * inv)
+        for c in range(k + 1, w):
+            e[c] = e[c - 1] * rt
+            rt *= q2
+        rt = math.exp((2.0 * d - 1.0) * inv)
+        for c in range(k - 1, -1, -1):
+            e[c] = e[c + 1] * rt
+            rt *= q2
+
     def tables(q, inv):
-        for c in range(w):
-            ex[c] = math.exp(-((cx - h + c) - q[1]) ** 2 * inv)
-            ey[c] = math.exp(-((cy - h + c) - q[2]) ** 2 * inv)
+        q2 = math.exp(-2.0 * inv)
+        table(ex, cx - h, q[1], inv, q2)
+        table(ey, cy - h, q[2], inv, q2)
 
     def chi2(q):
         c = 0.0
         inv = 1.0 / (2.0 * q[3] * q[3])
         tables(q, inv)
+        if full:
+            tot = 0.0
+            for r in range(w):
+                e_r = ey[r]
+                s0r = 0.0
+                s1r = 0.0
+                s2r = 0.0
+                for k in range(w):
+                    res = pw[r, k] - q[4] - q[0] * (ex[k] * e_r)
+                    c += res * res
+                    tot += res
+                    t = res * ex[k]
+                    d = (cx - h + k) - q[1]
+                    s0r += t
+                    s1r += t * d
+                    s2r += t * d * d
+                rs[0, r] = s0r
+                rs[1, r] = s1r
+                rs[2, r] = s2r
+            rsum[0] = tot
+            return c
         for k in range(n):
             e = ex[kx[k]] * ey[ky[k]]
             r = pv[k] - q[4] - q[0] * e
             c += r * r
         return c
 
-    chi = chi2(p)
-    current = True              # ex, ey hold the tables of p
-    lam = 1e-3
-    conv = False
-    for _it in range(40):
+    def moments(e, c0, d0, out2):
+        for k in range(1, 3):
+            for j in range(5):
+                out2[k, j] = 0.0
+        for c in range(w):
+            d = (c0 + c) - d0
+            e1 = e[c]
+            e2 = e1 * e1
+            d2 = d * d
+            out2[1, 0] += e1
+            out2[1, 1] += e1 * d
+            out2[1, 2] += e1 * d2
+            out2[2, 0] += e2
+            out2[2, 1] += e2 * d
+            out2[2, 2] += e2 * d2
+            out2[2, 3] += e2 * d2 * d
+            out2[2, 4] += e2 * d2 * d2
+
+    def normal(p, with_g):
+        """J^T J (into hh) and, with ``with_g``, J^T r (into g) at p; needs the tables (and rs) of p."""
         for i in range(5):
             g[i] = 0.0
             for j in range(5):
                 hh[i, j] = 0.0
         s2 = p[3] * p[3]
-        inv = 1.0 / (2.0 * s2)
-        if not current:
-            tables(p, inv)      # (after an accepted step chi2 left the tables of p in place)
-        for k in range(n):
-            dx = px[k] - p[1]
-            dy = py[k] - p[2]
-            r2 = dx * dx + dy * dy
-            e = ex[kx[k]] * ey[ky[k]]
-            r = pv[k] - p[4] - p[0] * e
-            jac[0] = e
-            jac[1] = p[0] * e * dx / s2
-            jac[2] = p[0] * e * dy / s2
-            jac[3] = p[0] * e * r2 / (s2 * p[3])
-            jac[4] = 1.0
-            for i in range(5):
-                g[i] += jac[i] * r
-                for j in range(i + 1):
-                    hh[i, j] += jac[i] * jac[j]
+        if full:
+            moments(ex, cx - h, p[1], mx)
+            moments(ey, cy - h, p[2], my)
+            k1 = p[0] / s2
+            k3 = p[0] / (s2 * p[3])
+            hh[0, 0] = mx[2, 0] * my[2, 0]
+            hh[1, 0] = k1 * mx[2, 1] * my[2, 0]
+            hh[2, 0] = k1 * mx[2, 0] * my[2, 1]
+            hh[3, 0] = k3 * (mx[2, 2] * my[2, 0] + mx[2, 0] * my[2, 2])
+            hh[4, 0] = mx[1, 0] * my[1, 0]
+            hh[1, 1] = k1 * k1 * mx[2, 2] * my[2, 0]
+            hh[2, 1] = k1 * k1 * mx[2, 1] * my[2, 1]
+            hh[3, 1] = k1 * k3 * (mx[2, 3] * my[2, 0] + mx[2, 1] * my[2, 2])
+            hh[4, 1] = k1 * mx[1, 1] * my[1, 0]
+            hh[2, 2] = k1 * k1 * mx[2, 0] * my[2, 2]
+            hh[3, 2] = k1 * k3 * (mx[2, 2] * my[2, 1] + mx[2, 0] * my[2, 3])
+            hh[4, 2] = k1 * mx[1, 0] * my[1, 1]
+            hh[3, 3] = k3 * k3 * (mx[2, 4] * my[2, 0] + 2.0 * mx[2, 2] * my[2, 2] + mx[2, 0] * my[2, 4])
+            hh[4, 3] = k3 * (mx[1, 2] * my[1, 0] + mx[1, 0] * my[1, 2])
+            hh[4, 4] = m
+            if with_g:
+                g0 = 0.0
+                g1 = 0.0
+                g2 = 0.0
+                g3 = 0.0
+                for r in range(w):
+                    d = (cy - h + r) - p[2]
+                    e_r = ey[r]
+                    g0 += e_r * rs[0, r]
+                    g1 += e_r * rs[1, r]
+                    g2 += e_r * d * rs[0, r]
+                    g3 += e_r * (rs[2, r] + d * d * rs[0, r])
+                g[0] = g0
+                g[1] = k1 * g1
+                g[2] = k1 * g2
+                g[3] = k3 * g3
+                g[4] = rsum[0]
+        else:
+            for k in range(n):
+                dx = px[k] - p[1]
+                dy = py[k] - p[2]
+                r2 = dx * dx + dy * dy
+                e = ex[kx[k]] * ey[ky[k]]
+                jac[0] = e
+                jac[1] = p[0] * e * dx / s2
+                jac[2] = p[0] * e * dy / s2
+                jac[3] = p[0] * e * r2 / (s2 * p[3])
+                jac[4] = 1.0
+                if with_g:
+                    r = pv[k] - p[4] - p[0] * e
+                    for i in range(5):
+                        g[i] += jac[i] * r
+                for i in range(5):
+                    for j in range(i + 1):
+                        hh[i, j] += jac[i] * jac[j]
         for i in range(5):
             for j in range(i + 1, 5):
                 hh[i, j] = hh[j, i]
+
+    chi = chi2(p)
+    current = True              # ex, ey (and rs) hold the values at p
+    lam = 1e-3
+    conv = False
+    for _it in range(40):
+        if not current:
+            chi = chi2(p)       # (after an accepted step chi2 left the tables of p in place)
+            current = True
+        normal(p, True)
         accepted = False
         for _try in range(12):
             for i in range(5):
@@ -1039,25 +1152,8 @@ def _gauss_one(img, mask, has_mask, cx, cy, x0, y0, a0, b0, s0, h, noise, out):
     if not conv or not p[0] > 0.0:
         return False
     # covariance at the solution: noise^2 (J^T J)^-1 (undamped, recomputed at p)
-    for i in range(5):
-        for j in range(5):
-            hh[i, j] = 0.0
-    s2 = p[3] * p[3]
-    inv = 1.0 / (2.0 * s2)
-    tables(p, inv)
-    for k in range(n):
-        dx = px[k] - p[1]
-        dy = py[k] - p[2]
-        r2 = dx * dx + dy * dy
-        e = ex[kx[k]] * ey[ky[k]]
-        jac[0] = e
-        jac[1] = p[0] * e * dx / s2
-        jac[2] = p[0] * e * dy / s2
-        jac[3] = p[0] * e * r2 / (s2 * p[3])
-        jac[4] = 1.0
-        for i in range(5):
-            for j in range(5):
-                hh[i, j] += jac[i] * jac[j]
+    tables(p, 1.0 / (2.0 * p[3] * p[3]))
+    normal(p, False)
     e1 = np.zeros(5)
     e1[1] = 1.0
     z1 = np.empty(5)
