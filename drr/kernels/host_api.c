@@ -42,6 +42,13 @@ DRR_EXPORT double drr_ray_integral_host(const void* vol, int half, int ni, int n
     return (double)drr_ray_integral(vol, half, 0, ni, nj, nk, ax, ay, az, bx, by, bz);
 }
 
+/* A software sampler of the voxels `vol` (weight_bits: see trilinear_ray.h). */
+static drr_sampler soft_sampler(const void* vol, int half, int weight_bits, int ni, int nj, int nk)
+{
+    drr_sampler s = soft_sampler(vol, half, weight_bits, ni, nj, nk);
+    return s;
+}
+
 /* Trilinear renderer (trilinear.cu): out[n, r, c] for every pose and pixel.
  * weight_bits = 0: exact weights (drr_trilinear_f32 / _f16, the CPU backend);
  * 8: the texture unit's rounded weights (drr_trilinear_tex, emulated). */
@@ -49,10 +56,8 @@ DRR_EXPORT void drr_render_trilinear_host(const void* vol, int half, int weight_
                                           const double* poses, int n_poses, int rows, int cols,
                                           double step_mm, float* out)
 {
-    drr_sampler s;
+    drr_sampler s = soft_sampler(vol, half, weight_bits, ni, nj, nk);
     int n, r, c;
-    s.hardware = 0; s.tex = 0; s.vol = vol; s.half = half;
-    s.ni = ni; s.nj = nj; s.nk = nk; s.weight_bits = weight_bits;
     for (n = 0; n < n_poses; ++n)
         for (r = 0; r < rows; ++r)
             for (c = 0; c < cols; ++c)
@@ -64,9 +69,7 @@ DRR_EXPORT void drr_render_trilinear_host(const void* vol, int half, int weight_
 DRR_EXPORT double drr_trilinear_sample_host(const void* vol, int half, int weight_bits, int ni, int nj, int nk,
                                             double x, double y, double z)
 {
-    drr_sampler s;
-    s.hardware = 0; s.tex = 0; s.vol = vol; s.half = half;
-    s.ni = ni; s.nj = nj; s.nk = nk; s.weight_bits = weight_bits;
+    drr_sampler s = soft_sampler(vol, half, weight_bits, ni, nj, nk);
     return (double)drr_soft_trilinear(&s, (drr_real)x, (drr_real)y, (drr_real)z);
 }
 
@@ -76,8 +79,6 @@ DRR_EXPORT double drr_trilinear_ray_host(const void* vol, int half, int weight_b
                                          double ax, double ay, double az, double bx, double by, double bz,
                                          double step_t)
 {
-    drr_sampler s;
-    s.hardware = 0; s.tex = 0; s.vol = vol; s.half = half;
-    s.ni = ni; s.nj = nj; s.nk = nk; s.weight_bits = weight_bits;
+    drr_sampler s = soft_sampler(vol, half, weight_bits, ni, nj, nk);
     return (double)drr_trilinear_integral(&s, ax, ay, az, bx, by, bz, step_t);
 }
