@@ -430,3 +430,19 @@ def test_texture_weights_on_the_uniform_box(host_libs):
     rel = np.abs(tex[hit] - exact[hit]) / exact[hit]
     assert hit.sum() > 100
     assert 1e-6 < np.median(rel) < 1e-4 and rel.max() < 1e-3
+
+
+@pytest.mark.parametrize("real", BUILDS)
+def test_host_build_compiles_without_warnings(real, tmp_path):
+    """-Wall -Wextra as errors: what the GPU compile (nvcc -Werror all-warnings) asks of the device side."""
+    import subprocess
+
+    cc = find_c_compiler()
+    if cc is None:
+        pytest.skip("no C compiler")
+    kdir = host_build.kernel_dir()
+    cmd = cc.split() + ["-O2", "-shared", "-fPIC", "-std=c99", "-ffp-contract=off", "-Wall", "-Wextra",
+                        "-Werror", f"-DDRR_REAL={real}", f"-I{kdir}", str(kdir / "host_api.c"),
+                        "-o", str(tmp_path / "lib.so"), "-lm"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

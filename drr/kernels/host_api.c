@@ -45,7 +45,9 @@ DRR_EXPORT double drr_ray_integral_host(const void* vol, int half, int ni, int n
 /* A software sampler of the voxels `vol` (weight_bits: see trilinear_ray.h). */
 static drr_sampler soft_sampler(const void* vol, int half, int weight_bits, int ni, int nj, int nk)
 {
-    drr_sampler s = soft_sampler(vol, half, weight_bits, ni, nj, nk);
+    drr_sampler s;
+    s.hardware = 0; s.tex = 0; s.vol = vol; s.half = half;
+    s.ni = ni; s.nj = nj; s.nk = nk; s.weight_bits = weight_bits;
     return s;
 }
 
