@@ -509,6 +509,33 @@ def test_cluster_center_fit_removes_the_kernel_pull_towards_a_neighbour():
     assert np.mean(dx_ms) > 0.05 and abs(np.mean(dx_fit)) < 0.03
 
 
+def test_cluster_center_models_a_close_neighbouring_cluster(monkeypatch):
+    # a broad neighbour 18 bins away (sigma 6, as many points as the cluster): its tail curves
+    # across the fit window, so a plane alone leaves a bias of ~0.2 bins towards it; the fit
+    # with the neighbour as a second Gaussian does not
+    from drr.tools import peaks as P
+
+    kw = dict(bins=100, range=((0, 100), (0, 100)))
+    scenes = []
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        c = np.array([40.3, 52.6])
+        pts = np.concatenate([rng.normal(c, 4.0, (10000, 2)), rng.normal(c + [18.0, 0.0], 6.0, (10000, 2)),
+                              rng.uniform(0, 100, (50000, 2))])
+        scenes.append((pts, c))
+    res = [cluster_center(p[:, 0], p[:, 1], **kw) for p, _ in scenes]
+    assert all(r.refined and r.nearby == 1 for r in res)
+    dx = np.array([r.x - c[0] for r, (_, c) in zip(res, scenes)])
+    dy = np.array([r.y - c[1] for r, (_, c) in zip(res, scenes)])
+    assert abs(dx.mean()) < 0.06 and np.sqrt(np.mean(dx ** 2 + dy ** 2)) < 0.12
+    pulls = np.r_[dx / [r.x_err for r in res], dy / [r.y_err for r in res]]
+    assert 0.5 < pulls.std() < 1.6
+    monkeypatch.setattr(P, "_nearby_clusters", lambda *a, **k: [])      # the plane alone
+    plane = [cluster_center(p[:, 0], p[:, 1], **kw) for p, _ in scenes]
+    assert all(r.refined and r.nearby == 0 for r in plane)
+    assert np.mean([r.x - c[0] for r, (_, c) in zip(plane, scenes)]) > 0.12
+
+
 def test_cluster_center_fit_falls_back_to_mean_shift_at_the_histogram_edge():
     # a cluster on the range's edge leaves fewer than 5 bins on one side: no fit, mean shift kept
     rng = np.random.default_rng(16)

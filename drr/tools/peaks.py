@@ -8,8 +8,9 @@ Two functions:
   signal-to-noise ratio, 2-D topographic prominence and isolation.
 * :func:`cluster_center` -- the mode of the densest cluster of 2-D points,
   refined on the raw points by mean shift, then by a local Poisson fit of a
-  Gaussian plus a plane to the histogram (removes the kernel's pull towards a
-  neighbouring cluster), with an uncertainty.
+  Gaussian plus a plane to the histogram, with a close neighbouring cluster
+  modelled as a second Gaussian (removes the kernel's pull towards it), with an
+  uncertainty.
 
 Pixel convention: ``x`` is the column and ``y`` the row index, in pixels; the
 centre of pixel ``image[r, c]`` is at ``(x, y) = (c, r)`` (``imshow`` with its
@@ -1646,45 +1647,108 @@ class ClusterCenter(NamedTuple):
     n_eff: float      # effective number of points under the kernel, (sum w)^2 / sum w^2
     n_iter: int
     refined: bool     # True: x, y, x_err, y_err from the local fit (step 5); False: mean shift
+    nearby: int = 0   # neighbouring clusters modelled in that fit (0 without a fit)
 
 
-def _fit_mode(hist, ex, ey, m, h, *, half_width=3.0, max_move=0.5, max_iter=100):
-    """Refine a mean-shift mode by a local Poisson fit of a Gaussian plus a plane to the histogram.
+def _nearby_clusters(hist, ex, ey, m, h, *, nsigma=5.0, reach=2.5, max_count=2):
+    """Clusters next to the mode ``m`` whose tails reach into its fit window (step 5 of cluster_center).
+
+    The histogram smoothed by a Gaussian of the bandwidth ``h`` (in bins) has the
+    local maxima (3 x 3) that rise more than ``nsigma`` times its Poisson noise
+    at the median count, ``sqrt(median / (4 pi hx hy))``, above its median; those
+    more than 2 bandwidths from ``m``, whose +-``reach`` sigma box meets the
+    window +-3 ``h`` around ``m``, are returned (at most ``max_count``, the
+    highest first) as starting values ``(amplitude, x, y, sx, sy)`` of a
+    bin-integrated Gaussian: the maximum's position, its half-maximum widths
+    along the axes (walking down only) deconvolved from the smoothing, and the
+    count that a Gaussian of that height and width holds.
+    """
+    from scipy import ndimage
+
+    bx, by = float(np.median(np.diff(ex))), float(np.median(np.diff(ey)))
+    hb = np.array([h[0] / bx, h[1] / by])
+    sm = ndimage.gaussian_filter(hist.astype(np.float64), hb, mode="constant")
+    base = float(np.median(sm))
+    noise = math.sqrt(max(float(np.median(hist)), 1.0) / (4.0 * math.pi * hb[0] * hb[1]))
+    top = ndimage.maximum_filter(sm, size=3, mode="constant")
+    ii, jj = np.nonzero((sm == top) & (sm > base + nsigma * noise))
+    xc, yc = 0.5 * (ex[1:] + ex[:-1]), 0.5 * (ey[1:] + ey[:-1])
+    found = []
+    for t in np.argsort(-sm[ii, jj], kind="stable"):
+        i, j = int(ii[t]), int(jj[t])
+        px, py = float(xc[i]), float(yc[j])
+        if math.hypot((px - m[0]) / h[0], (py - m[1]) / h[1]) < 2.0:
+            continue                                   # the mode itself
+        half = base + 0.5 * (sm[i, j] - base)
+
+        def width(profile, c):                         # FWHM in bins / 2.3548, walking downhill only
+            lo = c
+            while lo > 0 and half < profile[lo - 1] <= profile[lo]:
+                lo -= 1
+            hi = c
+            while hi < profile.size - 1 and half < profile[hi + 1] <= profile[hi]:
+                hi += 1
+            return max((hi - lo + 1) / _FWHM_PER_SIGMA, 0.5)
+
+        sx = math.sqrt(max(width(sm[:, j], i) ** 2 - hb[0] ** 2, 0.25)) * bx
+        sy = math.sqrt(max(width(sm[i, :], j) ** 2 - hb[1] ** 2, 0.25)) * by
+        if abs(px - m[0]) > 3.0 * h[0] + reach * sx or abs(py - m[1]) > 3.0 * h[1] + reach * sy:
+            continue                                   # too far to matter in the window
+        amp = ((sm[i, j] - base) * 2.0 * math.pi * math.sqrt(sx * sx + h[0] * h[0])
+               * math.sqrt(sy * sy + h[1] * h[1]) / (bx * by))
+        found.append((amp, px, py, sx, sy))
+        if len(found) >= max_count:
+            break
+    return found
+
+
+def _fit_mode(hist, ex, ey, m, h, nearby=(), *, half_width=3.0, nearby_reach=2.0, max_move=0.5, max_iter=100):
+    """Refine a mean-shift mode by a local Poisson fit of Gaussians plus a plane to the histogram.
 
     The mean-shift fixed point is a mode of the *smoothed* density, which a neighbouring
     structure pulls by ``(s^2 + h^2) grad(rho_2) / rho_1`` (``s`` the cluster sigma, ``h``
     the kernel bandwidth, ``rho_1, rho_2`` the cluster and neighbour densities).  A fit
-    with an explicit local background removes the first-order term of that pull: within
-    a window of ``+-half_width * h`` (at least +-3.5 bins) around ``m``, the counts ``n_ij`` of the bins are
-    modelled as
+    with an explicit local background removes that pull: within a window of
+    ``+-half_width * h`` (at least +-3.5 bins) around ``m``, the counts ``n_ij`` of the
+    bins are modelled as
 
-        mu_ij = A Fx_i Fy_j + c + gx (xc_i - m_x) + gy (yc_j - m_y),
-        Fx_i = Phi((ex[i+1] - x0) / sx) - Phi((ex[i] - x0) / sx)  (Fy likewise),
+        mu_ij = sum_k A_k Fx_ki Fy_kj + c + gx (xc_i - m_x) + gy (yc_j - m_y),
+        Fx_ki = Phi((ex[i+1] - x_k) / sx_k) - Phi((ex[i] - x_k) / sx_k)  (Fy likewise),
 
-    an axis-aligned Gaussian of total count ``A`` integrated over each bin (exact for any
-    bin size, non-uniform edges included) plus a plane.  By point symmetry the centre is
-    unbiased for any centrally symmetric cluster, correlated ones included.  The 8
-    parameters maximise the Poisson likelihood by Fisher scoring (Gauss-Newton with
-    weights ``1/mu``, whose fixed point is the likelihood equation; McCullagh & Nelder,
-    *Generalized Linear Models*, 2nd ed., sec. 2.5), each step halved until the deviance
-    ``2 sum(n ln(n/mu) - (n - mu))`` does not increase.  The covariance is the inverse
-    Fisher information ``(J^T diag(1/mu) J)^-1``, which assumes Poisson counts (frequency
-    weights).
+    axis-aligned Gaussians of total count ``A_k`` integrated over each bin (exact for any
+    bin size, non-uniform edges included) plus a plane.  Component 0 is the cluster at
+    ``m``; the others are the neighbouring clusters ``nearby`` (starting values
+    ``(A, x, y, sx, sy)`` from :func:`_nearby_clusters`), whose curved tails a plane alone
+    cannot follow; with them the window grows to include each one's ``+-nearby_reach``
+    sigma box, so that its parameters are measured on its core.  By point symmetry the
+    centre is unbiased for any centrally symmetric cluster, correlated ones included.  The
+    ``5 K + 3`` parameters maximise the Poisson likelihood by Fisher scoring
+    (Gauss-Newton with weights ``1/mu``, whose fixed point is the likelihood equation;
+    McCullagh & Nelder, *Generalized Linear Models*, 2nd ed., sec. 2.5), each step halved
+    until the deviance ``2 sum(n ln(n/mu) - (n - mu))`` does not increase (and every
+    sigma stays positive).  The covariance is the inverse Fisher information
+    ``(J^T diag(1/mu) J)^-1``, which assumes Poisson counts (frequency weights).
 
-    Returns ``(x0, y0, x_err, y_err)`` or None -- the caller keeps the mean-shift answer --
-    when the window holds fewer than 5 bins per axis or 40 in all, the information matrix
-    is singular, the fit does not converge, ``A <= 0``, a fitted sigma leaves
-    ``[h/3, 3h]``, or the centre moves more than ``max_move * h`` from ``m`` on either axis.
+    Returns ``(x0, y0, x_err, y_err)`` of component 0 or None -- the caller keeps the
+    mean-shift answer -- when the window holds fewer than 5 bins per axis or 40 in all,
+    the information matrix is singular or ill-conditioned, the fit does not converge,
+    ``A_0 <= 0``, a fitted sigma of component 0 leaves ``[h/3, 3h]``, or its centre moves
+    more than ``max_move * h`` from ``m`` on either axis.
     """
     from scipy.special import ndtr
 
     xc = 0.5 * (ex[1:] + ex[:-1])
     yc = 0.5 * (ey[1:] + ey[:-1])
-    # the window: +-half_width bandwidths, but at least +-3.5 bins (7 x 7 bins)
+    # the window: +-half_width bandwidths, but at least +-3.5 bins (7 x 7 bins), and the
+    # +-nearby_reach sigma box of each neighbour
     wx = max(half_width * h[0], 3.5 * float(np.median(np.diff(ex))))
     wy = max(half_width * h[1], 3.5 * float(np.median(np.diff(ey))))
-    ix = np.flatnonzero(np.abs(xc - m[0]) <= wx)
-    iy = np.flatnonzero(np.abs(yc - m[1]) <= wy)
+    x_lo, x_hi, y_lo, y_hi = m[0] - wx, m[0] + wx, m[1] - wy, m[1] + wy
+    for _a, px, py, sx, sy in nearby:
+        x_lo, x_hi = min(x_lo, px - nearby_reach * sx), max(x_hi, px + nearby_reach * sx)
+        y_lo, y_hi = min(y_lo, py - nearby_reach * sy), max(y_hi, py + nearby_reach * sy)
+    ix = np.flatnonzero((xc >= x_lo) & (xc <= x_hi))
+    iy = np.flatnonzero((yc >= y_lo) & (yc <= y_hi))
     if ix.size < 5 or iy.size < 5 or ix.size * iy.size < 40:
         return None
     n = hist[ix[0]:ix[-1] + 1, iy[0]:iy[-1] + 1].astype(np.float64)
@@ -1692,36 +1756,48 @@ def _fit_mode(hist, ex, ey, m, h, *, half_width=3.0, max_move=0.5, max_iter=100)
     dx, dy = xc[ix] - m[0], yc[iy] - m[1]
     rim = np.concatenate([n[0], n[-1], n[1:-1, 0], n[1:-1, -1]])
     c0 = float(np.median(rim))
-    a0 = float((n - c0).sum())
+    inner = (np.abs(dx) <= wx)[:, None] & (np.abs(dy) <= wy)[None, :]    # the window around m
+    a0 = float((n - c0)[inner].sum())
     if not a0 > 0:
         return None
+    ncomp = 1 + len(nearby)
+    npar = 5 * ncomp + 3
+    k = 1.0 / math.sqrt(2.0 * math.pi)
 
     def parts(q):
-        a, x0, y0, sx, sy, c, gx, gy = q
-        ux, uy = (exw - x0) / sx, (eyw - y0) / sy
-        px, py = np.exp(-0.5 * ux * ux), np.exp(-0.5 * uy * uy)     # sqrt(2 pi) phi(u)
-        fx, fy = np.diff(ndtr(ux)), np.diff(ndtr(uy))
-        k = 1.0 / math.sqrt(2.0 * math.pi)
-        dfx = -k * np.diff(px) / sx              # d Fx / d x0
-        dfy = -k * np.diff(py) / sy
-        dsx = -k * np.diff(ux * px) / sx         # d Fx / d sx
-        dsy = -k * np.diff(uy * py) / sy
-        mu = a * np.outer(fx, fy) + c + gx * dx[:, None] + gy * dy[None, :]
-        ones = np.ones_like(mu)
-        jac = np.stack([np.outer(fx, fy), a * np.outer(dfx, fy), a * np.outer(fx, dfy),
-                        a * np.outer(dsx, fy), a * np.outer(fx, dsy), ones,
-                        dx[:, None] * ones, dy[None, :] * ones]).reshape(8, -1)
-        return mu.ravel(), jac
+        mu = q[-3] + q[-2] * dx[:, None] + q[-1] * dy[None, :]
+        jac = np.empty((npar,) + n.shape)
+        for c in builtins.range(ncomp):
+            a, x0, y0, sx, sy = q[5 * c:5 * c + 5]
+            ux, uy = (exw - x0) / sx, (eyw - y0) / sy
+            px, py = np.exp(-0.5 * ux * ux), np.exp(-0.5 * uy * uy)     # sqrt(2 pi) phi(u)
+            fx, fy = np.diff(ndtr(ux)), np.diff(ndtr(uy))
+            dfx = -k * np.diff(px) / sx              # d Fx / d x0
+            dfy = -k * np.diff(py) / sy
+            dsx = -k * np.diff(ux * px) / sx         # d Fx / d sx
+            dsy = -k * np.diff(uy * py) / sy
+            f = np.outer(fx, fy)
+            mu = mu + a * f
+            jac[5 * c] = f
+            jac[5 * c + 1] = a * np.outer(dfx, fy)
+            jac[5 * c + 2] = a * np.outer(fx, dfy)
+            jac[5 * c + 3] = a * np.outer(dsx, fy)
+            jac[5 * c + 4] = a * np.outer(fx, dsy)
+        jac[-3] = 1.0
+        jac[-2] = dx[:, None]
+        jac[-1] = dy[None, :]
+        return mu.ravel(), jac.reshape(npar, -1)
 
     nf = n.ravel()
+    pos = nf > 0
 
     def deviance(mu):
         if not np.all(mu > 0):
             return math.inf
-        pos = nf > 0
         return 2.0 * float((nf[pos] * np.log(nf[pos] / mu[pos])).sum() - (nf - mu).sum())
 
-    q = np.array([a0, m[0], m[1], h[0], h[1], c0, 0.0, 0.0])
+    q = np.array([a0, m[0], m[1], h[0], h[1]] + [v for comp in nearby for v in comp] + [c0, 0.0, 0.0])
+    widths = np.array([5 * c + j for c in builtins.range(ncomp) for j in (3, 4)])
     mu, jac = parts(q)
     dev = deviance(mu)
     if not math.isfinite(dev):
@@ -1737,10 +1813,11 @@ def _fit_mode(hist, ex, ey, m, h, *, half_width=3.0, max_move=0.5, max_iter=100)
         t = 1.0
         for _half in builtins.range(30):
             qn = q + t * step
-            mun, jacn = parts(qn)
-            devn = deviance(mun)
-            if devn <= dev:
-                break
+            if np.all(qn[widths] > 0):
+                mun, jacn = parts(qn)
+                devn = deviance(mun)
+                if devn <= dev:
+                    break
             t *= 0.5
         else:
             break                     # no step lowers the deviance: at the optimum
@@ -1806,13 +1883,18 @@ def cluster_center(x, y, *, bins=64, range=None, weights=None, bandwidth=None, t
        neighbouring cluster by the kernel smoothing, by about
        ``(s^2 + h^2) grad(rho_2) / rho_1``; a Poisson maximum-likelihood fit of a
        bin-integrated Gaussian plus a plane to the histogram within +-3 bandwidths
-       of the mode (:func:`_fit_mode`) absorbs the neighbour's local slope.  Its
-       centre and Fisher-information errors replace the mean-shift ones unless the
-       fit is ill-conditioned, does not converge, or moves more than half a
-       bandwidth (then ``refined`` is False and steps 3-4 are the answer).  The
-       histogram of step 1 (``bins``, ``range``) is the one fitted, so the bins
-       should be at most about a cluster sigma wide (at least 5 per axis in the
-       window).
+       of the mode (:func:`_fit_mode`) absorbs the neighbour's local slope.  A
+       neighbouring cluster close enough for its curved tail to reach into that
+       window (a significant local maximum of the histogram smoothed at the
+       bandwidth, :func:`_nearby_clusters`; at most two) is modelled as a further
+       bin-integrated Gaussian, the window then covering its core as well
+       (``nearby`` in the result counts them; if that fit fails, the fit without
+       them is tried).  The fitted centre and Fisher-information errors replace
+       the mean-shift ones unless the fit is ill-conditioned, does not converge,
+       or moves more than half a bandwidth (then ``refined`` is False and steps
+       3-4 are the answer).  The histogram of step 1 (``bins``, ``range``) is the
+       one fitted, so the bins should be at most about a cluster sigma wide (at
+       least 5 per axis in the window).
 
     Parameters
     ----------
@@ -1840,7 +1922,8 @@ def cluster_center(x, y, *, bins=64, range=None, weights=None, bandwidth=None, t
     ClusterCenter
         ``x, y`` (the centre), ``x_err, y_err`` (1 sigma), the bandwidth used,
         the effective number of points under the kernel, the mean-shift
-        iterations, and whether the fit of step 5 gave ``x, y``.
+        iterations, whether the fit of step 5 gave ``x, y``, and how many
+        neighbouring clusters that fit modelled.
     """
     xs = _points(x, "x")
     ys = _points(y, "y")
@@ -1933,8 +2016,13 @@ def cluster_center(x, y, *, bins=64, range=None, weights=None, bandwidth=None, t
     n_eff = float(kk.sum() ** 2 / max((wts * kern * kern).sum(), 1e-300))
     mx, my, refined = float(m[0]), float(m[1]), False
     if refine:
-        fit = _fit_mode(hist, ex, ey, m, h)
+        nearby = _nearby_clusters(hist, ex, ey, m, h)
+        fit = _fit_mode(hist, ex, ey, m, h, nearby) if nearby else None
+        if fit is None:                      # no neighbour, or the fit with them failed
+            nearby = []
+            fit = _fit_mode(hist, ex, ey, m, h)
         if fit is not None:
             (mx, my, ex_, ey_), refined = fit, True
-    return ClusterCenter(mx, my, ex_, ey_, float(h[0]), float(h[1]), n_eff, int(n_iter), refined)
+    return ClusterCenter(mx, my, ex_, ey_, float(h[0]), float(h[1]), n_eff, int(n_iter), refined,
+                         len(nearby) if refined else 0)
 
