@@ -432,6 +432,8 @@ def test_backend_logic_with_a_stand_in_cupy(tmp_path, monkeypatch):
         CUDABackend(vol, filtering="nearest")
     with pytest.raises(drr.InputError, match="method"):
         backend.render(geo, method="cubic")
+    with pytest.raises(drr.InputError, match="too small"):             # the kernel's int sample count
+        backend.render(geo, method="trilinear", step=1e-9)
     img = drr.render(vol, geo, backend="cuda", method="trilinear", step=0.25)     # through the Renderer
     np.testing.assert_array_equal(img, tex)
     img = drr.render(vol, geo, backend="cuda", method="trilinear", step=0.25, filtering="software")

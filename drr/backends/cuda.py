@@ -240,6 +240,10 @@ class CUDABackend:
         if not (isinstance(step, (int, float)) and np.isfinite(step) and step > 0):
             raise InputError(f"`step` must be a positive number (fraction of a voxel), not {step!r}")
         step_mm = float(step) * float(np.min(self._volume.spacing))
+        diagonal_mm = float(np.linalg.norm(np.array(self._volume.data.shape[::-1]) * self._volume.spacing))
+        if diagonal_mm / step_mm + 2 > 2**31 - 1:        # the kernel counts samples in an int
+            raise InputError(f"`step` {step!r} is too small for this volume: a ray would need over 2^31 "
+                             "samples; use a larger step")
         kernel, source = self._trilinear()
         return self._run(geometry, device_output, kernel, source, (np.float64(step_mm),))
 

@@ -123,7 +123,7 @@ DRR_HD drr_real drr_trilinear_integral(const drr_sampler* s, double ax, double a
                                        double bx, double by, double bz, double step_t)
 {
     double dx = bx - ax, dy = by - ay, dz = bz - az, t_lo = 0.0, t_hi = 1.0, h;
-    long long m, q;
+    int m, q;   /* m < 2^31: the host checks that the volume's diagonal / step fits (cuda.py) */
     drr_real ex, ey, ez, hx, hy, hz, f, acc = (drr_real)0.0, comp = (drr_real)0.0;
 
     drr_clip_padded(ax, dx, s->ni, &t_lo, &t_hi);
@@ -131,7 +131,7 @@ DRR_HD drr_real drr_trilinear_integral(const drr_sampler* s, double ax, double a
     drr_clip_padded(az, dz, s->nk, &t_lo, &t_hi);
     if (!(t_lo < t_hi))
         return (drr_real)0.0;                       /* the ray misses the volume */
-    m = (long long)ceil((t_hi - t_lo) / step_t);
+    m = (int)ceil((t_hi - t_lo) / step_t);
     if (m < 1) m = 1;
     h = (t_hi - t_lo) / (double)m;
     ex = (drr_real)(ax + t_lo * dx); ey = (drr_real)(ay + t_lo * dy); ez = (drr_real)(az + t_lo * dz);
