@@ -117,6 +117,8 @@ def test_demo_renders_the_bundled_ct(tmp_path, capsys):
     (["render", "{ct}", "-o", "{out}", "--source", "0", "0", "-100", "--detector-center", "0", "0",
       "100", "--sid", "500"], "not both"),
     (["render", "{ct}", "-o", "{out}", "--backend", "cuda"], "cuda"),
+    (["render", "{ct}", "-o", "{out}", "--backend", "cpu", "--method", "trilinear", "--filtering",
+      "software"], "needs backend 'cuda'"),
     (["render", "{ct}", "-o", "{out}", "--spacing", "0", "1"], "pixel_spacing"),
     (["render", "{ct}", "-o", "{outdir_missing}"], "does not exist"),
     (["render", "{ct}", "-o", "{out}", "--source", "0", "0", "0", "--detector-center", "0", "0", "100",

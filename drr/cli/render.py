@@ -12,7 +12,7 @@ from ..backends import BACKENDS
 from ..errors import InputError
 from ..geometry import Geometry
 from ..physics import DEFAULT_ENERGY_KEV
-from ..render import METHODS, OUTPUTS, STORAGES, Renderer
+from ..render import FILTERINGS, METHODS, OUTPUTS, STORAGES, Renderer
 
 DEFAULT_SHAPE = (256, 256)
 DEFAULT_SID = 1000.0
@@ -83,6 +83,9 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
                    help="trilinear sample spacing, as a fraction of the smallest voxel (default 0.5)")
     o.add_argument("--storage", choices=STORAGES, default="float32",
                    help="GPU voxel storage; float16 halves memory traffic (<= 2^-11 relative error)")
+    o.add_argument("--filtering", choices=FILTERINGS, default="texture",
+                   help="GPU trilinear sampling: texture unit (fast, weights rounded to 1/256) or "
+                        "software (exact weights, the CPU's image)")
     o.add_argument("--output", choices=OUTPUTS, default="line_integral",
                    help="pixel value: line integral of mu, or I0*exp(-line integral)")
     o.add_argument("--i0", type=float, default=1.0, help="unattenuated intensity for --output intensity")
@@ -186,7 +189,8 @@ def render_to_file(volume, args, *, label: str) -> int:
     from ..io.images import write_image
 
     geometry = geometry_from_args(args, volume)
-    renderer = Renderer(volume, backend=args.backend, energy_kev=args.energy, storage=args.storage)
+    renderer = Renderer(volume, backend=args.backend, energy_kev=args.energy, storage=args.storage,
+                        filtering=args.filtering)
     t0 = time.perf_counter()
     image = render_with_progress(renderer, geometry, output=args.output, i0=args.i0,
                                  method=args.method, step=args.step)
