@@ -72,7 +72,9 @@ def kernel_source(name: str = "siddon.cu") -> str:
             match = re.fullmatch(r'\s*#\s*include "([A-Za-z0-9_]+\.h)"\s*', line)
             if match and match.group(1) != "host_shim.h":
                 header = match.group(1)
-                if header not in done:
+                if header in done:
+                    out.append("")                     # keeps this file's line numbers
+                else:
                     done.add(header)
                     out += [f'#line 1 "{header}"', *expand(header), f'#line {n + 2} "{fname}"']
                 continue
