@@ -464,6 +464,34 @@ def test_threads_do_not_change_the_result():
     np.testing.assert_array_equal(one, three)
 
 
+def _peaks_in_child(img, queue):
+    queue.put(find_peaks(img, fwhm=FWHM, workers=2))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_thread_pool_is_remade_after_fork():
+    # the thread pool is kept between calls; a forked child inherits the pool object but
+    # not its threads, and must make its own instead of waiting forever
+    import multiprocessing
+
+    rng = np.random.default_rng(15)
+    img = gaussian_image((1024, 600), [(x, y, 50.0) for x in range(20, 590, 24) for y in range(20, 1010, 24)])
+    img += rng.normal(0.0, 1.0, img.shape)
+    here = find_peaks(img, fwhm=FWHM, workers=2)      # makes the 2-thread pool in this process
+    assert here.size > 512                            # (two chunks of peaks, two row bands)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_peaks_in_child, args=(img, queue))
+    child.start()
+    try:
+        there = queue.get(timeout=120)
+    finally:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
+    np.testing.assert_array_equal(here, there)
+
+
 # --------------------------------------------------------------------------- cluster_center
 
 def test_cluster_center_on_noisy_point_cloud():

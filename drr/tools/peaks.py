@@ -77,6 +77,7 @@ import builtins
 import math
 import numbers
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -1296,16 +1297,35 @@ def _threads(workers, work_units):
     return max(1, min(w, work_units))
 
 
+_POOLS = {}                    # threads -> (pid, ThreadPoolExecutor), kept between calls
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(nthreads):
+    """A thread pool of ``nthreads`` workers, created once per process and size.
+
+    Starting threads costs ~3 ms per call on a loaded 2-core machine (three pools
+    per :func:`find_peaks` call); a pool made before a ``fork`` has no threads in
+    the child, so the child makes its own.
+    """
+    with _POOLS_LOCK:
+        pid, ex = _POOLS.get(nthreads, (None, None))
+        if ex is None or pid != os.getpid():
+            ex = ThreadPoolExecutor(max_workers=nthreads, thread_name_prefix="drr-peaks")
+            _POOLS[nthreads] = (os.getpid(), ex)
+        return ex
+
+
 def _run_chunks(fn, bounds):
     """``[fn(bounds[i], bounds[i + 1]) ...]``, in threads when there are several chunks.
 
     The Numba kernels release the GIL, so the chunks run in parallel; each
-    chunk's result is independent of the chunking, so the output is too.
+    chunk's result is independent of the chunking, so the output is too.  The
+    chunks never submit work to the pool themselves, so they cannot deadlock it.
     """
     if bounds.size <= 2:
         return [fn(bounds[0], bounds[-1])]
-    with ThreadPoolExecutor(max_workers=bounds.size - 1) as ex:
-        return list(ex.map(fn, bounds[:-1], bounds[1:]))
+    return list(_pool(bounds.size - 1).map(fn, bounds[:-1], bounds[1:]))
 
 
 def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, prominence_sigma=2.0,
