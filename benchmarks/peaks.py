@@ -4,6 +4,8 @@ Prints markdown tables.  Run from the repository root:
 
     python benchmarks/peaks.py            # full run (a few minutes on 2 cores)
     python benchmarks/peaks.py --quick    # fewer repetitions
+    git show REV:drr/tools/peaks.py > /tmp/peaks_rev.py
+    python benchmarks/peaks.py --ab /tmp/peaks_rev.py   # interleaved speed A/B against REV
 
 Synthetic sources are pixel-integrated circular Gaussians (FWHM 3 px unless
 stated) with amplitude ``A`` (peak of the continuous profile) added to
@@ -375,6 +377,21 @@ def section_plateau(reps):
     table(["method", "matched", "duplicates", "missed", "radial RMSE (px)"], rows)
 
 
+class _no_nearby:
+    """Context: cluster_center's local fit without neighbouring clusters (the previous estimator)."""
+
+    def __enter__(self):
+        import drr.tools.peaks as P
+
+        self.saved = P._nearby_clusters
+        P._nearby_clusters = lambda *a, **k: []
+
+    def __exit__(self, *exc):
+        import drr.tools.peaks as P
+
+        P._nearby_clusters = self.saved
+
+
 def section_cluster(trials):
     print("## cluster_center on noisy histograms\n")
     print("100x100 unit bins.  Main cluster: Gaussian, sigma `s` bins, `N` points, centre "
@@ -382,13 +399,14 @@ def section_cluster(trials):
           "background of 5N points.  Error = distance to the true centre (bins).  Target: within "
           "0.15 bins.  `hist argmax` = the maximum bin's centre; `smoothed argmax` = after a "
           "1-bin Gaussian; `weights` = cluster_center on the histogram (bin centres + counts); "
-          "`mean shift only` = cluster_center without the local fit (refine=False).\n")
+          "`mean shift only` = cluster_center without the local fit (refine=False); `plane only` = "
+          "the local fit without modelling neighbouring clusters (the previous estimator).\n")
     rows = []
     for s, n in ((2.0, 2000), (2.0, 10000), (4.0, 10000), (1.0, 1000)):
         rng = np.random.default_rng(int(100 * s + n))
-        errs = {m: [] for m in ("cluster_center", "mean shift only", "weights", "hist argmax",
+        errs = {m: [] for m in ("cluster_center", "mean shift only", "plane only", "weights", "hist argmax",
                                 "smoothed argmax")}
-        pulls, pulls_ms, refined = [], [], 0
+        pulls, pulls_ms, pulls_pl, refined, nearby = [], [], [], 0, 0
         for _ in range(trials):
             c = rng.uniform(35, 65, 2)
             th = rng.uniform(0, 2 * np.pi)
@@ -399,9 +417,14 @@ def section_cluster(trials):
             errs["cluster_center"].append(np.hypot(r.x - c[0], r.y - c[1]))
             pulls.append([(r.x - c[0]) / r.x_err, (r.y - c[1]) / r.y_err])
             refined += r.refined
+            nearby += r.nearby > 0
             r0 = cluster_center(pts[:, 0], pts[:, 1], bins=100, range=((0, 100), (0, 100)), refine=False)
             errs["mean shift only"].append(np.hypot(r0.x - c[0], r0.y - c[1]))
             pulls_ms.append([(r0.x - c[0]) / r0.x_err, (r0.y - c[1]) / r0.y_err])
+            with _no_nearby():
+                rp = cluster_center(pts[:, 0], pts[:, 1], bins=100, range=((0, 100), (0, 100)))
+            errs["plane only"].append(np.hypot(rp.x - c[0], rp.y - c[1]))
+            pulls_pl.append([(rp.x - c[0]) / rp.x_err, (rp.y - c[1]) / rp.y_err])
             h, ex, ey = np.histogram2d(pts[:, 0], pts[:, 1], bins=100, range=((0, 100), (0, 100)))
             bx, by = np.meshgrid(0.5 * (ex[1:] + ex[:-1]), 0.5 * (ey[1:] + ey[:-1]), indexing="ij")
             rw = cluster_center(bx.ravel(), by.ravel(), weights=h.ravel(), bins=100,
@@ -412,15 +435,17 @@ def section_cluster(trials):
             hs = ndimage.gaussian_filter(h, 1.0)
             i, j = np.unravel_index(np.argmax(hs), h.shape)
             errs["smoothed argmax"].append(np.hypot(bx[i, j] - c[0], by[i, j] - c[1]))
-        pulls, pulls_ms = np.array(pulls), np.array(pulls_ms)
+        pulls, pulls_ms, pulls_pl = np.array(pulls), np.array(pulls_ms), np.array(pulls_pl)
         for m, e in errs.items():
             e = np.array(e)
             note = ""
             if m == "cluster_center":
                 note = (f"pull std x,y {pulls[:, 0].std():.2f}, {pulls[:, 1].std():.2f}; "
-                        f"fit used in {refined}/{trials}")
+                        f"fit used in {refined}/{trials}, with a neighbour modelled in {nearby}")
             elif m == "mean shift only":
                 note = f"refine=False; pull std x,y {pulls_ms[:, 0].std():.2f}, {pulls_ms[:, 1].std():.2f}"
+            elif m == "plane only":
+                note = f"pull std x,y {pulls_pl[:, 0].std():.2f}, {pulls_pl[:, 1].std():.2f}"
             rows.append([f"{s:g}", str(n), m, f"{np.median(e):.3f}", f"{np.percentile(e, 95):.3f}",
                          f"{np.mean(e <= 0.15):.2f}", note])
     table(["s (bins)", "N", "method", "median err", "95th pct", "frac <= 0.15", "note"], rows)
@@ -487,10 +512,53 @@ def section_stages(reps):
     table(["stage", "peaks", "us/peak"], rows)
 
 
+def section_ab(path, reps):
+    """Interleaved A/B of find_peaks: another version of peaks.py (``path``) against this one."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("drr.tools._peaks_ab", path)
+    other = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = other              # (Numba's cache needs the module importable)
+    spec.loader.exec_module(other)
+    print(f"## Interleaved A/B on 2048x2048 frames (float32): `{path}` (A) against this tree (B)\n")
+    print(f"The two calls alternate, {reps} times each, in one process (same load); best and median.  "
+          f"Load average before: {os.getloadavg()[0]:.2f}.\n")
+    rows = []
+    rng = np.random.default_rng(3)
+    n = 2048
+    for count in (0, 500, 2000):
+        img = BG + rng.normal(0, NOISE, (n, n))
+        if count:
+            xs, ys = rng.uniform(8, n - 9, count), rng.uniform(8, n - 9, count)
+            add_sources(img, xs, ys, np.exp(rng.uniform(np.log(5), np.log(100), count)))
+        img = img.astype(np.float32)
+        for workers in (None, 1):
+            fa = lambda: other.find_peaks(img, workers=workers)        # noqa: E731
+            fb = lambda: find_peaks(img, workers=workers)              # noqa: E731
+            fa(), fb()
+            ta, tb = [], []
+            for _ in range(reps):
+                for fn, ts in ((fa, ta), (fb, tb)):
+                    t0 = time.perf_counter()
+                    fn()
+                    ts.append(time.perf_counter() - t0)
+            rows.append([str(count), "default" if workers is None else str(workers),
+                         f"{min(ta) * 1e3:.1f}", f"{np.median(ta) * 1e3:.1f}",
+                         f"{min(tb) * 1e3:.1f}", f"{np.median(tb) * 1e3:.1f}"])
+    table(["sources", "workers", "A best ms", "A median ms", "B best ms", "B median ms"], rows)
+    print(f"Load average after: {os.getloadavg()[0]:.2f}.\n")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--ab", metavar="PEAKS_PY", help="only an interleaved speed A/B of find_peaks against "
+                    "another version of drr/tools/peaks.py (e.g. from `git show REV:drr/tools/peaks.py`)")
     args = ap.parse_args(argv)
+    if args.ab:
+        find_peaks(np.zeros((16, 16)) + np.eye(16), noise=1.0)
+        section_ab(args.ab, 5 if args.quick else 15)
+        return
     reps = 1 if args.quick else 3
     print(f"# drr.tools.peaks benchmark\n\n{datetime.datetime.now().isoformat(timespec='seconds')}, "
           f"{platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
