@@ -526,3 +526,94 @@ def test_pixelwise_value_is_the_srgb_projection():
     mid = 0.5 * (lut[k] + lut[k + 1])
     res = invert_colormap(mid[None, :], cmap="viridis", smoothing=0)
     assert abs(res.values[0] - (k + 1.0) / cm.N) < 1e-5  # LUT entry k sits at (k + 0.5) / N
+
+
+# ----------------------------------------------------------------- 8-bit cube table, JPEG
+
+
+def test_cube_table_gives_the_searched_nearest_samples(monkeypatch):
+    # many distinct colours: the nearest samples come from the curve's table over the
+    # 8-bit cube (filled as colours are met); every output equals the per-colour search
+    import drr.tools.colormap as cmod
+
+    rng = np.random.default_rng(41)
+    img = np.clip(render(smooth_field(41, 400), "twilight") + rng.normal(0, 12, (400, 400, 3)), 0, 255)
+    img = np.rint(img).astype(np.uint8)
+    assert len(_pack_colors(img / 255.0)[0]) >= cmod._CUBE_MIN  # the table path is taken
+    cmod._cube_cache.clear()
+    first = invert_colormap(img, cmap="twilight")
+    assert len(cmod._cube_cache) == 1
+    table = next(iter(cmod._cube_cache.values()))
+    filled = int((table != cmod._CUBE_EMPTY).sum())
+    again = invert_colormap(img, cmap="twilight")  # all colours from the table now
+    assert int((table != cmod._CUBE_EMPTY).sum()) == filled
+    monkeypatch.setattr(cmod, "_CUBE_MIN", 1 << 40)  # per-colour search only
+    ref = invert_colormap(img, cmap="twilight")
+    for res in (first, again):
+        for field in ("values", "interval_low", "interval_high", "distance"):
+            np.testing.assert_array_equal(getattr(res, field), getattr(ref, field))
+        np.testing.assert_array_equal(res.n_branches, ref.n_branches)
+        np.testing.assert_array_equal(res.valid, ref.valid)
+    # a table entry is the nearest sample of that colour, also for colours far off the curve
+    curve = cmod._build_curve(*cmod._knots_from_cmap("twilight"), 4096)
+    keys = np.flatnonzero(table != cmod._CUBE_EMPTY)[::997]
+    cols = np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=1) / 255.0
+    _, k_ref = cmod._nearest(curve, srgb_to_lab(cols))
+    np.testing.assert_array_equal(table[keys], k_ref)
+
+
+def _jpeg(img, quality=75):
+    pil = pytest.importorskip("PIL.Image")
+    import io
+
+    buf = io.BytesIO()
+    pil.fromarray(img).save(buf, "JPEG", quality=quality)
+    return np.asarray(pil.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+def test_jpeg_detected_by_block_grid():
+    from drr.tools.colormap import _jpeg_blockiness
+
+    rng = np.random.default_rng(43)
+    field = ndimage.zoom(rng.random((40, 40)), 5, order=3)[:197, :203]  # texture at a few px, odd size
+    field = (field - field.min()) / (field.max() - field.min())
+    clean = render(field, "viridis")
+    noisy = np.clip(np.rint(clean + rng.normal(0, 6, clean.shape)), 0, 255).astype(np.uint8)
+    for img in (clean, noisy):
+        assert _jpeg_blockiness(img / 255.0) < 1.04
+        # q75 on texture at a few pixels: 1.075 clean, 1.096 noisy (the threshold is 1.06)
+        assert _jpeg_blockiness(_jpeg(img) / 255.0) > 1.07
+        # a crop that moves the block grid off the origin is still detected
+        assert _jpeg_blockiness(_jpeg(img)[3:, 5:] / 255.0) > 1.07
+    assert _jpeg_blockiness(clean[:20, :20] / 255.0) == 1.0  # too small to tell
+
+
+def test_jpeg_metric_beats_srgb_projection_on_jpeg_and_is_off_for_png():
+    rng = np.random.default_rng(44)
+    field = ndimage.zoom(rng.random((32, 32)), 8, order=3)  # texture at ~8 px
+    field = (field - field.min()) / (field.max() - field.min())
+    img = _jpeg(render(field, "viridis"))
+    auto = invert_colormap(img, cmap="viridis")
+    srgb = invert_colormap(img, cmap="viridis", jpeg=False)
+    forced = invert_colormap(img, cmap="viridis", jpeg=True)
+    pixelwise = invert_colormap(img, cmap="viridis", jpeg=True, smoothing=0)
+    np.testing.assert_array_equal(auto.values, forced.values)  # detected
+    err = lambda r: np.nanmean(np.abs(r.values - field))  # noqa: E731
+    lut = matplotlib.colormaps["viridis"](np.arange(256))[:, :3]
+    near = (np.argmin(((img.reshape(-1, 1, 3) / 255.0 - lut[None]) ** 2).sum(-1), axis=1) + 0.5) / 256
+    err_near = np.mean(np.abs(near.reshape(field.shape) - field))
+    # measured: auto 1.28 %, sRGB projection 1.91 %, nearest LUT colour 1.34 %, pixelwise 0.69 %
+    assert err(auto) < 0.8 * err(srgb) and err(auto) < err_near
+    assert err(pixelwise) < 0.6 * err_near
+    assert covered(auto, field)[auto.valid].mean() > 0.95
+    # a PNG (noisy or not) is not taken for JPEG: same answer as jpeg=False
+    png = np.clip(np.rint(render(field, "viridis") + rng.normal(0, 6, img.shape)), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(invert_colormap(png, cmap="viridis").values,
+                                  invert_colormap(png, cmap="viridis", jpeg=False).values)
+
+
+def test_jpeg_option_must_be_bool_or_none():
+    img = render(smooth_field(45, 40), "viridis")
+    for bad in ("yes", 1, 0.5):
+        with pytest.raises(InputError, match="jpeg"):
+            invert_colormap(img, cmap="viridis", jpeg=bad)

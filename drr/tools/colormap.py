@@ -96,6 +96,10 @@ _NOISE_FLOOR = 0.2  # ΔE; 8-bit rounding of sRGB is about 0.1-0.2
 # per channel has a Rayleigh-median scale 1.175 times that (Monte Carlo)
 _RGB_ROUNDING = 1.175 / (255.0 * math.sqrt(12.0))
 _TEXTURE_EXCESS = 1.5  # residual/noise power ratio up to which the smoothing is kept whole
+# JPEG (ITU-T T.871): full-range sRGB -> Y Cb Cr
+_RGB_TO_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_JPEG_BLOCKINESS = 1.06  # luma step at the 8-px grid / median step, above which an image is taken for JPEG
+_JPEG_CHROMA = 8.0  # chroma / luma error variance assumed for JPEG (4:2:0 subsampling, coarser tables)
 _CHI2_3_99 = 11.34  # 99th percentile of chi-square, 3 degrees of freedom
 
 
@@ -1251,6 +1255,7 @@ def invert_colormap(
     smoothing=1,
     n_samples=4096,
     spatial_validity=True,
+    jpeg=None,
 ):
     """Recover scalar values from an image rendered with a colormap.
 
@@ -1305,6 +1310,18 @@ def invert_colormap(
         ``RdBu`` are rejected (validity precision 0.45 -> see
         ``benchmarks/results_colormap.md``).  Any other image is left as
         it is.  ``False``: the colour test alone.
+    jpeg : bool, optional
+        Whether the image went through JPEG compression.  ``None`` detects it
+        (2-D images of at least 32 x 32): the mean luma step across the
+        8-pixel block grid (largest of the 8 phases over their median, the
+        smaller of rows and columns) is at least 1.06 (PNG renders, clean or
+        noisy, 1.00-1.03; JPEG q75 1.10-2.0 in ``benchmarks/colormap.py``).
+        For JPEG the pixelwise value is the projection in Y Cb Cr with the
+        chroma error variance taken as 8 times the luma one (JPEG subsamples
+        chroma 2 x 2 and quantises it more coarsely), the maximum-likelihood
+        point for that error, where the sRGB projection lets chroma errors
+        move the value; the spatial step removes at most the larger of the
+        two noise estimates (sRGB model, or the residual in that metric).
 
     Returns
     -------
@@ -1328,11 +1345,17 @@ def invert_colormap(
     smoothing = _check_int(smoothing, "smoothing", 0, 50)
     if not isinstance(spatial_validity, (bool, np.bool_)):
         raise InputError(f"`spatial_validity` must be True or False, not {spatial_validity!r}")
+    if jpeg is not None and not isinstance(jpeg, (bool, np.bool_)):
+        raise InputError(f"`jpeg` must be None, True or False, not {jpeg!r}")
     n_samples = _check_int(n_samples, "n_samples", 16, 1 << 20)
     knots_rgb, knots_t, half_bin = _knots_from_cmap(cmap)
     curve = _build_curve(knots_rgb, knots_t, half_bin, n_samples)
 
     shape = f.shape[:-1]
+    if jpeg is None:
+        is_jpeg = len(shape) == 2 and _jpeg_blockiness(f) >= _JPEG_BLOCKINESS
+    else:
+        is_jpeg = bool(jpeg)
     cols, inv, counts, keys = _pack_colors_keyed(f)
     lab = _lab_of_colors(cols, keys)
     d, k_near = _nearest(curve, lab, keys)
@@ -1369,7 +1392,19 @@ def invert_colormap(
                  curve.block_center, curve.block_radius, _BLOCK,
                  _MAX_BRANCHES, est, lo, hi, bd, nbr)
     nstored = np.minimum(nbr, _MAX_BRANCHES)
-    _refine_in_rgb(cols, curve.rgb, lo, hi, nstored, est)
+    if is_jpeg:
+        # JPEG keeps luma far better than chroma: the pixelwise value is the
+        # projection in Y Cb Cr whitened for that error (maximum likelihood), not
+        # in sRGB; the spatial step may remove at least the noise seen that way
+        wm = np.diag([1.0, _JPEG_CHROMA**-0.5, _JPEG_CHROMA**-0.5]) @ _RGB_TO_YCC
+        pw = np.ascontiguousarray(cols @ wm.T)
+        cw = np.ascontiguousarray(curve.rgb @ wm.T)
+        _refine_in_rgb(pw, cw, lo, hi, nstored, est)
+        if not given:
+            # the larger: where noise came before compression the sRGB model sees it
+            var_raw = np.maximum(var_raw, _jpeg_value_variance(pw, cw, curve.t, est[:, 0], k_near, d, counts))
+    else:
+        _refine_in_rgb(cols, curve.rgb, lo, hi, nstored, est)
 
     dt = curve.t[1] - curve.t[0]
     est_t = curve.t[0] + dt * est  # the samples are evenly spaced in t
@@ -1411,6 +1446,59 @@ def invert_colormap(
         noise=float(noise),
         max_distance=float(max_distance),
     )
+
+
+def _jpeg_blockiness(f):
+    """Luma step across the JPEG 8 x 8 block grid relative to elsewhere (1: no grid).
+
+    For rows and for columns: the mean absolute luma difference between
+    neighbours, per phase of the position modulo 8; the largest phase over
+    the median phase.  The smaller of the two ratios is returned (a JPEG
+    grid shows in both directions).  Images smaller than 32 x 32: 1.
+    """
+    h, w = f.shape[:2]
+    if h < 32 or w < 32:
+        return 1.0
+    y = f @ _RGB_TO_YCC[0]
+    ratios = []
+    for axis in (0, 1):
+        prof = np.abs(np.diff(y, axis=axis)).mean(axis=1 - axis)
+        n = len(prof) // 8 * 8
+        ph = prof[:n].reshape(-1, 8).mean(axis=0)
+        med = float(np.median(ph))
+        ratios.append(float(ph.max()) / med if med > 0 else 1.0)
+    return min(ratios)
+
+
+def _jpeg_value_variance(pw, cw, t, est, k_near, d, counts):
+    """Variance of the pixelwise value (t units²) under the JPEG metric, per colour.
+
+    ``pw``, ``cw``: colours and curve samples in the whitened Y Cb Cr metric;
+    ``est``: fractional sample index of each colour's projection.  The
+    residual ``pw - curve(est)`` is perpendicular to the curve, so its
+    length is ``s`` times a 2-D Rayleigh variable: ``s`` = count-weighted
+    median (counts clipped at their 90th percentile, near-curve colours)
+    / 1.177; the value variance is ``s² / |d cw / dt|²`` less the 8-bit
+    rounding seen the same way.
+    """
+    m = len(cw)
+    k0 = np.clip(np.floor(est).astype(np.int64), 0, m - 2)
+    frac = (est - k0)[:, None]
+    res = pw - ((1.0 - frac) * cw[k0] + frac * cw[k0 + 1])
+    r = np.sqrt((res**2).sum(axis=1))
+    rs, ds, cs = _thin(r, d, counts)
+    wgt = np.minimum(cs, max(1.0, float(np.percentile(cs, 90))))
+    sel = ds < max(5.0, 5.0 * float(np.median(ds)))
+    if not sel.any():
+        return np.zeros(len(pw))
+    order = np.argsort(rs[sel])
+    cum = np.cumsum(wgt[sel][order])
+    s = float(rs[sel][order][np.searchsorted(cum, 0.5 * cum[-1])]) / _RAYLEIGH_MEDIAN
+    speed_w = np.linalg.norm(np.gradient(cw, t, axis=0), axis=1)
+    wm = np.diag([1.0, _JPEG_CHROMA**-0.5, _JPEG_CHROMA**-0.5]) @ _RGB_TO_YCC
+    rounding = _RGB_ROUNDING**2 * (wm**2).sum() / 3.0  # 8-bit rounding per whitened axis (mean)
+    var = (s * s - rounding) / np.maximum(speed_w, 1e-12) ** 2
+    return np.maximum(var, 0.0)[k_near]
 
 
 @numba.njit(cache=True)
