@@ -409,8 +409,14 @@ def _detect(img, mask, has_mask, normalise, k, fy, fx, gy, gx, bg, sig, tsig, pr
         else:
             f = fy[y]
             g = gy[y] * tsig
-            for x in range(nx):      # vectorisable; the rare candidates are collected below
-                excess[x] = acc[x] * f * fx[x] - brow[x] - g * gx[x] * srow[x]
+            if bg.shape[0] > 1 or sig.shape[0] > 1:
+                for x in range(nx):      # vectorisable; the rare candidates are collected below
+                    excess[x] = acc[x] * f * fx[x] - brow[x] - g * gx[x] * srow[x]
+            else:                        # (global statistics: two arrays fewer to read)
+                b0 = brow[0]
+                s0 = srow[0]
+                for x in range(nx):
+                    excess[x] = acc[x] * f * fx[x] - b0 - g * gx[x] * s0
             for x in range(nx):
                 if excess[x] > 0.0:
                     hits[nh] = x
