@@ -88,6 +88,7 @@ _BLOCK = 32  # curve samples per bounding sphere in the branch search
 _GROUP = 8  # blocks per bounding sphere of the level above
 _NOISE_SAMPLE = 1 << 16  # distinct colours used by the global noise estimates
 _MAX_BRANCHES = 4
+_JPEG_SPREAD = 1  # JPEG: intervals take in the values of the neighbours within this radius
 _ALONG_CAP = 3.0  # noise along the curve: at most this many times the off-curve estimate
 _PARALLEL_MIN = 1 << 16  # fewer items than this: serial kernels (thread start-up costs more)
 _R3D = 4.0
@@ -119,7 +120,8 @@ class ColormapInversion:
     interval_low, interval_high : ndarray of float64
         Ambiguity interval: the contiguous range of values whose colour is
         within the pixel's tolerance of the pixel's colour and that contains
-        ``values`` (the branch that was chosen), widened by half a LUT bin.
+        ``values`` (the branch that was chosen), widened by half a LUT bin;
+        for a JPEG image also to the values of the 8 neighbours.
         ``interval_low <= values <= interval_high``; NaN where invalid.
     valid : ndarray of bool
         True where the pixel's colour is on the colormap (distance below
@@ -1322,6 +1324,8 @@ def invert_colormap(
         point for that error, where the sRGB projection lets chroma errors
         move the value; the spatial step removes at most the larger of the
         two noise estimates (sRGB model, or the residual in that metric).
+        Each interval is widened to take in the values of the 8 neighbours
+        (chroma shared by 2 x 2 pixels, ringing near edges).
 
     Returns
     -------
@@ -1424,6 +1428,11 @@ def invert_colormap(
     else:
         choice = np.zeros(shape, dtype=np.intp)
     t_val, t_lo, t_hi = _gather_branch(inv_px, choice, est_t, lo, hi, curve.t, dt, curve.half_bin)
+    if is_jpeg and len(shape) == 2:
+        # 4:2:0 chroma is shared by 2 x 2 pixels and ringing spreads errors: near
+        # edges the colour can match the curve far from the truth, which then
+        # lies among the neighbours' values
+        t_lo, t_hi = _widen_by_neighbours(t_val, t_lo, t_hi, valid, _JPEG_SPREAD)
     if len(shape) == 2 and smoothing > 0 and np.any(var_raw > 0.0):
         # (var_raw == 0: a clean image, noise at the 8-bit rounding -- the
         # spatial step would give back the pixelwise values)
@@ -1571,6 +1580,31 @@ def _gather_branch(inv, choice, est_t, lo, hi, t, dt, half_bin):
             fl[i] = min(max(t[lo[u, j]] - dt - half_bin, 0.0), 1.0)
             fh[i] = min(max(t[hi[u, j]] + dt + half_bin, 0.0), 1.0)
     return t_val, t_lo, t_hi
+
+
+@numba.njit(cache=True, parallel=True)
+def _widen_by_neighbours(t_val, t_lo, t_hi, valid, radius):
+    """Interval ends widened to take in the values of the valid neighbours (window 2 radius + 1)."""
+    h, w = t_val.shape
+    lo = t_lo.copy()
+    hi = t_hi.copy()
+    for y in numba.prange(h):
+        for x in range(w):
+            if not valid[y, x]:
+                continue
+            a = lo[y, x]
+            b = hi[y, x]
+            for yy in range(max(0, y - radius), min(h, y + radius + 1)):
+                for xx in range(max(0, x - radius), min(w, x + radius + 1)):
+                    if valid[yy, xx]:
+                        v = t_val[yy, xx]
+                        if v < a:
+                            a = v
+                        if v > b:
+                            b = v
+            lo[y, x] = a
+            hi[y, x] = b
+    return lo, hi
 
 
 @numba.njit(cache=True)
