@@ -1468,15 +1468,35 @@ def _jpeg_blockiness(f):
     h, w = f.shape[:2]
     if h < 32 or w < 32:
         return 1.0
-    y = f @ _RGB_TO_YCC[0]
     ratios = []
-    for axis in (0, 1):
-        prof = np.abs(np.diff(y, axis=axis)).mean(axis=1 - axis)
-        n = len(prof) // 8 * 8
-        ph = prof[:n].reshape(-1, 8).mean(axis=0)
+    for ph in _phase_steps(f, _RGB_TO_YCC[0]):
         med = float(np.median(ph))
         ratios.append(float(ph.max()) / med if med > 0 else 1.0)
     return min(ratios)
+
+
+@numba.njit(cache=True)
+def _phase_steps(f, wy):
+    """Mean |luma step| to the next row / next column, per phase (position mod 8) of the step.
+
+    Only whole groups of 8 steps count (as a reshape to (-1, 8) would).
+    """
+    h, w = f.shape[0], f.shape[1]
+    nr = (h - 1) // 8 * 8
+    nc = (w - 1) // 8 * 8
+    rows = np.zeros(8)
+    cols = np.zeros(8)
+    for y in range(h):
+        prev = 0.0
+        for x in range(w):
+            v = wy[0] * f[y, x, 0] + wy[1] * f[y, x, 1] + wy[2] * f[y, x, 2]
+            if x > 0 and x - 1 < nc:
+                cols[(x - 1) % 8] += abs(v - prev)
+            if y + 1 < h and y < nr:
+                u = wy[0] * f[y + 1, x, 0] + wy[1] * f[y + 1, x, 1] + wy[2] * f[y + 1, x, 2]
+                rows[y % 8] += abs(u - v)
+            prev = v
+    return rows / max(1, nr // 8 * w), cols / max(1, nc // 8 * h)
 
 
 def _jpeg_value_variance(pw, cw, t, est, k_near, d, counts):
