@@ -1208,42 +1208,105 @@ def _resolve_branches(est_t, inv, nstored, valid, cyclic):
 
     ``est_t``: (U, B) branch values per distinct colour; ``inv``: (H, W) colour
     index of each pixel; ``nstored``: (H, W) branches that may be chosen.
+    Windows of 5, 17, 65 and 257 px in turn: an ambiguous pixel with a
+    settled pixel in the window takes the branch nearest their mean (circular
+    mean on a cyclic map) and is settled for the next, larger window.  Window
+    sums come from summed-area tables at the pixels that need them (the
+    windows of ``scipy.ndimage.uniform_filter(mode="constant")``).
     """
-    from scipy.ndimage import uniform_filter
-
     choice = np.zeros(inv.shape, dtype=np.intp)
     amb = valid & (nstored > 1)
     if not amb.any():
         return choice
-    settled = valid & (nstored == 1)
-    v = est_t[inv, 0]
-    slots = np.arange(est_t.shape[1])
-    for size in (5, 17, 65, 257):
-        todo = amb & ~settled
-        if not todo.any():
-            break
-        wgt = settled.astype(np.float64)
-        cnt = uniform_filter(wgt, size, mode="constant") * size * size
-        if cyclic:
-            c = uniform_filter(np.cos(2 * np.pi * v) * wgt, size, mode="constant")
-            s = uniform_filter(np.sin(2 * np.pi * v) * wgt, size, mode="constant")
-            ref = (np.arctan2(s, c) / (2 * np.pi)) % 1.0
-        else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ref = uniform_filter(v * wgt, size, mode="constant") * size * size / cnt
-        ok = todo & (cnt > 0.5)
-        if not ok.any():
-            continue
-        cand = est_t[inv[ok]]  # (n, B)
-        diff = np.abs(cand - ref[ok][:, None])
-        if cyclic:
-            diff = np.minimum(diff, 1.0 - diff)
-        diff[slots[None, :] >= nstored[ok][:, None]] = np.inf
-        pick = np.argmin(diff, axis=1)
-        choice[ok] = pick
-        v[ok] = cand[np.arange(len(pick)), pick]
-        settled = settled | ok
+    _resolve_kernel(est_t, inv, nstored, valid, bool(cyclic), choice)
     return choice
+
+
+@numba.njit(cache=True)
+def _window_sum(sat, y, x, r):
+    """Sum over rows y-r..y+r and columns x-r..x+r (clipped) from a summed-area table (H+1, W+1)."""
+    h = sat.shape[0] - 1
+    w = sat.shape[1] - 1
+    y0 = max(0, y - r)
+    y1 = min(h, y + r + 1)
+    x0 = max(0, x - r)
+    x1 = min(w, x + r + 1)
+    return sat[y1, x1] - sat[y0, x1] - sat[y1, x0] + sat[y0, x0]
+
+
+@numba.njit(cache=True)
+def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
+    """:func:`_resolve_branches` in one compiled pass per window size."""
+    h, w = inv.shape
+    nb = est_t.shape[1]
+    settled = np.zeros((h, w), dtype=np.bool_)
+    v = np.empty((h, w))
+    for y in range(h):
+        for x in range(w):
+            settled[y, x] = valid[y, x] and nstored[y, x] == 1
+            v[y, x] = est_t[inv[y, x], 0]
+    sat_n = np.zeros((h + 1, w + 1))
+    sat_a = np.zeros((h + 1, w + 1))
+    sat_b = np.zeros((h + 1, w + 1))
+    todo_y = np.empty(h * w, dtype=np.int64)
+    todo_x = np.empty(h * w, dtype=np.int64)
+    pick = np.empty(h * w, dtype=np.int64)
+    two_pi = 2.0 * np.pi
+    for size in (5, 17, 65, 257):
+        n_todo = 0
+        for y in range(h):
+            for x in range(w):
+                if valid[y, x] and nstored[y, x] > 1 and not settled[y, x]:
+                    todo_y[n_todo] = y
+                    todo_x[n_todo] = x
+                    n_todo += 1
+        if n_todo == 0:
+            break
+        for y in range(h):
+            rn = 0.0
+            ra = 0.0
+            rb = 0.0
+            for x in range(w):
+                if settled[y, x]:
+                    rn += 1.0
+                    if cyclic:
+                        ra += math.cos(two_pi * v[y, x])
+                        rb += math.sin(two_pi * v[y, x])
+                    else:
+                        ra += v[y, x]
+                sat_n[y + 1, x + 1] = sat_n[y, x + 1] + rn
+                sat_a[y + 1, x + 1] = sat_a[y, x + 1] + ra
+                sat_b[y + 1, x + 1] = sat_b[y, x + 1] + rb
+        r = size // 2
+        for i in range(n_todo):
+            y = todo_y[i]
+            x = todo_x[i]
+            pick[i] = -1
+            cnt = _window_sum(sat_n, y, x, r)
+            if cnt <= 0.5:
+                continue
+            if cyclic:
+                ref = (math.atan2(_window_sum(sat_b, y, x, r), _window_sum(sat_a, y, x, r)) / two_pi) % 1.0
+            else:
+                ref = _window_sum(sat_a, y, x, r) / cnt
+            u = inv[y, x]
+            best = np.inf
+            jb = 0
+            for j in range(min(nstored[y, x], nb)):
+                dd = abs(est_t[u, j] - ref)
+                if cyclic:
+                    dd = min(dd, 1.0 - dd)
+                if dd < best:
+                    best = dd
+                    jb = j
+            pick[i] = jb
+        for i in range(n_todo):
+            if pick[i] >= 0:
+                y = todo_y[i]
+                x = todo_x[i]
+                choice[y, x] = pick[i]
+                v[y, x] = est_t[inv[y, x], pick[i]]
+                settled[y, x] = True
 
 
 def invert_colormap(
