@@ -301,7 +301,7 @@ def test_label_starts_equal_ndimage_label_and_brute_force_starts(seed):
         assert start[i] == want
 
 
-@pytest.mark.parametrize("kind", ["uniform", "integer grid", "line", "thin cloud"])
+@pytest.mark.parametrize("kind", ["uniform", "integer grid", "line", "thin cloud", "crowded patch"])
 def test_isolation_and_greedy_thinning_equal_brute_force(kind):
     from drr.tools import peaks as P
 
@@ -311,6 +311,12 @@ def test_isolation_and_greedy_thinning_equal_brute_force(kind):
             x, y = rng.uniform(0, 2048, n), rng.uniform(0, 2048, n)
         elif kind == "integer grid":                  # many equal distances, coincident points
             x, y = rng.integers(0, 12, n).astype(float), rng.integers(0, 12, n).astype(float)
+        elif kind == "crowded patch":                 # a dense patch in a wide, sparse field
+            k = n - n // 10
+            x = np.r_[rng.uniform(1000, 1030, k), rng.uniform(0, 4096, n - k)]
+            y = np.r_[rng.uniform(2000, 2030, k), rng.uniform(0, 4096, n - k)]
+            order = rng.permutation(n)
+            x, y = x[order], y[order]
         elif kind == "line":
             x, y = rng.uniform(0, 500, n), np.full(n, 7.0)
         else:

@@ -1586,9 +1586,9 @@ def _grid_near(x, y, dist, mode):
     earlier in the order (inf for the first).  ``mode`` 1 (greedy thinning):
     1 where no *kept* earlier point lies within ``dist`` (the point is kept
     and inserted), else 0.  Cells hold linked lists of the inserted points
-    (about two points per cell, at least ``dist`` wide in mode 1); the search
-    visits rings of cells around the query's cell until the best distance
-    found is below the nearest cell of the next ring.  Distances are
+    (about two points per cell of the occupied area, at least ``dist`` wide in
+    mode 1); the search visits rings of cells around the query's cell until
+    the best distance found is below the nearest cell of the next ring.  Distances are
     compared squared, as ``scipy.spatial.cKDTree`` does.
     """
     n = x.size
@@ -1606,7 +1606,16 @@ def _grid_near(x, y, dist, mode):
         y1 = max(y1, y[i])
     wx = max(x1 - x0, 1e-9)
     wy = max(y1 - y0, 1e-9)
-    c = math.sqrt(2.0 * wx * wy / n)
+    # the area the points occupy: cells of a coarse grid (about n / 2 cells) that hold any,
+    # so that a crowded patch in a wide field still gets small cells
+    gc = min(128, max(8, int(math.sqrt(n / 2.0))))
+    occ = np.zeros(gc * gc, np.bool_)
+    for i in range(n):
+        ox = min(max(int((x[i] - x0) / wx * gc), 0), gc - 1)
+        oy = min(max(int((y[i] - y0) / wy * gc), 0), gc - 1)
+        occ[oy * gc + ox] = True
+    area = wx * wy * np.count_nonzero(occ) / (gc * gc)
+    c = math.sqrt(2.0 * area / n)
     c = max(c, max(wx, wy) / 1024.0, 1e-9)
     if mode == 1:
         c = max(c, dist)
