@@ -785,15 +785,35 @@ def _keys_8bit(flat):
     return key
 
 
-@numba.njit(cache=True)
+_CUBE_SCRATCH = []  # reusable zeroed (slot, block) arrays for _unique_24bit
+_CUBE_SCRATCH_LOCK = __import__("threading").Lock()
+
+
 def _unique_24bit(key):
     """np.unique(key, return_inverse=True, return_counts=True) for keys in [0, 2**24).
+
+    The 64 MiB count array is kept between calls (zeroed again after use:
+    a fresh one costs page faults on every call); a call that finds it in
+    use (another thread) allocates its own.
+    """
+    if _CUBE_SCRATCH_LOCK.acquire(blocking=False):
+        try:
+            if not _CUBE_SCRATCH:
+                _CUBE_SCRATCH.append((np.zeros(1 << 24, dtype=np.int32), np.zeros(1 << 16, dtype=np.int32)))
+            slot, block = _CUBE_SCRATCH[0]
+            return _unique_24bit_kernel(key, slot, block)
+        finally:
+            _CUBE_SCRATCH_LOCK.release()
+    return _unique_24bit_kernel(key, np.zeros(1 << 24, dtype=np.int32), np.zeros(1 << 16, dtype=np.int32))
+
+
+@numba.njit(cache=True)
+def _unique_24bit_kernel(key, slot, block):
+    """:func:`_unique_24bit` with zeroed scratch ``slot`` (2**24) and ``block`` (2**16), left zeroed.
 
     A count per key, then a sweep in key order that visits only the
     256-key blocks holding at least one key.
     """
-    slot = np.zeros(1 << 24, dtype=np.int32)
-    block = np.zeros(1 << 16, dtype=np.int32)
     n = 0
     for i in range(key.shape[0]):
         k = key[i]
@@ -816,6 +836,9 @@ def _unique_24bit(key):
     inv = np.empty(key.shape[0], dtype=np.int64)
     for i in range(key.shape[0]):
         inv[i] = slot[key[i]]
+    for j in range(n):
+        slot[uniq[j]] = 0
+        block[uniq[j] >> 8] = 0
     return uniq, inv, counts
 
 
@@ -1710,12 +1733,12 @@ def _to_values(t_val, t_lo, t_hi, valid, vmin, span):
     return values, low, high
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _drop_specks(valid):
     """Valid pixels with fewer than 2 valid 8-neighbours are specks of text/markers: invalid."""
     h, w = valid.shape
     out = valid.copy()
-    for y in range(h):
+    for y in numba.prange(h):
         for x in range(w):
             if not valid[y, x]:
                 continue
