@@ -861,14 +861,21 @@ def _centroid_one(img, mask, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
     ``x = sum(W I x) / sum(W I)``, ``W = exp(-r^2 / (2 sw^2))``; the error is the
     linear propagation of white pixel noise through one step, divided by
     ``1 - dF/dx`` at the fixed point (``dF/dx`` estimated numerically from the
-    weighted second moment: ``var_W / sw^2``).
+    weighted second moment: ``var_W / sw^2``).  ``W`` is separable, from
+    per-column and per-row tables (2 (2h+1) exps per step instead of (2h+1)^2).
     """
     ny, nx = img.shape
     x = x0
     y = y0
     ok = False
     sum_wi = 0.0
+    inv = 1.0 / (2.0 * sw * sw)
+    tx = np.empty(2 * h + 1)
+    ty = np.empty(2 * h + 1)
     for _it in range(50):
+        for c in range(2 * h + 1):
+            tx[c] = math.exp(-((cx - h + c) - x) ** 2 * inv)
+            ty[c] = math.exp(-((cy - h + c) - y) ** 2 * inv)
         swi = 0.0
         swix = 0.0
         swiy = 0.0
@@ -877,7 +884,7 @@ def _centroid_one(img, mask, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
                 v = np.float64(img[yy, xx])
                 if not (v == v) or (has_mask and mask[yy, xx]):
                     continue
-                wt = math.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2.0 * sw * sw))
+                wt = tx[xx - (cx - h)] * ty[yy - (cy - h)]
                 iv = v - bgv
                 swi += wt * iv
                 swix += wt * iv * xx
@@ -900,6 +907,9 @@ def _centroid_one(img, mask, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
     if not ok:
         return x0, y0, math.nan, math.nan, False
     # error propagation
+    for c in range(2 * h + 1):
+        tx[c] = math.exp(-((cx - h + c) - x) ** 2 * inv)
+        ty[c] = math.exp(-((cy - h + c) - y) ** 2 * inv)
     vx = 0.0
     vy = 0.0
     mxx = 0.0
@@ -909,7 +919,7 @@ def _centroid_one(img, mask, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
             v = np.float64(img[yy, xx])
             if not (v == v) or (has_mask and mask[yy, xx]):
                 continue
-            wt = math.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2.0 * sw * sw))
+            wt = tx[xx - (cx - h)] * ty[yy - (cy - h)]
             iv = v - bgv
             vx += (wt * (xx - x)) ** 2
             vy += (wt * (yy - y)) ** 2
