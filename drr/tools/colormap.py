@@ -1669,8 +1669,16 @@ def _gather_branch(inv, choice, est_t, lo, hi, t, dt, half_bin):
 
     ``t_val = est_t[inv, choice]``; ``t_lo = clip(t[lo[inv, choice]] - dt - half_bin, 0, 1)``
     and ``t_hi = clip(t[hi[inv, choice]] + dt + half_bin, 0, 1)``: half a
-    sample step and half a LUT bin beyond the branch's samples.
+    sample step and half a LUT bin beyond the branch's samples.  The first
+    branch's three numbers are packed per colour first (one cache line per
+    pixel instead of three scattered reads); other branches are read as is.
     """
+    u_n = est_t.shape[0]
+    first = np.empty((u_n, 3))
+    for u in numba.prange(u_n):
+        first[u, 0] = est_t[u, 0]
+        first[u, 1] = min(max(t[lo[u, 0]] - dt - half_bin, 0.0), 1.0)
+        first[u, 2] = min(max(t[hi[u, 0]] + dt + half_bin, 0.0), 1.0)
     t_val = np.empty(inv.shape)
     t_lo = np.empty(inv.shape)
     t_hi = np.empty(inv.shape)
@@ -1682,9 +1690,14 @@ def _gather_branch(inv, choice, est_t, lo, hi, t, dt, half_bin):
         for i in range(y * w, (y + 1) * w):
             u = fi[i]
             j = fc[i]
-            fv[i] = est_t[u, j]
-            fl[i] = min(max(t[lo[u, j]] - dt - half_bin, 0.0), 1.0)
-            fh[i] = min(max(t[hi[u, j]] + dt + half_bin, 0.0), 1.0)
+            if j == 0:
+                fv[i] = first[u, 0]
+                fl[i] = first[u, 1]
+                fh[i] = first[u, 2]
+            else:
+                fv[i] = est_t[u, j]
+                fl[i] = min(max(t[lo[u, j]] - dt - half_bin, 0.0), 1.0)
+                fh[i] = min(max(t[hi[u, j]] + dt + half_bin, 0.0), 1.0)
     return t_val, t_lo, t_hi
 
 
