@@ -1083,20 +1083,45 @@ def _periodic_counts(logz, w, nmax, keep=8):
     return [int(counts[b]) for b in best]
 
 
+_ALTERNATING = 0.95   # fraction of local extrema of the boundary scores: a 2-pixel texture
+
+
 def _baseline(s):
     """Typical (natural) boundary score around each boundary: a running median of 17.
 
     A cut is one boundary, so the median of its neighbourhood is the score of the image's
     own texture there; dividing by it makes a cut in a textured region (brick, text)
     comparable with one in a smooth region.  Floored at a quarter of the global median.
+
+    When the scores alternate high/low from one boundary to the next (at least
+    :data:`_ALTERNATING` of them are local extrema: a 2-pixel periodic texture, as in an
+    image upsampled or interlaced, e.g. ``moon``), a window of 17 holds 9 of one phase and
+    8 of the other, so its median jumps between the two levels with the parity of the
+    position and a seam is judged against the wrong one.  There the baseline is the
+    geometric mean of the 45th and 55th percentiles of the window, which falls between the
+    two levels at every position (and equals the median where the scores do not alternate).
     """
-    from scipy.ndimage import median_filter
+    from scipy.ndimage import median_filter, percentile_filter
 
     if s.size == 0:
         return s
-    base = median_filter(s, size=17, mode="nearest")
+    if _alternating(s):
+        # mirrored at the ends (not the end value repeated, which is of one phase)
+        base = np.sqrt(percentile_filter(s, 45, size=17, mode="mirror")
+                       * percentile_filter(s, 55, size=17, mode="mirror"))
+    else:
+        base = median_filter(s, size=17, mode="nearest")
     floor = max(1e-3, 0.25 * float(np.median(s)))
     return np.maximum(base, floor)
+
+
+def _alternating(s):
+    """True when at least :data:`_ALTERNATING` of the interior boundary scores are local
+    extrema (strictly above or below both neighbours): a 2-pixel periodic texture."""
+    if s.size < 17:
+        return False
+    d = np.diff(s)
+    return float(np.mean(d[:-1] * d[1:] < 0)) >= _ALTERNATING
 
 
 def _relative_scores(s):
