@@ -631,18 +631,21 @@ def _shell_sort(a):
 
 @numba.njit(cache=True, nogil=True)
 def _kth(a, n, k, sc):
-    """The k-th smallest (0-based) of ``a[:n]`` by quickselect; ``a`` is not modified.
+    """The k-th and (k-1)-th smallest (0-based) of ``a[:n]`` by quickselect; ``a`` is not modified.
 
     ``sc``: scratch of shape (3, >= n).  Each round partitions the current
     values three ways around a median-of-3 pivot without branches (every value
     is written to both the "less" and the "greater" buffer, and only the
     matching buffer's count advances), so the cost does not depend on how
     well the comparisons can be predicted; O(n) expected.  The rest, at most
-    12 values, is sorted by insertion.
+    12 values, is sorted by insertion.  The (k-1)-th value (``-inf`` for
+    ``k = 0``) comes along: when the search moves above the pivot, the largest
+    value left below is the pivot itself.
     """
     m = n
     src = a
     cur = -1                 # row of ``sc`` that holds ``src`` (-1: ``a`` itself)
+    below = -np.inf          # the largest value known to rank below the window
     while m > 12:
         x0 = src[0]
         x1 = src[m // 2]
@@ -669,8 +672,13 @@ def _kth(a, n, k, sc):
             m = nh
             src = hi
             cur = r2
-        else:
-            return p             # the pivot's value occupies rank k
+            below = p
+        else:                    # the pivot's value occupies rank k
+            if k > nl:
+                return p, p
+            for i in range(nl):
+                below = max(below, lo[i])
+            return p, below
     t = sc[2] if cur != 2 else sc[0]
     for i in range(m):
         v = src[i]
@@ -679,7 +687,7 @@ def _kth(a, n, k, sc):
             t[j] = t[j - 1]
             j -= 1
         t[j] = v
-    return t[k]
+    return t[k], (t[k - 1] if k > 0 else below)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -688,20 +696,9 @@ def _median(a, n, sc):
 
     ``sc``: scratch of shape (3, >= n) for :func:`_kth`.
     """
-    k = n // 2
-    hi = _kth(a, n, k, sc)
+    hi, lo = _kth(a, n, n // 2, sc)
     if n % 2 == 1:
         return hi
-    # the lower middle value: the largest value below ``hi``, or ``hi`` if it is repeated there
-    below = 0
-    lo = -np.inf
-    for i in range(n):
-        v = a[i]
-        b = v < hi
-        below += b
-        lo = max(lo, v if b else -np.inf)
-    if below < k:
-        lo = hi
     return 0.5 * (lo + hi)
 
 
