@@ -40,6 +40,15 @@ that produced it.  The method, in four steps:
    the field does not change, carried into Lab and along the curve by the
    Jacobian of sRGB -> Lab.
 
+JPEG images (detected by their 8-pixel block grid) are projected in Y Cb Cr
+with chroma errors weighted down (JPEG keeps luma far better than chroma),
+and their intervals take in the values of the 8 neighbours (chroma shared by
+2 x 2 pixels, ringing near edges).
+
+Per colormap, the nearest curve sample of every 8-bit colour met so far is
+kept in a table over the 8-bit cube (:func:`_cube_table`), so later images
+with the same map search only colours not seen before.
+
 A pixel is *valid* when its distance to the curve is below ``max_distance``
 (ΔE); background, text, axes and markers are normally far from the curve.
 Colours that do lie on the colormap (white and black on ``gray``) cannot be
