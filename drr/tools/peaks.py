@@ -1247,6 +1247,48 @@ def _refine(img, mask, has_mask, ix, iy, x0, y0, plateau, a0, b0, noise, s0, h, 
 
 # --------------------------------------------------------------------------- find_peaks
 
+@numba.njit(cache=True, nogil=True)
+def _single_start_peaks(cand, vals, label, start, nx):
+    """The components of :func:`_label_starts` with a single start, which are single peaks.
+
+    Returns the candidate index of each such peak (ascending), the sums of x and
+    y and the count of its plateau (its pixels at the peak value, summed in
+    candidate order), and a mask of the candidates in the other components.
+    """
+    n = cand.size
+    nstart = np.zeros(n, np.int32)
+    for i in range(n):
+        if start[i]:
+            nstart[label[i]] += 1
+    multi = np.empty(n, np.bool_)
+    nsingle = 0
+    for i in range(n):
+        multi[i] = nstart[label[i]] > 1
+        if start[i] and not multi[i]:
+            nsingle += 1
+    one = np.empty(nsingle, np.int64)
+    slot = np.empty(n, np.int64)          # label -> index into ``one`` (set for single-start labels)
+    top = np.empty(n, np.float64)
+    q = 0
+    for i in range(n):
+        if start[i] and not multi[i]:
+            one[q] = i
+            slot[label[i]] = q
+            top[label[i]] = vals[i]
+            q += 1
+    sx = np.zeros(nsingle)
+    sy = np.zeros(nsingle)
+    cnt = np.zeros(nsingle, np.int64)
+    for i in range(n):
+        if not multi[i] and vals[i] == top[label[i]]:
+            j = slot[label[i]]
+            yy = cand[i] // nx
+            sx[j] += cand[i] - yy * nx
+            sy[j] += yy
+            cnt[j] += 1
+    return one, sx, sy, cnt, multi
+
+
 def _merge_tree(cand, vals, ny, nx):
     """Merge tree of the super-level sets of the candidates, as :func:`_sweep` returns it.
 
@@ -1262,17 +1304,8 @@ def _merge_tree(cand, vals, ny, nx):
     all candidates.
     """
     label, start = _label_starts(cand, vals, ny, nx)
-    nstart = np.bincount(label[start], minlength=cand.size)
-    multi = nstart[label] > 1
-    # single-start components: the start is the peak
-    one = np.flatnonzero(start & ~multi)
-    top = np.full(cand.size, np.nan)
-    top[label[one]] = vals[one]
-    on_top = np.flatnonzero(~multi & (vals == top[label]))     # the plateau at the peak value
-    iy, ix = np.divmod(cand[on_top], nx)
-    lab = label[on_top]
-    sums = [np.bincount(lab, weights=w, minlength=cand.size)[label[one]] for w in (ix, iy)]
-    cnt = np.bincount(lab, minlength=cand.size)[label[one]]
+    one, sums_x, sums_y, cnt, multi = _single_start_peaks(cand, vals, label, start, nx)
+    sums = (sums_x, sums_y)
     # the others: the sweep over their pixels, D descending, ties by pixel index (cand ascending)
     sub = np.flatnonzero(multi)
     sub = sub[np.argsort(-vals[sub], kind="stable")]
