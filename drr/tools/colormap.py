@@ -459,7 +459,7 @@ def _bounding_spheres(lab, size):
 
 
 @numba.njit(cache=True, parallel=True)
-def _branch_scan(p, radius, lab, gc, gr, group, bc, br, block, max_br, est, lo, hi, bd, nbr):
+def _branch_scan(p, radius, k_near, lab, gc, gr, group, bc, br, block, max_br, est, lo, hi, bd, nbr):
     """For each colour p[u]: runs of curve samples within radius[u]; keep the max_br closest.
 
     Groups of ``group`` blocks (spheres gc, gr) and blocks of ``block``
@@ -500,7 +500,7 @@ def _branch_scan(p, radius, lab, gc, gr, group, bc, br, block, max_br, est, lo, 
                 if dc + br[b] < r - 1e-9:  # wholly inside: one stretch of the run
                     if k0 != last + 1:
                         if run_lo >= 0:
-                            stored, count = _close_run(u, run_lo, last, p, lab, bc, br, block,
+                            stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
                                                        max_br, est, lo, hi, bd, stored, count)
                         run_lo = k0
                     last = k1 - 1
@@ -513,12 +513,12 @@ def _branch_scan(p, radius, lab, gc, gr, group, bc, br, block, max_br, est, lo, 
                         continue
                     if k != last + 1:
                         if run_lo >= 0:
-                            stored, count = _close_run(u, run_lo, last, p, lab, bc, br, block,
+                            stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
                                                        max_br, est, lo, hi, bd, stored, count)
                         run_lo = k
                     last = k
         if run_lo >= 0:
-            stored, count = _close_run(u, run_lo, last, p, lab, bc, br, block,
+            stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
                                        max_br, est, lo, hi, bd, stored, count)
         # sort stored branches by distance (insertion sort, max_br is tiny)
         for i in range(1, stored):
@@ -593,9 +593,31 @@ def _nearest_scan(p, lab, gc, gr, group, bc, br, block, dist, index):
 
 
 @numba.njit(cache=True)
-def _close_run(u, run_lo, run_hi, p, lab, bc, br, block, max_br, est, lo, hi, bd, stored, count):
-    """Find the closest samples of the run [run_lo, run_hi] and store the run."""
-    best_lo, best_hi, best_d = _run_best(p, u, lab, bc, br, block, run_lo, run_hi)
+def _close_run(u, run_lo, run_hi, kn, p, lab, bc, br, block, max_br, est, lo, hi, bd, stored, count):
+    """Find the closest samples of the run [run_lo, run_hi] and store the run.
+
+    ``kn``: the colour's nearest sample on the whole curve (lowest index among
+    exact ties).  In the run that holds it, it is the run's closest sample,
+    so only its exact ties that follow are looked for (as :func:`_run_best`).
+    """
+    if run_lo <= kn <= run_hi:
+        px, py, pz = p[u, 0], p[u, 1], p[u, 2]
+        dx = px - lab[kn, 0]
+        dy = py - lab[kn, 1]
+        dz = pz - lab[kn, 2]
+        best_lo = kn
+        best_d = dx * dx + dy * dy + dz * dz
+        best_hi = kn
+        while best_hi < run_hi:
+            k = best_hi + 1
+            dx = px - lab[k, 0]
+            dy = py - lab[k, 1]
+            dz = pz - lab[k, 2]
+            if dx * dx + dy * dy + dz * dz > best_d + 1e-12:
+                break
+            best_hi = k
+    else:
+        best_lo, best_hi, best_d = _run_best(p, u, lab, bc, br, block, run_lo, run_hi)
     return _store(u, run_lo, run_hi, best_lo, best_hi, best_d, p, lab, max_br, est, lo, hi, bd, stored, count)
 
 
@@ -1487,7 +1509,7 @@ def invert_colormap(
     hi = np.zeros((u, _MAX_BRANCHES), dtype=np.int64)
     bd = np.full((u, _MAX_BRANCHES), np.inf)
     nbr = np.zeros(u, dtype=np.int64)
-    _branch_scan(lab, radius, curve.lab, curve.group_center, curve.group_radius, _GROUP,
+    _branch_scan(lab, radius, k_near, curve.lab, curve.group_center, curve.group_radius, _GROUP,
                  curve.block_center, curve.block_radius, _BLOCK,
                  _MAX_BRANCHES, est, lo, hi, bd, nbr)
     nstored = np.minimum(nbr, _MAX_BRANCHES)
