@@ -426,3 +426,42 @@ def test_alternating_scores_detection():
     assert not S._alternating(alt[:10])                             # too short
     base = S._baseline(alt)
     assert np.all((base > 2.0) & (base < 5.0))                      # between the levels
+
+
+def test_unknown_count_text_two_strips_jump_evidence():
+    """text, 2 equal strips, nothing given: a letter's edge at 376 has a higher seam score
+    than the true cut at 224 (3.96 against 3.79 x median) and was taken before; the true
+    cut's median column jump stands out (z 7.5 against 0.7), and the jump term of
+    _quality now picks it (restored exactly)."""
+    skdata = pytest.importorskip("skimage.data")
+    text = skdata.text()
+    sh = np.concatenate([text[:, 224:], text[:, :224]], axis=1)
+    res = reassemble(sh)
+    assert res.cuts == (0, 224) and res.order == (1, 0)
+    np.testing.assert_array_equal(res.image, text)
+
+
+def test_quality_jump_term_counts_separated_cuts_only():
+    rng = np.random.default_rng(9)
+    w = 40
+    s = rng.uniform(0.5, 1.5, w - 1)
+    base = S._baseline(s)
+    cuts = [10, 20, 30]
+    raw = rng.uniform(0.5, 1.5, (4, 4))
+    jump = np.zeros(w - 1)
+    jump[19] = 5.0                                  # boundary 20 jumps, 10 and 30 do not
+    order = [0, 1, 3, 2]                            # cut 10 kept; 20 and 30 separated
+    q0 = S._quality(raw, order, cuts, s, base, w)
+    q1 = S._quality(raw, order, cuts, s, base, w, jump=jump)
+    # cut 20 has z 5 >= _JUMP_Z (no cost), cut 30 z 0 costs _JUMP_COST * _JUMP_Z
+    assert q1 - q0 == pytest.approx(S._JUMP_COST * S._JUMP_Z, rel=1e-12)
+
+
+def test_jump_z_spread_ignores_a_few_strong_edges():
+    jp = np.ones(200)
+    jp[::2] = 1.5
+    jp[:4] = 40.0                                    # a strong border (2 % of boundaries)
+    jp[100] = 6.0                                    # a cut
+    z = S._jump_z(jp)
+    plain = (jp - jp.mean()) / jp.std()
+    assert z[100] > 10.0 > plain[100]
