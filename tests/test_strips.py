@@ -465,3 +465,33 @@ def test_jump_z_spread_ignores_a_few_strong_edges():
     z = S._jump_z(jp)
     plain = (jp - jp.mean()) / jp.std()
     assert z[100] > 10.0 > plain[100]
+
+
+def test_patch_kernel_matches_python():
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(11)
+    for t in range(80):
+        n = int(rng.integers(2, 60))
+        m = rng.random((n, n))
+        if t % 3 == 0:
+            m = np.round(m * 3) / 3                        # ties
+        np.fill_diagonal(m, 1e9)
+        succ = [int(v) for v in (linear_sum_assignment(m)[1] if t % 2 else rng.permutation(n))]
+        got = S._patch(m, succ)
+        assert got == S._patch_py(m, succ)
+        assert len(S._cycles(got)) == 1
+
+
+def test_peaks_in_two_pixel_texture_are_few():
+    """moon: relative to the parity-free baseline every boundary of the high phase stands
+    out; the peak hypothesis uses the high phase as its baseline instead (a 256-strip
+    hypothesis made one solve take its whole time limit)."""
+    skdata = pytest.importorskip("skimage.data")
+    moon = skdata.moon()
+    x, unit, _ = S._as_float(moon, 1)
+    s = S._boundary_scores(x, unit)
+    base = S._baseline(s)
+    z = s / base
+    assert len(S._peak_cuts(z, s)) > 100
+    assert len(S._peak_cuts(S._peak_relative(s, base, z), s)) < 20

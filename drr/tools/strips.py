@@ -50,7 +50,16 @@ natural wins (:func:`_quality`, a joint search of cuts and order); cuts are then
 by one while the restored image improves (:func:`_grow`), first the boundaries where a
 *better partner exists* (:func:`_partner_scores`: the piece before the boundary continues
 into the start of another piece, or the piece after it out of another's end, much better
-than across the boundary itself), which finds cuts that do not stand out in a texture.  A seam cost depends only on the
+than across the boundary itself), which finds cuts that do not stand out in a texture.
+The quality also charges each moved cut whose median column jump does not stand out
+(:func:`_quality`, ``jump``): a true cut joins unrelated columns in every row, a natural
+edge (a text line) only in some.  Boundary scores are judged against their neighbourhood
+(:func:`_baseline`), parity-free in a 2-pixel periodic texture.
+
+*Speed.*  The seam statistic is summed by Numba kernels (:func:`_rho_pair_sums`,
+:func:`_boundary_terms`; the log of running products, not one log per row); the gradient
+statistics of every column are computed once (:func:`_grad_whitening`) and shared by the
+boundary scores, the seam cache and the partner scores.  A seam cost depends only on the
 two columns at each side, so the costs are kept by edge position for the whole search
 (:class:`_SeamCache`): each candidate only computes the pairs of its new edges.
 """
@@ -775,7 +784,69 @@ def _cycles(succ):
 
 
 def _patch(m, succ):
-    """Karp's patching: merge the sub-tours of an assignment into one tour."""
+    """Karp's patching: merge the sub-tours of an assignment into one tour.
+
+    Repeatedly the two longest sub-tours (first found on ties) are merged by the cheapest
+    exchange of successors (first on ties); numba kernel :func:`_patch_kernel` (the
+    Python version :func:`_patch_py` is the reference)."""
+    return [int(v) for v in _patch_kernel(np.ascontiguousarray(m, dtype=np.float64),
+                                          np.asarray(succ, dtype=np.int64))]
+
+
+@numba.njit(cache=True, nogil=True)
+def _patch_kernel(m, succ):
+    succ = succ.copy()
+    n = succ.size
+    cid = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)      # smallest node of each cycle (its start)
+    length = np.empty(n, dtype=np.int64)
+    while True:
+        cid[:] = -1
+        nc = 0
+        for s0 in range(n):
+            if cid[s0] >= 0:
+                continue
+            k = s0
+            ln = 0
+            while cid[k] < 0:
+                cid[k] = nc
+                k = succ[k]
+                ln += 1
+            first[nc] = s0
+            length[nc] = ln
+            nc += 1
+        if nc <= 1:
+            return succ
+        # stable sort by decreasing length: the longest (first on ties), then the next
+        big = 0
+        for c in range(1, nc):
+            if length[c] > length[big]:
+                big = c
+        small = -1
+        for c in range(nc):
+            if c != big and (small < 0 or length[c] > length[small]):
+                small = c
+        best = np.inf
+        ba, bb = -1, -1
+        a = first[big]
+        for _ in range(length[big]):
+            sa = succ[a]
+            b = first[small]
+            for _ in range(length[small]):
+                sb = succ[b]
+                delta = m[a, sb] + m[b, sa] - m[a, sa] - m[b, sb]
+                if ba < 0 or delta < best:
+                    best = delta
+                    ba, bb = a, b
+                b = sb
+            a = sa
+        t = succ[ba]
+        succ[ba] = succ[bb]
+        succ[bb] = t
+
+
+def _patch_py(m, succ):
+    """:func:`_patch` in plain Python (reference for the tests)."""
     succ = list(succ)
     cyc = _cycles(succ)
     while len(cyc) > 1:
@@ -1115,6 +1186,19 @@ def _baseline(s):
     return np.maximum(base, floor)
 
 
+def _peak_relative(s, base, z):
+    """Relative scores for :func:`_peak_cuts`: ``z``, except in a 2-pixel periodic texture
+    (:func:`_alternating`), where the baseline falls between the two phases and every
+    boundary of the high phase would stand out: there the scores relative to the running
+    55th percentile (the high phase), so that only what stands out from both is a peak."""
+    from scipy.ndimage import percentile_filter
+
+    if not _alternating(s):
+        return z
+    hi = percentile_filter(s, 55, size=17, mode="mirror")
+    return s / np.maximum(hi, base.min())
+
+
 def _alternating(s):
     """True when at least :data:`_ALTERNATING` of the interior boundary scores are local
     extrema (strictly above or below both neighbours): a 2-pixel periodic texture."""
@@ -1411,7 +1495,7 @@ def _search(x, model, n_strips, cuts, time_limit):
         for sc, n, c in stats[:3]:
             if sc > 0.4:
                 hyps[f"equal{n}"] = c
-        pk = _peak_cuts(z, s)
+        pk = _peak_cuts(_peak_relative(s, base, z), s)
         if pk:
             hyps["peaks"] = pk
         over = _over_segment(z)
