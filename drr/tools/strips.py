@@ -203,6 +203,7 @@ def _channel_mean(a):
 
 
 _JPEG_EXCESS = 0.2    # blockiness above which the image is treated as JPEG-compressed
+_LUMA = np.array([0.299, 0.587, 0.114])   # ITU-R BT.601 luma, as JPEG's Y
 _JPEG_FLOOR = 8.0     # noise floor (grey levels) of the seam statistics for such an image
 
 
@@ -251,6 +252,11 @@ def _noise_model(x, unit):
     image (:func:`_blockiness` above :data:`_JPEG_EXCESS`) the covariance floor is raised to
     :data:`_JPEG_FLOOR` grey levels and only the edge's mean gradient predicts across the
     seam (``alpha = 0``, Gallagher's MGC), since the per-row gradient is the noisiest.
+    A colour image is then compared on its luma only (:func:`reassemble`): JPEG stores the
+    chroma at half resolution (4:2:0) and smooths it over 16x16 blocks, so the colour of
+    each strip's edge columns carries its shuffled neighbour's colour across the cut,
+    while the luma keeps full resolution (part A of the benchmark, JPEG 75, seeds 3-6 not
+    used before: 40 strips 75 -> 80 of 88 perfect, 60 strips 61 -> 73; 10-20 strips same).
     """
     lo = float(x.min())
     if _blockiness((x - lo) / unit) > _JPEG_EXCESS:
@@ -1641,7 +1647,11 @@ def reassemble(image, n_strips=None, *, axis=1, cuts=None, time_limit=1.0):
                             order=tuple(range(n)), seam_costs=np.zeros(max(n - 1, 0)),
                             confidence=np.zeros(max(n - 1, 0)), optimal=True, gap=0.0,
                             cost=0.0, lower_bound=0.0)
-    res = _search(x, _noise_model(x, unit), n_strips, cuts, float(time_limit))
+    model = _noise_model(x, unit)
+    if model.unit > unit and x.shape[2] == 3:
+        # JPEG colour: seams on the luma only (see _noise_model)
+        x = np.ascontiguousarray((x @ _LUMA)[:, :, None])
+    res = _search(x, model, n_strips, cuts, float(time_limit))
     starts, ends, order = res["starts"], res["ends"], [int(k) for k in res["order"]]
     pieces = [np.take(a, np.arange(starts[k], ends[k]), axis=axis) for k in order]
     restored = np.concatenate(pieces, axis=axis)
