@@ -28,7 +28,8 @@ evaluated at once with matrix products (:func:`_whitened_sq`).
 (:func:`_blockiness`) gets a noise model with a covariance floor of
 :data:`_JPEG_FLOOR` grey levels and no per-row prediction (:func:`_noise_model`): the
 ringing that compression leaves at each cut would otherwise make wrong seams look as good
-as the true ones.
+as the true ones.  A colour JPEG is compared on its luma only: the chroma, stored at half
+resolution, carries each strip's shuffled neighbour's colour across the cut.
 
 *Order.*  The restored order is the shortest Hamiltonian path of the directed cost
 matrix (an asymmetric travelling-salesman tour through an extra zero-cost node).  Up to
