@@ -478,8 +478,9 @@ def _edge_features(xt, stats, side, pos):
     p = np.asarray(pos, dtype=np.int64)
     mu, a_ = stats
     if side == "r":
-        return dict(last=xt[p - 1], gr=xt[p - 1] - xt[p - 2], mur=mu[p - 2], ar=a_[p - 2])
-    return dict(first=xt[p], gl=xt[p + 1] - xt[p], mul=mu[p], al=a_[p])
+        return {"last": xt[p - 1], "gr": xt[p - 1] - xt[p - 2], "mur": mu[p - 2],
+                "ar": a_[p - 2]}
+    return {"first": xt[p], "gl": xt[p + 1] - xt[p], "mul": mu[p], "al": a_[p]}
 
 
 class _SeamCache:
@@ -671,7 +672,7 @@ def _grad_whitening(xt, unit):
     S^{-1}``) of every column gradient ``x[:, b+1] - x[:, b]`` over the rows, as
     :func:`_edge_stats` computes them for a strip edge: the edge statistics of every
     possible strip edge at once (``xt``: the image column-major, (W, H, C))."""
-    w, h, c = xt.shape
+    _, h, c = xt.shape
     mu, sc = _column_grad_stats(xt)
     cov = sc / max(h - 1, 1) + (unit ** 2) * np.eye(c)
     inv = np.linalg.inv(cov)
