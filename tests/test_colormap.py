@@ -637,3 +637,54 @@ def test_jpeg_option_must_be_bool_or_none():
     for bad in ("yes", 1, 0.5):
         with pytest.raises(InputError, match="jpeg"):
             invert_colormap(img, cmap="viridis", jpeg=bad)
+
+
+def _sigma_reference(v, t_lo, t_hi, k_half, valid, radius, n_iter):
+    """Plain-Python sigma filter (the definition) for the compiled one."""
+    h, w = v.shape
+    lo, hi = v - k_half * (t_hi - t_lo), v + k_half * (t_hi - t_lo)
+    cur, out = v.copy(), v.copy()
+    for _ in range(n_iter):
+        for y in range(h):
+            for x in range(w):
+                if not valid[y, x]:
+                    continue
+                win = cur[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1]
+                ok = valid[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1]
+                ok = ok & (win >= lo[y, x]) & (win <= hi[y, x])
+                if ok.any():
+                    out[y, x] = min(max(win[ok].mean(), t_lo[y, x]), t_hi[y, x])
+        cur, out = out, cur
+    return cur
+
+
+@pytest.mark.parametrize("radius", [1, 2])
+def test_sigma_filter_matches_its_definition_at_borders_and_invalid_pixels(radius):
+    from drr.tools.colormap import _sigma_filter
+
+    rng = np.random.default_rng(3)
+    v = rng.random((23, 17))
+    t_lo = v - 0.3 * rng.random(v.shape)
+    t_hi = v + 0.3 * rng.random(v.shape)
+    valid = rng.random(v.shape) > 0.2
+    got = _sigma_filter(v, t_lo, t_hi, 0.4, valid, radius, 3)
+    ref = _sigma_reference(v, t_lo, t_hi, 0.4, valid, radius, 3)
+    assert np.allclose(got, ref, rtol=0, atol=1e-12)
+    assert np.array_equal(got[~valid], v[~valid])
+    assert not np.array_equal(got[valid], v[valid])
+
+
+def test_keep_texture_matches_box_filter_definition():
+    from drr.tools.colormap import _keep_texture
+
+    rng = np.random.default_rng(4)
+    raw = rng.random((70, 45))  # more than one 32-row band, not a multiple of it
+    smooth = raw + 0.1 * rng.normal(size=raw.shape)
+    var = 0.01 * rng.random(raw.shape)
+    valid = rng.random(raw.shape) > 0.1
+    got = _keep_texture(raw, smooth, var, valid, 2, 1.5)
+    box = lambda a: ndimage.uniform_filter(np.where(valid, a, 0.0), 5, mode="constant")  # noqa: E731
+    n, e, vv = box(np.ones_like(raw)), box((raw - smooth) ** 2), box(var)
+    g = np.clip(1.0 - 1.5 * (vv / n) / (e / n), 0.0, 1.0)
+    ref = np.where(valid, smooth + g * (raw - smooth), smooth)
+    assert np.allclose(got, ref, rtol=0, atol=1e-9)

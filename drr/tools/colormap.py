@@ -737,32 +737,109 @@ def _store(u, run_lo, run_hi, best_lo, best_hi, best_d, p, lab, max_br, est, lo,
     return stored, count
 
 
-@numba.njit(cache=True, parallel=True)
-def _sigma_filter(v, lo, hi, clip_lo, clip_hi, valid, radius, n_iter):
-    """Mean of neighbours (window 2*radius+1) whose value lies in the pixel's [lo, hi], clipped."""
+def _sigma_filter(v, t_lo, t_hi, k_half, valid, radius, n_iter):
+    """Sigma filter of ``v`` (window ``2 radius + 1``), ``n_iter`` passes.
+
+    Each valid pixel becomes the mean of the valid neighbours (itself
+    included) whose value lies in ``v ± k_half (t_hi - t_lo)`` (the pixel's
+    acceptance band, fixed from the input), clipped to ``[t_lo, t_hi]``; a
+    pixel with no such neighbour keeps its value.  The image is padded by
+    ``radius`` with NaN, and invalid pixels are NaN too, so the inner loop
+    has neither bounds nor validity tests (a NaN fails both comparisons):
+    the same sums, in the same order, as testing them.
+    """
     h, w = v.shape
-    cur = v.copy()
-    out = v.copy()
+    r = int(radius)
+    cur = np.full((h + 2 * r, w + 2 * r), np.nan)
+    _sigma_init(v, t_lo, t_hi, float(k_half), valid, cur, r)
+    lo = np.empty_like(v)
+    hi = np.empty_like(v)
+    _sigma_band(v, t_lo, t_hi, float(k_half), lo, hi)
+    out = cur.copy()
     for _ in range(n_iter):
-        for y in numba.prange(h):
-            for x in range(w):
-                if not valid[y, x]:
-                    continue
-                a = lo[y, x]
-                b = hi[y, x]
-                s = 0.0
-                c = 0
-                for yy in range(max(0, y - radius), min(h, y + radius + 1)):
-                    for xx in range(max(0, x - radius), min(w, x + radius + 1)):
-                        if valid[yy, xx]:
-                            q = cur[yy, xx]
-                            if a <= q <= b:
-                                s += q
-                                c += 1
-                if c > 0:
-                    out[y, x] = min(max(s / c, clip_lo[y, x]), clip_hi[y, x])
+        if r == 1:
+            _sigma_pass1(cur, out, lo, hi, t_lo, t_hi, valid)
+        else:
+            _sigma_pass(cur, out, lo, hi, t_lo, t_hi, valid, r)
         cur, out = out, cur
-    return cur
+    return _sigma_unpad(cur, v, valid, r)
+
+
+@numba.njit(cache=True, parallel=True)
+def _sigma_init(v, t_lo, t_hi, k_half, valid, cur, r):
+    """Padded copy of ``v`` with NaN at invalid pixels."""
+    h, w = v.shape
+    for y in numba.prange(h):
+        for x in range(w):
+            cur[y + r, x + r] = v[y, x] if valid[y, x] else np.nan
+
+
+@numba.njit(cache=True, parallel=True)
+def _sigma_band(v, t_lo, t_hi, k_half, lo, hi):
+    """Acceptance band ``v ∓ k_half (t_hi - t_lo)`` (as numpy evaluates it)."""
+    h, w = v.shape
+    for y in numba.prange(h):
+        for x in range(w):
+            half = k_half * (t_hi[y, x] - t_lo[y, x])
+            lo[y, x] = v[y, x] - half
+            hi[y, x] = v[y, x] + half
+
+
+@numba.njit(cache=True, parallel=True)
+def _sigma_unpad(cur, v, valid, r):
+    h, w = v.shape
+    res = np.empty_like(v)
+    for y in numba.prange(h):
+        for x in range(w):
+            res[y, x] = cur[y + r, x + r] if valid[y, x] else v[y, x]
+    return res
+
+
+@numba.njit(cache=True, parallel=True)
+def _sigma_pass1(src, dst, lo, hi, clip_lo, clip_hi, valid):
+    """One sigma-filter pass, 3 x 3 window, on NaN-padded ``src`` into ``dst``."""
+    h, w = lo.shape
+    for y in numba.prange(h):
+        r0 = src[y]
+        r1 = src[y + 1]
+        r2 = src[y + 2]
+        for x in range(w):
+            if not valid[y, x]:
+                continue
+            a = lo[y, x]
+            b = hi[y, x]
+            s = 0.0
+            c = 0
+            for row in (r0, r1, r2):
+                for xx in range(x, x + 3):
+                    q = row[xx]
+                    if a <= q and q <= b:
+                        s += q
+                        c += 1
+            if c > 0:
+                dst[y + 1, x + 1] = min(max(s / c, clip_lo[y, x]), clip_hi[y, x])
+
+
+@numba.njit(cache=True, parallel=True)
+def _sigma_pass(src, dst, lo, hi, clip_lo, clip_hi, valid, r):
+    """One sigma-filter pass, window ``2 r + 1``, on NaN-padded ``src`` into ``dst``."""
+    h, w = lo.shape
+    for y in numba.prange(h):
+        for x in range(w):
+            if not valid[y, x]:
+                continue
+            a = lo[y, x]
+            b = hi[y, x]
+            s = 0.0
+            c = 0
+            for yy in range(y, y + 2 * r + 1):
+                for xx in range(x, x + 2 * r + 1):
+                    q = src[yy, xx]
+                    if a <= q and q <= b:
+                        s += q
+                        c += 1
+            if c > 0:
+                dst[y + r, x + r] = min(max(s / c, clip_lo[y, x]), clip_hi[y, x])
 
 
 # --------------------------------------------------------------------------
@@ -1207,40 +1284,51 @@ def _keep_texture(raw, smooth, var_raw, valid, radius, excess=_TEXTURE_EXCESS):
 
 @numba.njit(cache=True, parallel=True)
 def _keep_texture_kernel(raw, smooth, var_raw, valid, radius, excess):
-    """:func:`_keep_texture`: box sums of (valid, r², var) by rows, then by columns."""
+    """:func:`_keep_texture`: box sums of (valid, r², var) by rows, then by columns.
+
+    Threads take bands of 32 rows; each band keeps the row sums of its rows
+    and ``radius`` halo rows in a small buffer of its own (a full-image
+    buffer cost more in page faults than the sums).  Same sums, same order.
+    """
     h, w = raw.shape
-    rows = np.zeros((3, h, w))  # horizontal sums of n, r², var
-    for y in numba.prange(h):
-        for x in range(w):
-            a = 0.0
-            b = 0.0
-            c = 0.0
-            for xx in range(max(0, x - radius), min(w, x + radius + 1)):
-                if valid[y, xx]:
-                    r = raw[y, xx] - smooth[y, xx]
-                    a += 1.0
-                    b += r * r
-                    c += var_raw[y, xx]
-            rows[0, y, x] = a
-            rows[1, y, x] = b
-            rows[2, y, x] = c
+    band = 32
     out = np.empty_like(smooth)
-    for y in numba.prange(h):
-        for x in range(w):
-            if not valid[y, x]:
-                out[y, x] = smooth[y, x]
-                continue
-            n = 0.0
-            e = 0.0
-            v = 0.0
-            for yy in range(max(0, y - radius), min(h, y + radius + 1)):
-                n += rows[0, yy, x]
-                e += rows[1, yy, x]
-                v += rows[2, yy, x]
-            g = 0.0
-            if n > 0.0 and e > 0.0:
-                g = min(max(1.0 - excess * (v / n) / (e / n), 0.0), 1.0)
-            out[y, x] = smooth[y, x] + g * (raw[y, x] - smooth[y, x])
+    for bi in numba.prange((h + band - 1) // band):
+        y0 = bi * band
+        y1 = min(h, y0 + band)
+        ya = max(0, y0 - radius)
+        yb = min(h, y1 + radius)
+        rows = np.empty((yb - ya, 3, w))  # horizontal sums of n, r², var
+        for y in range(ya, yb):
+            for x in range(w):
+                a = 0.0
+                b = 0.0
+                c = 0.0
+                for xx in range(max(0, x - radius), min(w, x + radius + 1)):
+                    if valid[y, xx]:
+                        r = raw[y, xx] - smooth[y, xx]
+                        a += 1.0
+                        b += r * r
+                        c += var_raw[y, xx]
+                rows[y - ya, 0, x] = a
+                rows[y - ya, 1, x] = b
+                rows[y - ya, 2, x] = c
+        for y in range(y0, y1):
+            for x in range(w):
+                if not valid[y, x]:
+                    out[y, x] = smooth[y, x]
+                    continue
+                n = 0.0
+                e = 0.0
+                v = 0.0
+                for yy in range(max(0, y - radius), min(h, y + radius + 1)):
+                    n += rows[yy - ya, 0, x]
+                    e += rows[yy - ya, 1, x]
+                    v += rows[yy - ya, 2, x]
+                g = 0.0
+                if n > 0.0 and e > 0.0:
+                    g = min(max(1.0 - excess * (v / n) / (e / n), 0.0), 1.0)
+                out[y, x] = smooth[y, x] + g * (raw[y, x] - smooth[y, x])
     return out
 
 
@@ -1556,8 +1644,7 @@ def invert_colormap(
         # acceptance band: narrow for clean images (the raw value is already
         # within a LUT bin), the whole interval once noise dominates
         kappa = min(max(noise - _NOISE_FLOOR, 0.3), 1.0)
-        half = kappa * 0.5 * (t_hi - t_lo)
-        t_smooth = _sigma_filter(t_val, t_val - half, t_val + half, t_lo, t_hi, valid, smoothing, 3)
+        t_smooth = _sigma_filter(t_val, t_lo, t_hi, kappa * 0.5, valid, smoothing, 3)
         t_val = _keep_texture(t_val, t_smooth, var_raw[inv].reshape(shape), valid, 2 * smoothing)
 
     values, low, high = _to_values(t_val, t_lo, t_hi, valid, float(vmin), float(vmax) - float(vmin))
