@@ -510,3 +510,40 @@ def test_jpeg_colour_uses_luma():
     assert res.order == order
     x, unit, _ = S._as_float(_jpeg(sh), 1)
     assert S._noise_model(x, unit).unit > unit                       # taken for JPEG
+
+
+@pytest.mark.parametrize("add", [False, True])
+def test_unknown_count_page_strong_jumps_added_together(monkeypatch, add):
+    """page, 6 unequal strips, nothing given: the true cuts at shuffled positions 125 and
+    346 have jump z 7.7 and 4.8 but adding either alone does not improve the order; _grow
+    now adds the strong jumps not yet cut all at once (_add_jumps).  Without it the
+    answer is wrong (checks that the test can fail)."""
+    skdata = pytest.importorskip("skimage.data")
+    page = skdata.page()
+    sh, cuts, _ = _shuffle(page, [0, 88, 118, 156, 218, 313, 384], [4, 1, 3, 5, 0, 2])
+    monkeypatch.setattr(S, "_JUMP_ADD", add)
+    res = reassemble(sh)
+    assert np.array_equal(res.image, page) == add
+
+
+@pytest.mark.parametrize("shift", [False, True])
+def test_unknown_count_text_cut_shifted_onto_jump(monkeypatch, shift):
+    """text, 10 unequal horizontal strips, nothing given: the seam statistic puts a cut
+    at 132 (a glyph's edge, z 4.9) next to the true cut at 131 (jump z 4.2 against 0.4);
+    _shift_to_jumps moves it by one pixel when the quality improves."""
+    skdata = pytest.importorskip("skimage.data")
+    text = skdata.text()
+    sh, cuts, _ = _shuffle(text, [0, 5, 46, 58, 74, 80, 122, 137, 154, 163, 172],
+                           [8, 3, 5, 4, 0, 7, 6, 9, 2, 1], axis=0)
+    monkeypatch.setattr(S, "_JUMP_SHIFT", shift)
+    res = reassemble(sh, axis=0)
+    assert (131 in res.cuts) == shift
+    assert np.array_equal(res.image, text) == shift
+
+
+def test_strong_jumps_local_maxima_away_from_cuts():
+    jz = np.zeros(30)
+    jz[[5, 6, 12, 20, 27, 29]] = [4.0, 3.5, 3.2, 5.0, 2.9, 9.0]
+    # boundary index i is cut i + 1: 7 is next to the stronger 6, 21 next to cut 22,
+    # 28 is below _JUMP_Z and 30 would leave a 1-pixel end piece
+    assert S._strong_jumps(jz, 31, [22]) == [6, 13]
