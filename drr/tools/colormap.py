@@ -1103,8 +1103,11 @@ def _estimate_noise(d, counts):
     return float(sigma)
 
 
-def _along_noise(s, valid, t, period=None, n_bins=16):
+def _along_noise(s, valid, t, inv, period=None, n_bins=16):
     """Noise along the curve (ΔE), per bin of the curve parameter, from second differences.
+
+    ``s``, ``valid``, ``t``: per distinct colour; ``inv``: (H, W) colour index
+    of each pixel (the kernel reads the pixels' values through it).
 
     For a smooth field the arc-length position ``s`` of a pixel minus the mean
     of its two neighbours (along rows and along columns) is noise with
@@ -1114,8 +1117,8 @@ def _along_noise(s, valid, t, period=None, n_bins=16):
     map differences are taken modulo the curve length ``period``.
     """
     # medians from about 4 * _NOISE_SAMPLE residuals (every row_step-th row): plenty for 16 bins
-    row_step = max(1, -(-2 * s.size // (4 * _NOISE_SAMPLE)))
-    r, w = _second_differences(s, valid, t, -1.0 if period is None else float(period), row_step)
+    row_step = max(1, -(-2 * inv.size // (4 * _NOISE_SAMPLE)))
+    r, w = _second_differences(s, valid, t, inv, -1.0 if period is None else float(period), row_step)
     if len(r) < 50:
         return None
     k = 1.4826 / math.sqrt(1.5)
@@ -1130,34 +1133,35 @@ def _along_noise(s, valid, t, period=None, n_bins=16):
 
 
 @numba.njit(cache=True)
-def _second_differences(s, valid, t, period, row_step):
+def _second_differences(s_u, valid_u, t_u, inv, period, row_step):
     """|s - mean of the two neighbours| along rows and columns, where all three are valid.
 
+    Pixel ``(y, x)`` has ``s = s_u[inv[y, x]]`` (likewise ``valid``, ``t``).
     Centre pixels on every ``row_step``-th row.  Returns the absolute
     residuals and the curve parameter ``t`` at the centre pixel;
     ``period > 0``: differences taken modulo ``period``.
     """
-    h, w = s.shape
+    h, w = inv.shape
     res = np.empty(2 * w * (h // row_step + 1))
     where = np.empty(res.shape[0])
     half = 0.5 * period
     n = 0
     for y in range(0, h, row_step):
         for x in range(w):
-            if not valid[y, x]:
+            if not valid_u[inv[y, x]]:
                 continue
-            c = s[y, x]
+            c = s_u[inv[y, x]]
             for axis in range(2):
                 if axis == 0:
-                    if y == 0 or y == h - 1 or not (valid[y - 1, x] and valid[y + 1, x]):
+                    if y == 0 or y == h - 1 or not (valid_u[inv[y - 1, x]] and valid_u[inv[y + 1, x]]):
                         continue
-                    a = s[y - 1, x]
-                    b = s[y + 1, x]
+                    a = s_u[inv[y - 1, x]]
+                    b = s_u[inv[y + 1, x]]
                 else:
-                    if x == 0 or x == w - 1 or not (valid[y, x - 1] and valid[y, x + 1]):
+                    if x == 0 or x == w - 1 or not (valid_u[inv[y, x - 1]] and valid_u[inv[y, x + 1]]):
                         continue
-                    a = s[y, x - 1]
-                    b = s[y, x + 1]
+                    a = s_u[inv[y, x - 1]]
+                    b = s_u[inv[y, x + 1]]
                 if period > 0.0:
                     d1 = (a - c + half) % period - half
                     d2 = (b - c + half) % period - half
@@ -1165,7 +1169,7 @@ def _second_differences(s, valid, t, period, row_step):
                 else:
                     r = c - 0.5 * (a + b)
                 res[n] = abs(r)
-                where[n] = t[y, x]
+                where[n] = t_u[inv[y, x]]
                 n += 1
     return res[:n], where[:n]
 
@@ -1261,7 +1265,7 @@ def _noise_model(curve, d, k_near, counts, noise, sigma_perp):
     return sigma_along, var_lab, var_raw, noise
 
 
-def _keep_texture(raw, smooth, var_raw, valid, radius, excess=_TEXTURE_EXCESS):
+def _keep_texture(raw, smooth, var_raw, inv, valid, radius, excess=_TEXTURE_EXCESS):
     """Put back the part of ``raw - smooth`` that noise cannot explain (local Wiener gain).
 
     In a window of ``2 radius + 1`` pixels the mean square of the residual
@@ -1277,13 +1281,14 @@ def _keep_texture(raw, smooth, var_raw, valid, radius, excess=_TEXTURE_EXCESS):
     leaks back into smooth regions wherever the estimate runs high.
     Window sums are separable box sums with zero padding (as
     ``scipy.ndimage.uniform_filter(mode="constant")``, whose ``1/size²``
-    cancels in both ratios), in a compiled kernel.
+    cancels in both ratios), in a compiled kernel.  ``var_raw`` is per
+    distinct colour, ``inv`` the (H, W) colour index of each pixel.
     """
-    return _keep_texture_kernel(raw, smooth, var_raw, valid, int(radius), float(excess))
+    return _keep_texture_kernel(raw, smooth, var_raw, inv, valid, int(radius), float(excess))
 
 
 @numba.njit(cache=True, parallel=True)
-def _keep_texture_kernel(raw, smooth, var_raw, valid, radius, excess):
+def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess):
     """:func:`_keep_texture`: box sums of (valid, r², var) by rows, then by columns.
 
     Threads take bands of 32 rows; each band keeps the row sums of its rows
@@ -1309,7 +1314,7 @@ def _keep_texture_kernel(raw, smooth, var_raw, valid, radius, excess):
                         r = raw[y, xx] - smooth[y, xx]
                         a += 1.0
                         b += r * r
-                        c += var_raw[y, xx]
+                        c += var_raw[inv[y, xx]]
                 rows[y - ya, 0, x] = a
                 rows[y - ya, 1, x] = b
                 rows[y - ya, 2, x] = c
@@ -1579,9 +1584,8 @@ def invert_colormap(
         # ringing along the curve) shows in the second differences of the positions
         # along the curve; texture raises them too, hence the cap at 3 sigma_perp
         arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(curve.lab, axis=0), axis=1))])
-        valid0 = on_curve[inv].reshape(shape)
         t_near = curve.t[k_near]
-        est = _along_noise(arc[k_near][inv].reshape(shape), valid0, t_near[inv].reshape(shape),
+        est = _along_noise(arc[k_near], on_curve, t_near, inv.reshape(shape),
                            period=arc[-1] if curve.cyclic else None)
         if est is not None:
             sig_bins = np.clip(est[1], sigma_perp, _ALONG_CAP * sigma_perp)
@@ -1628,8 +1632,11 @@ def invert_colormap(
             valid = regions
     if len(shape) == 2 and smoothing > 0:
         valid = _drop_specks(valid)
-        nst_px = _plausible_branches(bd, nstored, var_lab)[inv_px]
-        choice = _resolve_branches(est_t, inv_px, nst_px, valid, curve.cyclic)
+        nst_u = _plausible_branches(bd, nstored, var_lab)
+        if nst_u.max(initial=0) > 1:
+            choice = _resolve_branches(est_t, inv_px, nst_u[inv_px], valid, curve.cyclic)
+        else:  # no colour with a second plausible branch: nothing to resolve
+            choice = np.zeros(shape, dtype=np.intp)
     else:
         choice = np.zeros(shape, dtype=np.intp)
     t_val, t_lo, t_hi = _gather_branch(inv_px, choice, est_t, lo, hi, curve.t, dt, curve.half_bin)
@@ -1645,7 +1652,7 @@ def invert_colormap(
         # within a LUT bin), the whole interval once noise dominates
         kappa = min(max(noise - _NOISE_FLOOR, 0.3), 1.0)
         t_smooth = _sigma_filter(t_val, t_lo, t_hi, kappa * 0.5, valid, smoothing, 3)
-        t_val = _keep_texture(t_val, t_smooth, var_raw[inv].reshape(shape), valid, 2 * smoothing)
+        t_val = _keep_texture(t_val, t_smooth, var_raw, inv_px, valid, 2 * smoothing)
 
     values, low, high = _to_values(t_val, t_lo, t_hi, valid, float(vmin), float(vmax) - float(vmin))
     n_branches = np.where(valid, nbr[inv].reshape(shape), 0).astype(np.int32)
