@@ -686,5 +686,9 @@ def test_keep_texture_matches_box_filter_definition():
     box = lambda a: ndimage.uniform_filter(np.where(valid, a, 0.0), 5, mode="constant")  # noqa: E731
     n, e, vv = box(np.ones_like(raw)), box((raw - smooth) ** 2), box(var)
     g = np.clip(1.0 - 1.5 * (vv / n) / (e / n), 0.0, 1.0)
-    ref = np.where(valid, smooth + g * (raw - smooth), smooth)
+    ref = np.where(valid, smooth + g * (raw - smooth), raw)
     assert np.allclose(got, ref, rtol=0, atol=1e-9)
+    # the same from a padded smooth image (as the sigma filter leaves it)
+    padded = np.pad(smooth, 1, constant_values=np.nan)
+    got_p = _keep_texture(raw, padded, var.ravel(), np.arange(raw.size).reshape(raw.shape), valid, 2, 1.5, pad=1)
+    assert np.array_equal(got_p, got)

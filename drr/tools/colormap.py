@@ -743,18 +743,27 @@ def _sigma_filter(v, t_lo, t_hi, k_half, valid, radius, n_iter):
     Each valid pixel becomes the mean of the valid neighbours (itself
     included) whose value lies in ``v ± k_half (t_hi - t_lo)`` (the pixel's
     acceptance band, fixed from the input), clipped to ``[t_lo, t_hi]``; a
-    pixel with no such neighbour keeps its value.  The image is padded by
-    ``radius`` with NaN, and invalid pixels are NaN too, so the inner loop
-    has neither bounds nor validity tests (a NaN fails both comparisons):
-    the same sums, in the same order, as testing them.
+    pixel with no such neighbour keeps its value; invalid pixels keep ``v``.
+    """
+    cur = _sigma_padded(v, t_lo, t_hi, k_half, valid, radius, n_iter)
+    r = int(radius)
+    h, w = v.shape
+    return np.where(valid, cur[r:r + h, r:r + w], v)
+
+
+def _sigma_padded(v, t_lo, t_hi, k_half, valid, radius, n_iter):
+    """:func:`_sigma_filter` padded by ``radius`` (NaN there and at invalid pixels).
+
+    Invalid pixels are NaN and so is the padding, so the inner loop has
+    neither bounds nor validity tests (a NaN fails both comparisons): the
+    same sums, in the same order, as testing them.
     """
     h, w = v.shape
     r = int(radius)
-    cur = np.full((h + 2 * r, w + 2 * r), np.nan)
-    _sigma_init(v, t_lo, t_hi, float(k_half), valid, cur, r)
+    cur = np.empty((h + 2 * r, w + 2 * r))
     lo = np.empty_like(v)
     hi = np.empty_like(v)
-    _sigma_band(v, t_lo, t_hi, float(k_half), lo, hi)
+    _sigma_init(v, t_lo, t_hi, float(k_half), valid, cur, lo, hi, r)
     out = cur.copy()
     for _ in range(n_iter):
         if r == 1:
@@ -762,37 +771,28 @@ def _sigma_filter(v, t_lo, t_hi, k_half, valid, radius, n_iter):
         else:
             _sigma_pass(cur, out, lo, hi, t_lo, t_hi, valid, r)
         cur, out = out, cur
-    return _sigma_unpad(cur, v, valid, r)
+    return cur
 
 
 @numba.njit(cache=True, parallel=True)
-def _sigma_init(v, t_lo, t_hi, k_half, valid, cur, r):
-    """Padded copy of ``v`` with NaN at invalid pixels."""
+def _sigma_init(v, t_lo, t_hi, k_half, valid, cur, lo, hi, r):
+    """Padded copy of ``v`` (NaN at the padding and invalid pixels) and the acceptance
+    band ``v ∓ k_half (t_hi - t_lo)`` (as numpy evaluates it)."""
     h, w = v.shape
-    for y in numba.prange(h):
+    for y in numba.prange(h + 2 * r):
+        if y < r or y >= h + r:
+            for x in range(w + 2 * r):
+                cur[y, x] = np.nan
+            continue
+        yy = y - r
+        for x in range(r):
+            cur[y, x] = np.nan
+            cur[y, w + r + x] = np.nan
         for x in range(w):
-            cur[y + r, x + r] = v[y, x] if valid[y, x] else np.nan
-
-
-@numba.njit(cache=True, parallel=True)
-def _sigma_band(v, t_lo, t_hi, k_half, lo, hi):
-    """Acceptance band ``v ∓ k_half (t_hi - t_lo)`` (as numpy evaluates it)."""
-    h, w = v.shape
-    for y in numba.prange(h):
-        for x in range(w):
-            half = k_half * (t_hi[y, x] - t_lo[y, x])
-            lo[y, x] = v[y, x] - half
-            hi[y, x] = v[y, x] + half
-
-
-@numba.njit(cache=True, parallel=True)
-def _sigma_unpad(cur, v, valid, r):
-    h, w = v.shape
-    res = np.empty_like(v)
-    for y in numba.prange(h):
-        for x in range(w):
-            res[y, x] = cur[y + r, x + r] if valid[y, x] else v[y, x]
-    return res
+            cur[y, x + r] = v[yy, x] if valid[yy, x] else np.nan
+            half = k_half * (t_hi[yy, x] - t_lo[yy, x])
+            lo[yy, x] = v[yy, x] - half
+            hi[yy, x] = v[yy, x] + half
 
 
 @numba.njit(cache=True, parallel=True)
@@ -1174,6 +1174,25 @@ def _second_differences(s_u, valid_u, t_u, inv, period, row_step):
     return res[:n], where[:n]
 
 
+_FACTORS_CACHE = {}  # curve (sRGB samples, t) -> (along, across, speed, rgb_speed), a few kept
+
+
+def _curve_factors(curve):
+    """:func:`_rgb_noise_factors` and ``|d rgb / dt|`` of a curve, cached (they depend on it alone)."""
+    import hashlib
+
+    key = hashlib.blake2b(np.ascontiguousarray(curve.rgb).tobytes() + curve.t.tobytes(), digest_size=16).hexdigest()
+    got = _FACTORS_CACHE.get(key)
+    if got is None:
+        along, across, speed = _rgb_noise_factors(curve)
+        rgb_speed = np.linalg.norm(np.gradient(curve.rgb, curve.t, axis=0), axis=1)
+        got = (along, across, speed, rgb_speed)
+        if len(_FACTORS_CACHE) >= 16:
+            _FACTORS_CACHE.pop(next(iter(_FACTORS_CACHE)))
+        _FACTORS_CACHE[key] = got
+    return got
+
+
 def _rgb_noise_factors(curve):
     """How isotropic sRGB noise looks along and across the curve, per curve sample.
 
@@ -1250,7 +1269,7 @@ def _noise_model(curve, d, k_near, counts, noise, sigma_perp):
         The per-axis noise reported (ΔE): given, or ``s sqrt(tr(J Jᵀ) / 3)``
         at the median colour.
     """
-    along, across, speed = _rgb_noise_factors(curve)
+    along, across, speed, rgb_speed = _curve_factors(curve)
     along, across, speed = along[k_near], across[k_near], speed[k_near]
     if noise is not None:
         var = np.full(len(d), max(noise, 1e-9) ** 2)
@@ -1258,14 +1277,13 @@ def _noise_model(curve, d, k_near, counts, noise, sigma_perp):
     s_rgb = _estimate_rgb_noise(d, across, counts)
     var_lab = s_rgb**2 * (along + 2.0 * across)  # >= the largest axis
     # the pixelwise value is the sRGB projection (_refine_in_rgb): variance s² / |d rgb / dt|²
-    rgb_speed = np.linalg.norm(np.gradient(curve.rgb, curve.t, axis=0), axis=1)[k_near]
-    var_raw = (s_rgb**2 - _RGB_ROUNDING**2) / np.maximum(rgb_speed, 1e-12) ** 2
+    var_raw = (s_rgb**2 - _RGB_ROUNDING**2) / np.maximum(rgb_speed[k_near], 1e-12) ** 2
     sigma_along = np.maximum(s_rgb * np.sqrt(along), sigma_perp)
     noise = max(math.sqrt(float(np.median(var_lab)) / 3.0), _NOISE_FLOOR)
     return sigma_along, var_lab, var_raw, noise
 
 
-def _keep_texture(raw, smooth, var_raw, inv, valid, radius, excess=_TEXTURE_EXCESS):
+def _keep_texture(raw, smooth, var_raw, inv, valid, radius, excess=_TEXTURE_EXCESS, pad=0):
     """Put back the part of ``raw - smooth`` that noise cannot explain (local Wiener gain).
 
     In a window of ``2 radius + 1`` pixels the mean square of the residual
@@ -1283,12 +1301,15 @@ def _keep_texture(raw, smooth, var_raw, inv, valid, radius, excess=_TEXTURE_EXCE
     ``scipy.ndimage.uniform_filter(mode="constant")``, whose ``1/size²``
     cancels in both ratios), in a compiled kernel.  ``var_raw`` is per
     distinct colour, ``inv`` the (H, W) colour index of each pixel.
+    ``smooth`` may be padded by ``pad`` on each side (as from
+    :func:`_sigma_padded`); it is read at valid pixels only, invalid pixels
+    come back as ``raw``.
     """
-    return _keep_texture_kernel(raw, smooth, var_raw, inv, valid, int(radius), float(excess))
+    return _keep_texture_kernel(raw, smooth, var_raw, inv, valid, int(radius), float(excess), int(pad))
 
 
 @numba.njit(cache=True, parallel=True)
-def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess):
+def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, pad):
     """:func:`_keep_texture`: box sums of (valid, r², var) by rows, then by columns.
 
     Threads take bands of 32 rows; each band keeps the row sums of its rows
@@ -1297,7 +1318,7 @@ def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess):
     """
     h, w = raw.shape
     band = 32
-    out = np.empty_like(smooth)
+    out = np.empty_like(raw)
     for bi in numba.prange((h + band - 1) // band):
         y0 = bi * band
         y1 = min(h, y0 + band)
@@ -1311,7 +1332,7 @@ def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess):
                 c = 0.0
                 for xx in range(max(0, x - radius), min(w, x + radius + 1)):
                     if valid[y, xx]:
-                        r = raw[y, xx] - smooth[y, xx]
+                        r = raw[y, xx] - smooth[y + pad, xx + pad]
                         a += 1.0
                         b += r * r
                         c += var_raw[inv[y, xx]]
@@ -1321,7 +1342,7 @@ def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess):
         for y in range(y0, y1):
             for x in range(w):
                 if not valid[y, x]:
-                    out[y, x] = smooth[y, x]
+                    out[y, x] = raw[y, x]
                     continue
                 n = 0.0
                 e = 0.0
@@ -1333,7 +1354,8 @@ def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess):
                 g = 0.0
                 if n > 0.0 and e > 0.0:
                     g = min(max(1.0 - excess * (v / n) / (e / n), 0.0), 1.0)
-                out[y, x] = smooth[y, x] + g * (raw[y, x] - smooth[y, x])
+                sm = smooth[y + pad, x + pad]
+                out[y, x] = sm + g * (raw[y, x] - sm)
     return out
 
 
@@ -1346,8 +1368,22 @@ def _plausible_branches(bd, nstored, var_lab):
     percentile is 11.34.  Branches beyond that are kept in ``n_branches`` and
     the count of runs, but the spatial step may not choose them.
     """
-    ok = bd**2 - bd[:, :1] ** 2 <= _CHI2_3_99 * np.maximum(var_lab, _NOISE_FLOOR**2)[:, None]
-    return np.minimum(ok.sum(axis=1), nstored)
+    return _plausible_kernel(bd, nstored, var_lab, _CHI2_3_99, _NOISE_FLOOR**2)
+
+
+@numba.njit(cache=True, parallel=True)
+def _plausible_kernel(bd, nstored, var_lab, chi2, floor2):
+    """:func:`_plausible_branches` per colour (the same arithmetic as the array form)."""
+    out = np.empty(bd.shape[0], dtype=np.int64)
+    for u in numba.prange(bd.shape[0]):
+        lim = chi2 * max(var_lab[u], floor2)
+        b0 = bd[u, 0] ** 2
+        n = 0
+        for j in range(bd.shape[1]):
+            if bd[u, j] ** 2 - b0 <= lim:
+                n += 1
+        out[u] = min(n, nstored[u])
+    return out
 
 
 def _resolve_branches(est_t, inv, nstored, valid, cyclic):
@@ -1651,8 +1687,8 @@ def invert_colormap(
         # acceptance band: narrow for clean images (the raw value is already
         # within a LUT bin), the whole interval once noise dominates
         kappa = min(max(noise - _NOISE_FLOOR, 0.3), 1.0)
-        t_smooth = _sigma_filter(t_val, t_lo, t_hi, kappa * 0.5, valid, smoothing, 3)
-        t_val = _keep_texture(t_val, t_smooth, var_raw, inv_px, valid, 2 * smoothing)
+        t_smooth = _sigma_padded(t_val, t_lo, t_hi, kappa * 0.5, valid, smoothing, 3)
+        t_val = _keep_texture(t_val, t_smooth, var_raw, inv_px, valid, 2 * smoothing, pad=smoothing)
 
     values, low, high = _to_values(t_val, t_lo, t_hi, valid, float(vmin), float(vmax) - float(vmin))
     n_branches = np.where(valid, nbr[inv].reshape(shape), 0).astype(np.int32)
