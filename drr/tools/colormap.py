@@ -1125,8 +1125,11 @@ def _along_noise(s, valid, t, inv, period=None, n_bins=16):
     glob = max(k * float(np.median(r)), _NOISE_FLOOR)
     bins = np.minimum((w * n_bins).astype(np.int64), n_bins - 1)
     sig = np.full(n_bins, glob)
+    # residuals grouped by bin once (a median does not depend on the order)
+    r_sorted = r[np.argsort(bins, kind="stable")]
+    ends = np.cumsum(np.bincount(bins, minlength=n_bins))
     for b in range(n_bins):
-        rb = r[bins == b]
+        rb = r_sorted[(ends[b - 1] if b else 0):ends[b]]
         if len(rb) >= 200:
             sig[b] = min(max(k * float(np.median(rb)), _NOISE_FLOOR), 3.0 * glob)
     return glob, sig
