@@ -692,3 +692,24 @@ def test_keep_texture_matches_box_filter_definition():
     padded = np.pad(smooth, 1, constant_values=np.nan)
     got_p = _keep_texture(raw, padded, var.ravel(), np.arange(raw.size).reshape(raw.shape), valid, 2, 1.5, pad=1)
     assert np.array_equal(got_p, got)
+
+
+def test_jpeg_interval_reaches_beyond_neighbours_across_edges_off_the_curve(monkeypatch):
+    import drr.tools.colormap as cmod
+
+    rng = np.random.default_rng(47)  # flat patches with sharp edges (ringing), plus texture
+    field = 0.7 * ndimage.zoom(rng.random((12, 12)), 16, order=0) + 0.3 * ndimage.zoom(rng.random((48, 48)), 4, order=3)
+    field = (field - field.min()) / (field.max() - field.min())
+    img = _jpeg(render(field, "jet"))
+    res = invert_colormap(img, cmap="jet")
+    monkeypatch.setattr(cmod, "_JPEG_EDGE", 0.0)
+    base = invert_colormap(img, cmap="jet")
+    v = res.valid
+    assert np.array_equal(res.values, base.values, equal_nan=True)  # only the reported interval changes
+    assert np.all(res.interval_low[v] <= base.interval_low[v]) and np.all(res.interval_high[v] >= base.interval_high[v])
+    cov, cov0 = covered(res, field)[v].mean(), covered(base, field)[v].mean()
+    assert cov >= cov0 + 0.01 and cov >= 0.95
+    # wider where the neighbours' values spread (edges), not on the smooth stretches
+    flat = (ndimage.maximum_filter(field, 3) - ndimage.minimum_filter(field, 3)) < 0.05
+    grow = (res.interval_high - res.interval_low) - (base.interval_high - base.interval_low)
+    assert grow[v & ~flat].mean() > 3 * grow[v & flat].mean()

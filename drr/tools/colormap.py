@@ -98,6 +98,10 @@ _GROUP = 8  # blocks per bounding sphere of the level above
 _NOISE_SAMPLE = 1 << 16  # distinct colours used by the global noise estimates
 _MAX_BRANCHES = 4
 _JPEG_SPREAD = 1  # JPEG: intervals take in the values of the neighbours within this radius
+# JPEG: reported intervals also reach _JPEG_EDGE times the neighbours' value range
+# beyond them, in full where the colour is at least _JPEG_EDGE_D sigma_perp off the curve
+_JPEG_EDGE = 1.0
+_JPEG_EDGE_D = 2.0
 _ALONG_CAP = 3.0  # noise along the curve: at most this many times the off-curve estimate
 _PARALLEL_MIN = 1 << 16  # fewer items than this: serial kernels (thread start-up costs more)
 _R3D = 4.0
@@ -1683,7 +1687,11 @@ def invert_colormap(
         # 4:2:0 chroma is shared by 2 x 2 pixels and ringing spreads errors: near
         # edges the colour can match the curve far from the truth, which then
         # lies among the neighbours' values
-        t_lo, t_hi = _widen_by_neighbours(t_val, t_lo, t_hi, valid, _JPEG_SPREAD)
+        off = np.minimum(d / (_JPEG_EDGE_D * sigma_perp), 1.0)
+        t_lo, t_hi, out_lo, out_hi = _widen_by_neighbours(t_val, t_lo, t_hi, valid, _JPEG_SPREAD, _JPEG_EDGE,
+                                                          off, inv_px)
+    else:
+        out_lo, out_hi = t_lo, t_hi
     if len(shape) == 2 and smoothing > 0 and np.any(var_raw > 0.0):
         # (var_raw == 0: a clean image, noise at the 8-bit rounding -- the
         # spatial step would give back the pixelwise values)
@@ -1693,7 +1701,7 @@ def invert_colormap(
         t_smooth = _sigma_padded(t_val, t_lo, t_hi, kappa * 0.5, valid, smoothing, 3)
         t_val = _keep_texture(t_val, t_smooth, var_raw, inv_px, valid, 2 * smoothing, pad=smoothing)
 
-    values, low, high = _to_values(t_val, t_lo, t_hi, valid, float(vmin), float(vmax) - float(vmin))
+    values, low, high = _to_values(t_val, out_lo, out_hi, valid, float(vmin), float(vmax) - float(vmin))
     n_branches = np.where(valid, nbr[inv].reshape(shape), 0).astype(np.int32)
     return ColormapInversion(
         values=values,
@@ -1866,28 +1874,40 @@ def _gather_branch(inv, choice, est_t, lo, hi, t, dt, half_bin):
 
 
 @numba.njit(cache=True, parallel=True)
-def _widen_by_neighbours(t_val, t_lo, t_hi, valid, radius):
-    """Interval ends widened to take in the values of the valid neighbours (window 2 radius + 1)."""
+def _widen_by_neighbours(t_val, t_lo, t_hi, valid, radius, edge, off, inv):
+    """Interval ends widened to take in the values of the valid neighbours (window 2 radius + 1).
+
+    Returns ``(lo, hi)``, so widened, and ``(lo_e, hi_e)``, widened further
+    by ``edge * off[inv] * (max - min)`` beyond the neighbours' lowest and
+    highest value (within [0, 1]; ``off`` per distinct colour in [0, 1]):
+    wide across edges of the field where the colour is off the curve
+    (JPEG ringing), unchanged on smooth stretches.
+    """
     h, w = t_val.shape
     lo = t_lo.copy()
     hi = t_hi.copy()
+    lo_e = t_lo.copy()
+    hi_e = t_hi.copy()
     for y in numba.prange(h):
         for x in range(w):
             if not valid[y, x]:
                 continue
-            a = lo[y, x]
-            b = hi[y, x]
+            nmin = t_val[y, x]
+            nmax = nmin
             for yy in range(max(0, y - radius), min(h, y + radius + 1)):
                 for xx in range(max(0, x - radius), min(w, x + radius + 1)):
                     if valid[yy, xx]:
                         v = t_val[yy, xx]
-                        if v < a:
-                            a = v
-                        if v > b:
-                            b = v
-            lo[y, x] = a
-            hi[y, x] = b
-    return lo, hi
+                        if v < nmin:
+                            nmin = v
+                        if v > nmax:
+                            nmax = v
+            lo[y, x] = min(lo[y, x], nmin)
+            hi[y, x] = max(hi[y, x], nmax)
+            spread = edge * off[inv[y, x]] * (nmax - nmin)
+            lo_e[y, x] = min(lo[y, x], max(nmin - spread, 0.0))
+            hi_e[y, x] = max(hi[y, x], min(nmax + spread, 1.0))
+    return lo, hi, lo_e, hi_e
 
 
 @numba.njit(cache=True)
