@@ -1634,7 +1634,7 @@ def _shift_to_jumps(x, model, bs, best, time_limit, cache, jz, tol):
     statistic; the median jump of the true cut is higher).  Kept when the quality
     improves."""
     w = x.shape[1]
-    for k, c in enumerate(list(best["cuts"])):
+    for c in list(best["cuts"]):
         cur = best["cuts"]
         if c not in cur:
             continue
