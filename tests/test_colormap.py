@@ -683,7 +683,9 @@ def test_keep_texture_matches_box_filter_definition():
     var = 0.01 * rng.random(raw.shape)
     valid = rng.random(raw.shape) > 0.1
     got = _keep_texture(raw, smooth, var.ravel(), np.arange(raw.size).reshape(raw.shape), valid, 2, 1.5)
-    box = lambda a: ndimage.uniform_filter(np.where(valid, a, 0.0), 5, mode="constant")  # noqa: E731
+    def box(a):
+        return ndimage.uniform_filter(np.where(valid, a, 0.0), 5, mode="constant")
+
     n, e, vv = box(np.ones_like(raw)), box((raw - smooth) ** 2), box(var)
     g = np.clip(1.0 - 1.5 * (vv / n) / (e / n), 0.0, 1.0)
     ref = np.where(valid, smooth + g * (raw - smooth), raw)

@@ -817,7 +817,7 @@ def _sigma_pass1(src, dst, lo, hi, clip_lo, clip_hi, valid):
             for row in (r0, r1, r2):
                 for xx in range(x, x + 3):
                     q = row[xx]
-                    if a <= q and q <= b:
+                    if a <= q <= b:
                         s += q
                         c += 1
             if c > 0:
@@ -839,7 +839,7 @@ def _sigma_pass(src, dst, lo, hi, clip_lo, clip_hi, valid, r):
             for yy in range(y, y + 2 * r + 1):
                 for xx in range(x, x + 2 * r + 1):
                     q = src[yy, xx]
-                    if a <= q and q <= b:
+                    if a <= q <= b:
                         s += q
                         c += 1
             if c > 0:
