@@ -352,6 +352,17 @@ _LOG_BIG = 1e50
 _PROD_MAX = 1e250
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _log_step(acc, prod, v):
+    """One term ``v >= 1`` of ``acc + log(prod) = sum(log(v))``: returns the new ``(acc, prod)``."""
+    if v > _LOG_BIG:
+        return acc + math.log(v), prod
+    prod *= v
+    if prod > _PROD_MAX:
+        return acc + math.log(prod), 1.0
+    return acc, prod
+
+
 @numba.njit(cache=True, nogil=True)
 def _rho_pair_sums(a_, y, z, cn):
     """``out[k, m] = sum_r log(1 + |A_k (y_m,r - z_k,r)|^2 / cn)``: the seam term of
@@ -386,13 +397,7 @@ def _rho_pair_sums(a_, y, z, cn):
                     e1 = a11 * r1 + a12 * r2
                     e2 = a22 * r2
                     v = 1.0 + (e0 * e0 + e1 * e1 + e2 * e2)
-                    if v > _LOG_BIG:
-                        acc += math.log(v)
-                    else:
-                        prod *= v
-                        if prod > _PROD_MAX:
-                            acc += math.log(prod)
-                            prod = 1.0
+                    acc, prod = _log_step(acc, prod, v)
                 out[k, m] = acc + math.log(prod)
         return out
     if c == 1:
@@ -406,13 +411,7 @@ def _rho_pair_sums(a_, y, z, cn):
                 for row in range(h):
                     r0 = ym[row] - zk[row]
                     v = 1.0 + a00 * r0 * r0
-                    if v > _LOG_BIG:
-                        acc += math.log(v)
-                    else:
-                        prod *= v
-                        if prod > _PROD_MAX:
-                            acc += math.log(prod)
-                            prod = 1.0
+                    acc, prod = _log_step(acc, prod, v)
                 out[k, m] = acc + math.log(prod)
         return out
     r = np.empty(c)
@@ -430,13 +429,7 @@ def _rho_pair_sums(a_, y, z, cn):
                         e += a_[k, i, j] * r[j]
                     d += e * e
                 v = 1.0 + d * inv
-                if v > _LOG_BIG:
-                    acc += math.log(v)
-                else:
-                    prod *= v
-                    if prod > _PROD_MAX:
-                        acc += math.log(prod)
-                        prod = 1.0
+                acc, prod = _log_step(acc, prod, v)
             out[k, m] = acc + math.log(prod)
     return out
 
@@ -626,13 +619,7 @@ def _boundary_terms(xt, mu, a_, alpha, cn):
                             t += a_[o, i, j] * e[j]
                         d += t * t
                 v = 1.0 + d * inv
-                if v > _LOG_BIG:
-                    acc += math.log(v)
-                else:
-                    prod *= v
-                    if prod > _PROD_MAX:
-                        acc += math.log(prod)
-                        prod = 1.0
+                acc, prod = _log_step(acc, prod, v)
             acc += math.log(prod)
             if side == 0:
                 left[b] = acc
