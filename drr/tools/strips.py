@@ -363,6 +363,19 @@ def _log_step(acc, prod, v):
     return acc, prod
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _tri_norm2(a_, k, r):
+    """``|A_k r|^2`` for the upper-triangular ``A_k = a_[k]`` (the generic-channel loops)."""
+    c = r.shape[0]
+    d = 0.0
+    for i in range(c):
+        e = 0.0
+        for j in range(i, c):
+            e += a_[k, i, j] * r[j]
+        d += e * e
+    return d
+
+
 @numba.njit(cache=True, nogil=True)
 def _rho_pair_sums(a_, y, z, cn):
     """``out[k, m] = sum_r log(1 + |A_k (y_m,r - z_k,r)|^2 / cn)``: the seam term of
@@ -422,13 +435,7 @@ def _rho_pair_sums(a_, y, z, cn):
             for row in range(h):
                 for i in range(c):
                     r[i] = y[m, row, i] - z[k, row, i]
-                d = 0.0
-                for i in range(c):
-                    e = 0.0
-                    for j in range(i, c):
-                        e += a_[k, i, j] * r[j]
-                    d += e * e
-                v = 1.0 + d * inv
+                v = 1.0 + _tri_norm2(a_, k, r) * inv
                 acc, prod = _log_step(acc, prod, v)
             out[k, m] = acc + math.log(prod)
     return out
@@ -612,12 +619,7 @@ def _boundary_terms(xt, mu, a_, alpha, cn):
                         gb = xt[b + 1, row, i] - xt[b, row, i]
                         go = xt[o + 1, row, i] - xt[o, row, i]
                         e[i] = gb - (mu[o, i] + alpha * (go - mu[o, i]))
-                    d = 0.0
-                    for i in range(c):
-                        t = 0.0
-                        for j in range(i, c):
-                            t += a_[o, i, j] * e[j]
-                        d += t * t
+                    d = _tri_norm2(a_, o, e)
                 v = 1.0 + d * inv
                 acc, prod = _log_step(acc, prod, v)
             acc += math.log(prod)
