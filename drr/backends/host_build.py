@@ -107,20 +107,24 @@ def voxels(mu: np.ndarray, half: bool) -> np.ndarray:
     return np.ascontiguousarray(mu, dtype=np.float16 if half else np.float32)
 
 
-def _grid_call(volume: Volume, geometry: Geometry):
+def _prepare(volume: Volume, geometry: Geometry):
+    """The pose table and an empty ``(N, rows, cols)`` float32 output for a grid loop."""
     rows, cols = geometry.shape
     poses = np.ascontiguousarray(pose_table(volume, geometry))
-    out = np.empty((len(geometry), rows, cols), dtype=np.float32)
-    return poses.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), out, (poses, rows, cols)
+    return poses, np.empty((len(geometry), rows, cols), dtype=np.float32)
+
+
+def _ptr(array: np.ndarray, ctype):
+    return array.ctypes.data_as(ctypes.POINTER(ctype))
 
 
 def host_render(lib, volume: Volume, geometry: Geometry, *, half: bool = False, count: bool = False) -> np.ndarray:
     """Exact Siddon, ``(N, rows, cols)`` float32, by ``siddon.cu``'s per-ray code on the CPU."""
     nk, nj, ni = volume.data.shape
     vox = voxels(volume.data, half)
-    p, out, (_keep, rows, cols) = _grid_call(volume, geometry)
-    lib.drr_render_host(vox.ctypes.data, int(half), int(count), ni, nj, nk, p, len(geometry), rows, cols,
-                        out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
+    poses, out = _prepare(volume, geometry)
+    lib.drr_render_host(vox.ctypes.data, int(half), int(count), ni, nj, nk, _ptr(poses, ctypes.c_double),
+                        len(geometry), *geometry.shape, _ptr(out, ctypes.c_float))
     return out
 
 
@@ -133,7 +137,8 @@ def host_render_trilinear(lib, volume: Volume, geometry: Geometry, *, step_mm: f
     """
     nk, nj, ni = volume.data.shape
     vox = voxels(volume.data, half)
-    p, out, (_keep, rows, cols) = _grid_call(volume, geometry)
-    lib.drr_render_trilinear_host(vox.ctypes.data, int(half), int(weight_bits), ni, nj, nk, p, len(geometry),
-                                  rows, cols, float(step_mm), out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
+    poses, out = _prepare(volume, geometry)
+    lib.drr_render_trilinear_host(vox.ctypes.data, int(half), int(weight_bits), ni, nj, nk,
+                                  _ptr(poses, ctypes.c_double), len(geometry), *geometry.shape,
+                                  float(step_mm), _ptr(out, ctypes.c_float))
     return out
