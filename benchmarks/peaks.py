@@ -4,8 +4,9 @@ Prints markdown tables.  Run from the repository root:
 
     python benchmarks/peaks.py            # full run (a few minutes on 2 cores)
     python benchmarks/peaks.py --quick    # fewer repetitions
-    git show REV:drr/tools/peaks.py > /tmp/peaks_rev.py
-    python benchmarks/peaks.py --ab /tmp/peaks_rev.py   # interleaved speed A/B against REV
+    mkdir -p /tmp/peaks_rev && git archive REV drr/tools/peaks | tar -x -C /tmp/peaks_rev
+    python benchmarks/peaks.py --ab /tmp/peaks_rev/drr/tools/peaks   # interleaved speed A/B against REV
+    (a revision before the package split: git show REV:drr/tools/peaks.py > /tmp/peaks_rev.py)
 
 Synthetic sources are pixel-integrated circular Gaussians (FWHM 3 px unless
 stated) with amplitude ``A`` (peak of the continuous profile) added to
@@ -381,13 +382,13 @@ class _no_nearby:
     """Context: cluster_center's local fit without neighbouring clusters (the previous estimator)."""
 
     def __enter__(self):
-        import drr.tools.peaks as P
+        import drr.tools.peaks.cluster as P
 
         self.saved = P._nearby_clusters
         P._nearby_clusters = lambda *a, **k: []
 
     def __exit__(self, *exc):
-        import drr.tools.peaks as P
+        import drr.tools.peaks.cluster as P
 
         P._nearby_clusters = self.saved
 
@@ -477,7 +478,7 @@ def section_speed(reps):
 
 def section_stages(reps):
     """Per-peak cost of the per-peak stages, timed directly on the compiled kernels."""
-    import drr.tools.peaks as P
+    from drr.tools.peaks import stats, subpixel
 
     print("## Per-peak stages (2048x2048 float32 frame, 2000 sources SNR 5-100)\n")
     print("The compiled per-peak kernels called directly on the peaks that find_peaks keeps "
@@ -497,11 +498,11 @@ def section_stages(reps):
     h = max(2, int(np.ceil(2.2 * SIG)))
     rows = []
     for label, fn in (
-            ("annulus background/noise", lambda: P._annulus_stats(img, m, False, x0, y0, 2 * FWHM, 3 * FWHM,
+            ("annulus background/noise", lambda: stats._annulus_stats(img, m, False, x0, y0, 2 * FWHM, 3 * FWHM,
                                                                   tab["background"], tab["noise"])),
-            ("Gaussian LM fit", lambda: P._refine(img, m, False, ix, iy, x0, y0, npk, a0, tab["background"],
+            ("Gaussian LM fit", lambda: subpixel._refine(img, m, False, ix, iy, x0, y0, npk, a0, tab["background"],
                                                   tab["noise"], SIG, h, 0)),
-            ("Gaussian-weighted centroid", lambda: P._refine(img, m, False, ix, iy, x0, y0, npk, a0,
+            ("Gaussian-weighted centroid", lambda: subpixel._refine(img, m, False, ix, iy, x0, y0, npk, a0,
                                                              tab["background"], tab["noise"], SIG, h, 1))):
         fn()
         _, t = timed(fn, reps=reps)
@@ -513,10 +514,18 @@ def section_stages(reps):
 
 
 def section_ab(path, reps):
-    """Interleaved A/B of find_peaks: another version of peaks.py (``path``) against this one."""
+    """Interleaved A/B of find_peaks: another version (``path``) against this one.
+
+    ``path``: a single-file ``peaks.py`` (before the split into a package) or a
+    copy of the ``drr/tools/peaks/`` folder.
+    """
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("drr.tools._peaks_ab", path)
+    if os.path.isdir(path):
+        spec = importlib.util.spec_from_file_location("drr.tools._peaks_ab", os.path.join(path, "__init__.py"),
+                                                      submodule_search_locations=[path])
+    else:
+        spec = importlib.util.spec_from_file_location("drr.tools._peaks_ab", path)
     other = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = other              # (Numba's cache needs the module importable)
     spec.loader.exec_module(other)

@@ -109,7 +109,7 @@ def test_gauss_fit_equals_scipy_least_squares(masked):
     # with a masked pixel) reaches the least-squares minimum and the Cramer-Rao errors
     from scipy.optimize import least_squares
 
-    from drr.tools import peaks as P
+    from drr.tools.peaks import subpixel as P
 
     rng = np.random.default_rng(31 + masked)
     h = 3
@@ -254,7 +254,7 @@ def test_prominence_matches_brute_force(seed):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_merge_tree_shortcut_equals_the_full_sweep(seed):
     # integer values: many ties and plateaus, several peaks per component
-    from drr.tools import peaks as P
+    from drr.tools.peaks import merge_tree as P
 
     rng = np.random.default_rng(seed)
     img = np.round(ndimage.gaussian_filter(rng.normal(size=(40, 50)), 1.5) * 8.0)
@@ -273,7 +273,7 @@ def test_merge_tree_shortcut_equals_the_full_sweep(seed):
 def test_label_starts_equal_ndimage_label_and_brute_force_starts(seed):
     # random candidate sets with many pixels in the first and last columns (the flat
     # index of an upper-left/upper-right neighbour wraps to another row there)
-    from drr.tools import peaks as P
+    from drr.tools.peaks import merge_tree as P
 
     rng = np.random.default_rng(seed)
     ny, nx = 30, 17
@@ -303,7 +303,7 @@ def test_label_starts_equal_ndimage_label_and_brute_force_starts(seed):
 
 @pytest.mark.parametrize("kind", ["uniform", "integer grid", "line", "thin cloud", "crowded patch"])
 def test_isolation_and_greedy_thinning_equal_brute_force(kind):
-    from drr.tools import peaks as P
+    from drr.tools.peaks import isolation as P
 
     rng = np.random.default_rng(len(kind))
     for n in (1, 2, 3, 57, 400):
@@ -355,7 +355,7 @@ def _sigma_clip_by_sorting(v, nsigma=3.0):
 
 @pytest.mark.parametrize("n", [1, 2, 141, 142, 1000])
 def test_sigma_clip_by_selection_equals_sorting(n):
-    from drr.tools.peaks import _sigma_clip
+    from drr.tools.peaks.stats import _sigma_clip
 
     rng = np.random.default_rng(n)
     outliers = np.where(rng.random(n) < 0.1, 50.0, 0.0)
@@ -366,7 +366,7 @@ def test_sigma_clip_by_selection_equals_sorting(n):
 
 
 def test_branch_free_select_gives_exact_order_statistics():
-    from drr.tools.peaks import _kth, _median
+    from drr.tools.peaks.stats import _kth, _median
 
     rng = np.random.default_rng(21)
     for n in (1, 2, 3, 12, 13, 14, 25, 144, 145, 1001):
@@ -547,7 +547,7 @@ def test_cluster_center_models_a_close_neighbouring_cluster(monkeypatch):
     # a broad neighbour 18 bins away (sigma 6, as many points as the cluster): its tail curves
     # across the fit window, so a plane alone leaves a bias of ~0.2 bins towards it; the fit
     # with the neighbour as a second Gaussian does not
-    from drr.tools import peaks as P
+    from drr.tools.peaks import cluster as P
 
     kw = dict(bins=100, range=((0, 100), (0, 100)))
     scenes = []
