@@ -42,6 +42,14 @@ def _solve5(h, g, n, m, z):
     return True
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _weight_tables(cx, cy, h, x, y, inv, tx, ty):
+    """Separable Gaussian weights of the stamp columns and rows: ``exp(-(c - x)^2 inv)``."""
+    for c in range(2 * h + 1):
+        tx[c] = math.exp(-((cx - h + c) - x) ** 2 * inv)
+        ty[c] = math.exp(-((cy - h + c) - y) ** 2 * inv)
+
+
 @numba.njit(cache=True, nogil=True)
 def _centroid_one(img, mask, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
     """Gaussian-weighted iterative centroid on the stamp of half-width h around (cx, cy).
@@ -62,9 +70,7 @@ def _centroid_one(img, mask, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
     tx = np.empty(2 * h + 1)
     ty = np.empty(2 * h + 1)
     for _it in range(50):
-        for c in range(2 * h + 1):
-            tx[c] = math.exp(-((cx - h + c) - x) ** 2 * inv)
-            ty[c] = math.exp(-((cy - h + c) - y) ** 2 * inv)
+        _weight_tables(cx, cy, h, x, y, inv, tx, ty)
         swi = 0.0
         swix = 0.0
         swiy = 0.0
@@ -96,9 +102,7 @@ def _centroid_one(img, mask, has_mask, cx, cy, x0, y0, bgv, sw, h, noise):
     if not ok:
         return x0, y0, math.nan, math.nan, False
     # error propagation
-    for c in range(2 * h + 1):
-        tx[c] = math.exp(-((cx - h + c) - x) ** 2 * inv)
-        ty[c] = math.exp(-((cy - h + c) - y) ** 2 * inv)
+    _weight_tables(cx, cy, h, x, y, inv, tx, ty)
     vx = 0.0
     vy = 0.0
     mxx = 0.0
