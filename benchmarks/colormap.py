@@ -378,6 +378,13 @@ def identify_table(flds, maps):
         out[cond + " info"] = top1_info / n
         print(f"| plain image, {cond} | {top1}/{n} ({top1_info}/{n} counting twilight_shifted(_r)) | {top3}/{n} | {t / n:.2f} |")
         out[cond + " misses"] = misses
+    if "twilight" in maps:  # the same colours as twilight: only the smoothness term separates them
+        for cond in ("png", "jpeg75"):
+            got = [identify_colormap(degrade(field, "twilight_shifted", cond, seed=fi), top=1)[0].name
+                   for fi, field in enumerate(small.values())]
+            ok = sum(g in ("twilight_shifted", "twilight_shifted_r") for g in got)
+            out["shifted " + cond] = ok / len(got)
+            print(f"| plain image rendered with twilight_shifted, {cond} | {ok}/{len(got)} | - | - |")
     ok = 0
     names = [m if i % 2 == 0 else m + "_r" for i, m in enumerate(maps)]
     for name in names:
@@ -418,7 +425,9 @@ def summary(per, speed, masks, ious, ident, bound):
         ("colour bar IoU >= 0.95 (painted pixels)", f"min {min(ious):.3f}, mean {np.mean(ious):.3f}", min(ious) >= 0.95),
         ("identification top-1 >= 95 %",
          f"png {100 * ident['png']:.0f} %, jpeg75 {100 * ident['jpeg75']:.0f} % "
-         f"({100 * ident['jpeg75 info']:.0f} % counting twilight_shifted), figures {100 * ident['figure']:.0f} %",
+         f"({100 * ident['jpeg75 info']:.0f} % counting twilight_shifted), figures {100 * ident['figure']:.0f} %"
+         + (f"; twilight_shifted renders png {100 * ident['shifted png']:.0f} %, jpeg75 {100 * ident['shifted jpeg75']:.0f} %"
+            if "shifted png" in ident else ""),
          min(ident['png'], ident['jpeg75'], ident['figure']) >= 0.95),
         ("<= 150 ms for 1000 x 1000 (clean PNG, every map; new image)",
          f"max {max(v for k, v in speed.items() if len(k) == 2 and k[1] == 'png'):.0f} ms",

@@ -411,6 +411,49 @@ def test_identify_uses_colorbar_for_direction():
     assert magma.score > ranking[0].score + 2.0
 
 
+@pytest.mark.parametrize("noise", [0.0, 3.0])
+def test_identify_separates_cyclic_maps_by_smoothness(noise):
+    # twilight and twilight_shifted have the same colours (the loop, its seam half a period
+    # apart): the colour fit ties; with the wrong one the smooth field wraps along a contour
+    rng = np.random.default_rng(20)
+    for seed in (21, 22):
+        field = smooth_field(seed)
+        for name in ("twilight", "twilight_shifted"):
+            img = np.clip(np.rint(render(field, name) + rng.normal(0.0, noise, (96, 96, 3))), 0, 255).astype(np.uint8)
+            ranking = identify_colormap(img, candidates=["twilight", "twilight_shifted"])
+            assert ranking[0].name == name and ranking[0].jumps < 0.001
+            # the other map's jumps are computed unless its colour fit alone already loses
+            assert ranking[1].jumps is None or ranking[1].jumps > 0.005
+
+
+def test_jump_pairs_counts_wraps_not_seam_placement():
+    from drr.tools.colormap import _jump_pairs
+
+    f = smooth_field(23)
+    assert _jump_pairs(f, cyclic=True) == 0 and _jump_pairs(f, cyclic=False) == 0
+    wrapped = (f + 0.5) % 1.0  # the same field seen through the map rolled by half a period
+    n_wrap = _jump_pairs(wrapped, cyclic=True)
+    assert n_wrap >= 40  # about the length, in pixels, of the contour f = 1/2
+    # seam colours placed at the other end (a minimum read as 0.99) can be moved back: not counted
+    moved = np.where(f < 0.03, 1.0 - f, f)
+    assert _jump_pairs(moved, cyclic=True) == 0 and _jump_pairs(moved, cyclic=False) > 0
+    holes = wrapped.copy()
+    holes[::7] = np.nan  # missing pixels are no neighbours
+    assert 0 < _jump_pairs(holes, cyclic=True) <= n_wrap
+
+
+def test_identify_ignores_bar_that_no_map_explains():
+    # a strip of a plain image that passes for a colour bar (here a piece of viridis, framed)
+    # matches no map over its length: it must not decide between viridis and its reverse
+    img = render(smooth_field(16, 128), "viridis")
+    img[36:84, 56:69] = 0
+    img[40:80, 60:65] = render(np.linspace(0.25, 0.55, 40)[:, None] * np.ones((1, 5)), "viridis")
+    assert find_colorbar(img) is not None
+    ranking = identify_colormap(img, candidates=["viridis", "viridis_r"])
+    assert ranking[0].name == "viridis"
+    assert ranking[1].score == pytest.approx(ranking[0].score)
+
+
 def test_identify_groups_identical_maps():
     ranking = identify_colormap(render(smooth_field(15), "gray"), candidates=["gray", "grey", "viridis"])
     assert ranking[0].name == "gray" and ranking[0].equivalents == ("grey",)
