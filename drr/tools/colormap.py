@@ -1410,17 +1410,14 @@ def _resolve_branches(est_t, inv, nstored, valid, cyclic):
     """Index of the chosen branch per pixel: the one nearest the mean of settled neighbours.
 
     ``est_t``: (U, B) branch values per distinct colour; ``inv``: (H, W) colour
-    index of each pixel; ``nstored``: (H, W) branches that may be chosen.
-    Windows of 5, 17, 65 and 257 px in turn: an ambiguous pixel with a
+    index of each pixel; ``nstored``: (U,) branches per colour that may be
+    chosen.  Windows of 5, 17, 65 and 257 px in turn: an ambiguous pixel with a
     settled pixel in the window takes the branch nearest their mean (circular
     mean on a cyclic map) and is settled for the next, larger window.  Window
     sums come from summed-area tables at the pixels that need them (the
     windows of ``scipy.ndimage.uniform_filter(mode="constant")``).
     """
     choice = np.zeros(inv.shape, dtype=np.intp)
-    amb = valid & (nstored > 1)
-    if not amb.any():
-        return choice
     _resolve_kernel(est_t, inv, nstored, valid, bool(cyclic), choice)
     return choice
 
@@ -1442,27 +1439,42 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
     """:func:`_resolve_branches` in one compiled pass per window size."""
     h, w = inv.shape
     nb = est_t.shape[1]
+    two_pi = 2.0 * np.pi
+    # per pixel: settled (valid, one branch), or the first of the ambiguous pixels
+    # (valid, several branches) still to settle; the summands of a settled pixel
+    # (its value, or the cosine and sine of its angle on a cyclic map) are
+    # computed once: per colour for the first branch, per pixel on another one
     settled = np.zeros((h, w), dtype=np.bool_)
-    v = np.empty((h, w))
-    for y in range(h):
-        for x in range(w):
-            settled[y, x] = valid[y, x] and nstored[y, x] == 1
-            v[y, x] = est_t[inv[y, x], 0]
-    sat_n = np.zeros((h + 1, w + 1))
-    sat_a = np.zeros((h + 1, w + 1))
-    sat_b = np.zeros((h + 1, w + 1))
+    va = np.empty((h, w))
+    vb = np.empty((h, w))
+    u_a = np.empty(est_t.shape[0])
+    u_b = np.zeros(est_t.shape[0])
+    for u in range(est_t.shape[0]):
+        if cyclic:
+            u_a[u] = math.cos(two_pi * est_t[u, 0])
+            u_b[u] = math.sin(two_pi * est_t[u, 0])
+        else:
+            u_a[u] = est_t[u, 0]
     todo_y = np.empty(h * w, dtype=np.int64)
     todo_x = np.empty(h * w, dtype=np.int64)
-    pick = np.empty(h * w, dtype=np.int64)
-    two_pi = 2.0 * np.pi
-    for size in (5, 17, 65, 257):
-        n_todo = 0
-        for y in range(h):
-            for x in range(w):
-                if valid[y, x] and nstored[y, x] > 1 and not settled[y, x]:
+    n_todo = 0
+    for y in range(h):
+        for x in range(w):
+            u = inv[y, x]
+            va[y, x] = u_a[u]
+            vb[y, x] = u_b[u]
+            if valid[y, x]:
+                if nstored[u] == 1:
+                    settled[y, x] = True
+                elif nstored[u] > 1:
                     todo_y[n_todo] = y
                     todo_x[n_todo] = x
                     n_todo += 1
+    sat_n = np.zeros((h + 1, w + 1))
+    sat_a = np.zeros((h + 1, w + 1))
+    sat_b = np.zeros((h + 1, w + 1))
+    pick = np.empty(n_todo, dtype=np.int64)
+    for size in (5, 17, 65, 257):
         if n_todo == 0:
             break
         for y in range(h):
@@ -1472,11 +1484,8 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
             for x in range(w):
                 if settled[y, x]:
                     rn += 1.0
-                    if cyclic:
-                        ra += math.cos(two_pi * v[y, x])
-                        rb += math.sin(two_pi * v[y, x])
-                    else:
-                        ra += v[y, x]
+                    ra += va[y, x]
+                    rb += vb[y, x]
                 sat_n[y + 1, x + 1] = sat_n[y, x + 1] + rn
                 sat_a[y + 1, x + 1] = sat_a[y, x + 1] + ra
                 sat_b[y + 1, x + 1] = sat_b[y, x + 1] + rb
@@ -1495,7 +1504,7 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
             u = inv[y, x]
             best = np.inf
             jb = 0
-            for j in range(min(nstored[y, x], nb)):
+            for j in range(min(nstored[u], nb)):
                 dd = abs(est_t[u, j] - ref)
                 if cyclic:
                     dd = min(dd, 1.0 - dd)
@@ -1503,13 +1512,25 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
                     best = dd
                     jb = j
             pick[i] = jb
+        # settle the picked pixels; the others stay on the list, in order
+        n_left = 0
         for i in range(n_todo):
+            y = todo_y[i]
+            x = todo_x[i]
             if pick[i] >= 0:
-                y = todo_y[i]
-                x = todo_x[i]
                 choice[y, x] = pick[i]
-                v[y, x] = est_t[inv[y, x], pick[i]]
+                t = est_t[inv[y, x], pick[i]]
+                if cyclic:
+                    va[y, x] = math.cos(two_pi * t)
+                    vb[y, x] = math.sin(two_pi * t)
+                else:
+                    va[y, x] = t
                 settled[y, x] = True
+            else:
+                todo_y[n_left] = y
+                todo_x[n_left] = x
+                n_left += 1
+        n_todo = n_left
 
 
 def invert_colormap(
@@ -1690,12 +1711,13 @@ def invert_colormap(
         valid = _drop_specks(valid)
         nst_u = _plausible_branches(bd, nstored, var_lab)
         if nst_u.max(initial=0) > 1:
-            choice = _resolve_branches(est_t, inv_px, nst_u[inv_px], valid, curve.cyclic)
+            choice = _resolve_branches(est_t, inv_px, nst_u, valid, curve.cyclic)
         else:  # no colour with a second plausible branch: nothing to resolve
             choice = np.zeros(shape, dtype=np.intp)
     else:
         choice = np.zeros(shape, dtype=np.intp)
-    t_val, t_lo, t_hi = _gather_branch(inv_px, choice, est_t, lo, hi, curve.t, dt, curve.half_bin)
+    t_val, t_lo, t_hi, distance, n_branches = _gather_branch(inv_px, choice, est_t, lo, hi, curve.t, dt,
+                                                             curve.half_bin, d, nbr, valid)
     if is_jpeg and len(shape) == 2:
         # 4:2:0 chroma is shared by 2 x 2 pixels and ringing spreads errors: near
         # edges the colour can match the curve far from the truth, which then
@@ -1715,13 +1737,12 @@ def invert_colormap(
         t_val = _keep_texture(t_val, t_smooth, var_raw, inv_px, valid, 2 * smoothing, pad=smoothing)
 
     values, low, high = _to_values(t_val, out_lo, out_hi, valid, float(vmin), float(vmax) - float(vmin))
-    n_branches = np.where(valid, nbr[inv].reshape(shape), 0).astype(np.int32)
     return ColormapInversion(
         values=values,
         interval_low=low,
         interval_high=high,
         valid=valid,
-        distance=d[inv].reshape(shape),
+        distance=distance,
         n_branches=n_branches,
         noise=float(noise),
         max_distance=float(max_distance),
@@ -1849,32 +1870,41 @@ def _refine_in_rgb(p, crgb, lo, hi, nstored, est):
 
 
 @numba.njit(cache=True, parallel=True)
-def _gather_branch(inv, choice, est_t, lo, hi, t, dt, half_bin):
+def _gather_branch(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid):
     """Per pixel, the chosen branch's value and interval ends (curve parameter), widened.
 
     ``t_val = est_t[inv, choice]``; ``t_lo = clip(t[lo[inv, choice]] - dt - half_bin, 0, 1)``
     and ``t_hi = clip(t[hi[inv, choice]] + dt + half_bin, 0, 1)``: half a
-    sample step and half a LUT bin beyond the branch's samples.  The first
-    branch's three numbers are packed per colour first (one cache line per
-    pixel instead of three scattered reads); other branches are read as is.
+    sample step and half a LUT bin beyond the branch's samples.  Also the
+    outputs that are per colour: ``distance = d[inv]`` and
+    ``n_branches = where(valid, nbr[inv], 0)`` (int32).  The first branch's
+    numbers and these two are packed per colour first (one cache line per
+    pixel instead of five scattered reads); other branches are read as is.
     """
     u_n = est_t.shape[0]
-    first = np.empty((u_n, 3))
+    first = np.empty((u_n, 5))
     for u in numba.prange(u_n):
         first[u, 0] = est_t[u, 0]
         first[u, 1] = min(max(t[lo[u, 0]] - dt - half_bin, 0.0), 1.0)
         first[u, 2] = min(max(t[hi[u, 0]] + dt + half_bin, 0.0), 1.0)
+        first[u, 3] = d[u]
+        first[u, 4] = nbr[u]
     t_val = np.empty(inv.shape)
     t_lo = np.empty(inv.shape)
     t_hi = np.empty(inv.shape)
+    dist = np.empty(inv.shape)
+    n_br = np.empty(inv.shape, dtype=np.int32)
     h = inv.shape[0]
     w = inv.shape[1] if inv.ndim == 2 else 1
-    fi, fc = inv.reshape(-1), choice.reshape(-1)
+    fi, fc, fok = inv.reshape(-1), choice.reshape(-1), valid.reshape(-1)
     fv, fl, fh = t_val.reshape(-1), t_lo.reshape(-1), t_hi.reshape(-1)
+    fd, fn = dist.reshape(-1), n_br.reshape(-1)
     for y in numba.prange(h):
         for i in range(y * w, (y + 1) * w):
             u = fi[i]
             j = fc[i]
+            fd[i] = first[u, 3]
+            fn[i] = np.int32(first[u, 4]) if fok[i] else 0
             if j == 0:
                 fv[i] = first[u, 0]
                 fl[i] = first[u, 1]
@@ -1883,7 +1913,7 @@ def _gather_branch(inv, choice, est_t, lo, hi, t, dt, half_bin):
                 fv[i] = est_t[u, j]
                 fl[i] = min(max(t[lo[u, j]] - dt - half_bin, 0.0), 1.0)
                 fh[i] = min(max(t[hi[u, j]] + dt + half_bin, 0.0), 1.0)
-    return t_val, t_lo, t_hi
+    return t_val, t_lo, t_hi, dist, n_br
 
 
 @numba.njit(cache=True, parallel=True)
