@@ -526,19 +526,60 @@ def test_unknown_count_page_strong_jumps_added_together(monkeypatch, add):
     assert np.array_equal(res.image, page) == add
 
 
-@pytest.mark.parametrize("shift", [False, True])
-def test_unknown_count_text_cut_shifted_onto_jump(monkeypatch, shift):
+@pytest.mark.parametrize("shift, refine", [(False, False), (True, False), (False, True)])
+def test_unknown_count_text_cut_shifted_onto_jump(monkeypatch, shift, refine):
     """text, 10 unequal horizontal strips, nothing given: the seam statistic puts a cut
     at 132 (a glyph's edge, z 4.9) next to the true cut at 131 (jump z 4.2 against 0.4);
-    _shift_to_jumps moves it by one pixel when the quality improves."""
+    _shift_to_jumps moves it by one pixel when the quality improves, and so does
+    _refine_weak (the cut at 132 is weak); with both off it stays."""
     skdata = pytest.importorskip("skimage.data")
     text = skdata.text()
     sh, _, _ = _shuffle(text, [0, 5, 46, 58, 74, 80, 122, 137, 154, 163, 172],
                            [8, 3, 5, 4, 0, 7, 6, 9, 2, 1], axis=0)
     monkeypatch.setattr(S, "_JUMP_SHIFT", shift)
+    monkeypatch.setattr(S, "_REFINE_WEAK", refine)
+    shift = shift or refine
     res = reassemble(sh, axis=0)
     assert (131 in res.cuts) == shift
     assert np.array_equal(res.image, text) == shift
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_unknown_count_text_weak_cut_dropped(monkeypatch, drop):
+    """text, 20 unequal horizontal strips, nothing given: _grow leaves two cuts on the tops
+    of text lines (shuffled rows 133 and 135: relative score 4.8, jump z 0.2); once the
+    true cuts are in, dropping one improves the quality by 2.4 (_refine_weak).  With the
+    drop switched off the answer is wrong."""
+    skdata = pytest.importorskip("skimage.data")
+    text = skdata.text()
+    bounds = [0, 31, 41, 56, 60, 82, 84, 90, 97, 112, 118, 122, 125, 129, 141, 146, 148,
+              150, 156, 170, 172]
+    perm = [19, 14, 17, 13, 15, 4, 6, 11, 9, 1, 7, 8, 16, 3, 12, 5, 2, 10, 0, 18]
+    sh, _, _ = _shuffle(text, bounds, perm, axis=0)
+    if not drop:
+        monkeypatch.setattr(S, "_REFINE_DROP_Z", np.inf)
+    res = reassemble(sh, axis=0)
+    assert np.array_equal(res.image, text) == drop
+
+
+@pytest.mark.parametrize("refine", [False, True])
+def test_unknown_count_text_weak_cut_moved(monkeypatch, refine):
+    """text, 40 unequal horizontal strips, nothing given: a cut on a glyph's edge at
+    shuffled row 80 (relative score 4.8, jump z -0.4) next to the true cut at 81 (jump z
+    1.0); _refine_weak moves it (quality 5.6 better; no drop needed)."""
+    skdata = pytest.importorskip("skimage.data")
+    text = skdata.text()
+    bounds = [0, 2, 4, 6, 12, 15, 19, 24, 32, 34, 39, 41, 47, 49, 51, 60, 74, 77, 80, 82,
+              84, 90, 94, 97, 102, 108, 113, 115, 126, 129, 132, 135, 139, 142, 144, 151,
+              153, 160, 164, 167, 172]
+    perm = [32, 35, 9, 14, 13, 36, 2, 33, 1, 31, 38, 7, 16, 28, 27, 30, 19, 0, 25, 22, 21,
+            10, 3, 4, 18, 34, 23, 12, 26, 29, 20, 15, 39, 5, 6, 11, 8, 37, 24, 17]
+    sh, _, _ = _shuffle(text, bounds, perm, axis=0)
+    monkeypatch.setattr(S, "_REFINE_DROP_Z", np.inf)
+    monkeypatch.setattr(S, "_REFINE_WEAK", refine)
+    res = reassemble(sh, axis=0)
+    assert (81 in res.cuts) == refine
+    assert np.array_equal(res.image, text) == refine
 
 
 def test_strong_jumps_local_maxima_away_from_cuts():
