@@ -1143,7 +1143,7 @@ def _along_noise(s, valid, t, inv, period=None, n_bins=16):
     bins = np.minimum((w * n_bins).astype(np.int64), n_bins - 1)
     sig = np.full(n_bins, glob)
     # residuals grouped by bin once (a median does not depend on the order)
-    r_sorted = r[np.argsort(bins, kind="stable")]
+    r_sorted = r[np.argsort(bins.astype(np.uint8), kind="stable")]  # n_bins <= 256: a radix sort
     ends = np.cumsum(np.bincount(bins, minlength=n_bins))
     for b in range(n_bins):
         rb = r_sorted[(ends[b - 1] if b else 0):ends[b]]
@@ -1345,17 +1345,23 @@ def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, pad):
         ya = max(0, y0 - radius)
         yb = min(h, y1 + radius)
         rows = np.empty((yb - ya, 3, w))  # horizontal sums of n, r², var
+        r2_row = np.empty(w)  # r² and var of one row's pixels, read once per pixel
+        v_row = np.empty(w)
         for y in range(ya, yb):
+            for x in range(w):
+                if valid[y, x]:
+                    r = raw[y, x] - smooth[y + pad, x + pad]
+                    r2_row[x] = r * r
+                    v_row[x] = var_raw[inv[y, x]]
             for x in range(w):
                 a = 0.0
                 b = 0.0
                 c = 0.0
                 for xx in range(max(0, x - radius), min(w, x + radius + 1)):
                     if valid[y, xx]:
-                        r = raw[y, xx] - smooth[y + pad, xx + pad]
                         a += 1.0
-                        b += r * r
-                        c += var_raw[inv[y, xx]]
+                        b += r2_row[xx]
+                        c += v_row[xx]
                 rows[y - ya, 0, x] = a
                 rows[y - ya, 1, x] = b
                 rows[y - ya, 2, x] = c
