@@ -385,6 +385,24 @@ def test_invert_with_colorbar_crop_and_location():
     assert rmse(res2.values, truth) < 0.004
 
 
+def test_uint8_input_read_as_bytes_gives_the_float_result():
+    # 8-bit images are keyed and checked for JPEG from their bytes (no float copy): the
+    # results must be those of the same image given as floats, RGB and RGBA, noisy and JPEG
+    rng = np.random.default_rng(30)
+    img = np.clip(np.rint(render(smooth_field(31), "jet") + rng.normal(0, 6, (96, 96, 3))), 0, 255).astype(np.uint8)
+    rgba = np.concatenate([img, np.full((96, 96, 1), 255, np.uint8)], axis=2)
+    rgba[:10, :10, 3] = 0
+    for a, kw in ((img, {}), (rgba, {}), (img, {"jpeg": True})):
+        fast = invert_colormap(a, cmap="jet", **kw)
+        slow = invert_colormap(a / 255.0, cmap="jet", **kw)
+        for name in ("values", "interval_low", "interval_high", "valid", "distance", "n_branches"):
+            np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+        assert fast.noise == slow.noise
+    from drr.tools.colormap import _jpeg_blockiness
+
+    assert _jpeg_blockiness(img) == _jpeg_blockiness(img / 255.0)
+
+
 # ----------------------------------------------------------------- identification
 
 

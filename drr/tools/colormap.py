@@ -354,6 +354,20 @@ def _image_to_float(rgb, name):
     return np.ascontiguousarray(f), alpha
 
 
+def _uint8_pixels(rgb):
+    """(RGB view, alpha mask or None) of a valid uint8 image or colour list of >= 4096 pixels, else None.
+
+    Lets :func:`invert_colormap` read 8-bit input as it is: its colours
+    are keyed from the bytes and its luma steps from ``byte / 255``, the same
+    numbers :func:`_image_to_float` would give, without a float64 copy.
+    """
+    if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim in (2, 3)
+            and rgb.shape[-1] in (3, 4) and rgb.size // rgb.shape[-1] >= 4096):
+        return None
+    alpha = rgb[..., 3] > 0 if rgb.shape[-1] == 4 else None
+    return rgb[..., :3], alpha
+
+
 def _check_positive(value, name, allow_none=True, allow_zero=False):
     if value is None and allow_none:
         return None
@@ -877,8 +891,11 @@ def _pack_colors(f):
 def _pack_colors_keyed(f):
     """:func:`_pack_colors` plus the 24-bit keys ``(R << 16) | (G << 8) | B`` of the
     unique colours when all are 8-bit levels (else ``None``)."""
-    flat = f.reshape(-1, 3)
-    key = _keys_8bit(flat) if len(flat) >= 4096 else None
+    if f.dtype == np.uint8:  # 8-bit input (:func:`_uint8_pixels`), >= 4096 pixels
+        key = _keys_bytes(f.reshape(-1, 3))
+    else:
+        flat = f.reshape(-1, 3)
+        key = _keys_8bit(flat) if len(flat) >= 4096 else None
     if key is not None and key[0] >= 0:
         uniq, inv, counts = _unique_24bit(key)
         cols = np.stack([(uniq >> 16) & 0xFF, (uniq >> 8) & 0xFF, uniq & 0xFF], axis=1) / 255.0
@@ -889,6 +906,16 @@ def _pack_colors_keyed(f):
     cols = np.stack([(uniq >> 32) & 0xFFFF, (uniq >> 16) & 0xFFFF, uniq & 0xFFFF], axis=1) / 65535.0
     counts = np.bincount(inv, minlength=len(uniq))
     return cols, inv.reshape(-1), counts, None
+
+
+@numba.njit(cache=True)
+def _keys_bytes(flat):
+    """24-bit keys ``(R << 16) | (G << 8) | B`` of uint8 colours (N, 3), the same as
+    :func:`_keys_8bit` gives for ``flat / 255``."""
+    key = np.empty(flat.shape[0], dtype=np.int64)
+    for i in range(flat.shape[0]):
+        key[i] = (np.int64(flat[i, 0]) << 16) | (np.int64(flat[i, 1]) << 8) | np.int64(flat[i, 2])
+    return key
 
 
 @numba.njit(cache=True)
@@ -1453,26 +1480,26 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
     settled = np.zeros((h, w), dtype=np.bool_)
     va = np.empty((h, w))
     vb = np.empty((h, w))
-    u_a = np.empty(est_t.shape[0])
-    u_b = np.zeros(est_t.shape[0])
+    per_u = np.zeros((est_t.shape[0], 3))  # (a, b, branches) per colour: one cache line per pixel
     for u in range(est_t.shape[0]):
         if cyclic:
-            u_a[u] = math.cos(two_pi * est_t[u, 0])
-            u_b[u] = math.sin(two_pi * est_t[u, 0])
+            per_u[u, 0] = math.cos(two_pi * est_t[u, 0])
+            per_u[u, 1] = math.sin(two_pi * est_t[u, 0])
         else:
-            u_a[u] = est_t[u, 0]
+            per_u[u, 0] = est_t[u, 0]
+        per_u[u, 2] = nstored[u]
     todo_y = np.empty(h * w, dtype=np.int64)
     todo_x = np.empty(h * w, dtype=np.int64)
     n_todo = 0
     for y in range(h):
         for x in range(w):
             u = inv[y, x]
-            va[y, x] = u_a[u]
-            vb[y, x] = u_b[u]
+            va[y, x] = per_u[u, 0]
+            vb[y, x] = per_u[u, 1]
             if valid[y, x]:
-                if nstored[u] == 1:
+                if per_u[u, 2] == 1.0:
                     settled[y, x] = True
-                elif nstored[u] > 1:
+                elif per_u[u, 2] > 1.0:
                     todo_y[n_todo] = y
                     todo_x[n_todo] = x
                     n_todo += 1
@@ -1631,7 +1658,8 @@ def invert_colormap(
         For an image or colormap of the wrong type, shape, dtype or range, or
         bad keyword values.
     """
-    f, alpha = _image_to_float(rgb, "rgb")
+    fast = _uint8_pixels(rgb)
+    f, alpha = _image_to_float(rgb, "rgb") if fast is None else fast  # f: float in [0, 1] or uint8
     for name, val in (("vmin", vmin), ("vmax", vmax)):
         if isinstance(val, bool) or not isinstance(val, (int, float, np.integer, np.floating)) or not math.isfinite(val):
             raise InputError(f"`{name}` must be a finite number, not {val!r}")
@@ -1767,17 +1795,18 @@ def _jpeg_blockiness(f):
     if h < 32 or w < 32:
         return 1.0
     ratios = []
-    for ph in _phase_steps(f, _RGB_TO_YCC[0]):
+    for ph in _phase_steps(f, _RGB_TO_YCC[0], 255.0 if f.dtype == np.uint8 else 1.0):
         med = float(np.median(ph))
         ratios.append(float(ph.max()) / med if med > 0 else 1.0)
     return min(ratios)
 
 
 @numba.njit(cache=True)
-def _phase_steps(f, wy):
+def _phase_steps(f, wy, div):
     """Mean |luma step| to the next row / next column, per phase (position mod 8) of the step.
 
-    Only whole groups of 8 steps count (as a reshape to (-1, 8) would).
+    Only whole groups of 8 steps count (as a reshape to (-1, 8) would).  The
+    colour is ``f / div`` (``div`` 255 for uint8, 1 for floats in [0, 1]).
     """
     h, w = f.shape[0], f.shape[1]
     nr = (h - 1) // 8 * 8
@@ -1787,11 +1816,12 @@ def _phase_steps(f, wy):
     for y in range(h):
         prev = 0.0
         for x in range(w):
-            v = wy[0] * f[y, x, 0] + wy[1] * f[y, x, 1] + wy[2] * f[y, x, 2]
+            v = wy[0] * (f[y, x, 0] / div) + wy[1] * (f[y, x, 1] / div) + wy[2] * (f[y, x, 2] / div)
             if x > 0 and x - 1 < nc:
                 cols[(x - 1) % 8] += abs(v - prev)
             if y + 1 < h and y < nr:
-                u = wy[0] * f[y + 1, x, 0] + wy[1] * f[y + 1, x, 1] + wy[2] * f[y + 1, x, 2]
+                u = (wy[0] * (f[y + 1, x, 0] / div) + wy[1] * (f[y + 1, x, 1] / div)
+                     + wy[2] * (f[y + 1, x, 2] / div))
                 rows[y % 8] += abs(u - v)
             prev = v
     return rows / max(1, nr // 8 * w), cols / max(1, nc // 8 * h)
