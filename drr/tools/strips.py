@@ -1645,10 +1645,10 @@ def _shift_to_jumps(x, model, bs, best, time_limit, cache, jz, tol):
 _REFINE_WEAK = True   # _grow ends by dropping or moving the cuts with a weak column jump
 _REFINE_MARGIN = 0.5  # quality gain that such a change must bring
 _REFINE_DROP_Z = 2.0  # relative boundary score from which a weak cut may be dropped
-_REFINE_CUTS = 16     # weak cuts revisited (those with the highest relative score)
+_REFINE_TRIALS = 32   # cut sets that _refine_weak orders and scores (at most)
 
 
-def _refine_weak(x, model, bs, best, time_limit, cache, jz, tol, max_cuts=_REFINE_CUTS):
+def _refine_weak(x, model, bs, best, time_limit, cache, jz, tol, max_trials=_REFINE_TRIALS):
     """Drop a weak cut, or move it by one pixel onto a stronger column jump, where the
     quality improves by at least :data:`_REFINE_MARGIN`.
 
@@ -1658,8 +1658,8 @@ def _refine_weak(x, model, bs, best, time_limit, cache, jz, tol, max_cuts=_REFIN
     that helped an earlier set can be useless once the true cuts are in, and a cut one
     pixel beside the true one (on a glyph's edge) scores higher on the seam statistic
     than the true cut but has the weaker median jump.  Both stand out on the seam score
-    and not on the jump, so the weak cuts are taken by decreasing relative boundary score
-    (at most ``max_cuts`` of them).  For each: the cut set without it (only when its
+    and not on the jump, so the weak cuts are taken by decreasing relative boundary score,
+    until ``max_trials`` cut sets have been scored.  For each: the cut set without it (only when its
     relative score is at least :data:`_REFINE_DROP_Z`: a true cut through blank rows or
     columns scores low and pays the jump term too, and dropping it would often look
     better) and the set with it moved to the neighbouring boundary whose jump z is
@@ -1670,8 +1670,11 @@ def _refine_weak(x, model, bs, best, time_limit, cache, jz, tol, max_cuts=_REFIN
     z = bs[0] / bs[1]
     weak = [c for c in best["cuts"] if jz[c - 1] < _JUMP_Z]
     weak.sort(key=lambda c: -z[c - 1])
-    for c in weak[:max_cuts]:
+    trials_left = max_trials
+    for c in weak:
         cur = best["cuts"]
+        if trials_left <= 0:
+            break
         if c not in cur:
             continue
         rest = [v for v in cur if v != c]
@@ -1681,7 +1684,8 @@ def _refine_weak(x, model, bs, best, time_limit, cache, jz, tol, max_cuts=_REFIN
               and not {b - 1, b, b + 1} & set(rest)]
         if nb:
             trials.append(sorted(rest + [max(nb, key=lambda b: jz[b - 1])]))
-        for t in trials:
+        for t in trials[:trials_left]:
+            trials_left -= 1
             res = _evaluate(x, model, t, time_limit, bs, cache)
             if _better(res, best, tol + _REFINE_MARGIN):
                 res["hyp"] = best.get("hyp", "") + "r"
