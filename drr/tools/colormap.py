@@ -1450,7 +1450,7 @@ def _resolve_branches(est_t, inv, nstored, valid, cyclic):
     sums come from summed-area tables at the pixels that need them (the
     windows of ``scipy.ndimage.uniform_filter(mode="constant")``).
     """
-    choice = np.zeros(inv.shape, dtype=np.intp)
+    choice = np.zeros(inv.shape, dtype=np.int8)  # at most _MAX_BRANCHES
     _resolve_kernel(est_t, inv, nstored, valid, bool(cyclic), choice)
     return choice
 
@@ -1488,8 +1488,7 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
         else:
             per_u[u, 0] = est_t[u, 0]
         per_u[u, 2] = nstored[u]
-    todo_y = np.empty(h * w, dtype=np.int64)
-    todo_x = np.empty(h * w, dtype=np.int64)
+    amb = np.zeros((h, w), dtype=np.bool_)
     n_todo = 0
     for y in range(h):
         for x in range(w):
@@ -1500,9 +1499,17 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
                 if per_u[u, 2] == 1.0:
                     settled[y, x] = True
                 elif per_u[u, 2] > 1.0:
-                    todo_y[n_todo] = y
-                    todo_x[n_todo] = x
+                    amb[y, x] = True
                     n_todo += 1
+    todo_y = np.empty(n_todo, dtype=np.int64)
+    todo_x = np.empty(n_todo, dtype=np.int64)
+    i = 0
+    for y in range(h):
+        for x in range(w):
+            if amb[y, x]:
+                todo_y[i] = y
+                todo_x[i] = x
+                i += 1
     sat_n = np.zeros((h + 1, w + 1))
     sat_a = np.zeros((h + 1, w + 1))
     sat_b = np.zeros((h + 1, w + 1))
@@ -1747,9 +1754,9 @@ def invert_colormap(
         if nst_u.max(initial=0) > 1:
             choice = _resolve_branches(est_t, inv_px, nst_u, valid, curve.cyclic)
         else:  # no colour with a second plausible branch: nothing to resolve
-            choice = np.zeros(shape, dtype=np.intp)
+            choice = np.zeros(shape, dtype=np.int8)
     else:
-        choice = np.zeros(shape, dtype=np.intp)
+        choice = np.zeros(shape, dtype=np.int8)
     t_val, t_lo, t_hi, distance, n_branches = _gather_branch(inv_px, choice, est_t, lo, hi, curve.t, dt,
                                                              curve.half_bin, d, nbr, valid)
     if is_jpeg and len(shape) == 2:
@@ -1991,10 +1998,12 @@ def _widen_by_neighbours(t_val, t_lo, t_hi, valid, radius, edge, off, inv):
 
 @numba.njit(cache=True)
 def _to_values(t_val, t_lo, t_hi, valid, vmin, span):
-    """Curve parameters -> values and ordered interval ends; NaN where not valid."""
-    values = np.empty(t_val.shape)
-    low = np.empty(t_val.shape)
-    high = np.empty(t_val.shape)
+    """Curve parameters -> values and ordered interval ends; NaN where not valid.
+
+    Written over the three inputs (each element is read before it is
+    written), which are returned as ``values, low, high``.
+    """
+    values, low, high = t_val, t_lo, t_hi
     fv, fl, fh = values.reshape(-1), low.reshape(-1), high.reshape(-1)
     tv, tl, th, ok = t_val.reshape(-1), t_lo.reshape(-1), t_hi.reshape(-1), valid.reshape(-1)
     for i in range(fv.shape[0]):
