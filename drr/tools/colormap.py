@@ -1479,7 +1479,7 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
     # computed once: per colour for the first branch, per pixel on another one
     settled = np.zeros((h, w), dtype=np.bool_)
     va = np.empty((h, w))
-    vb = np.empty((h, w))
+    vb = np.empty((h, w) if cyclic else (1, 1))  # the sine: cyclic maps only
     per_u = np.zeros((est_t.shape[0], 3))  # (a, b, branches) per colour: one cache line per pixel
     for u in range(est_t.shape[0]):
         if cyclic:
@@ -1494,7 +1494,8 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
         for x in range(w):
             u = inv[y, x]
             va[y, x] = per_u[u, 0]
-            vb[y, x] = per_u[u, 1]
+            if cyclic:
+                vb[y, x] = per_u[u, 1]
             if valid[y, x]:
                 if per_u[u, 2] == 1.0:
                     settled[y, x] = True
@@ -1512,7 +1513,7 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
                 i += 1
     sat_n = np.zeros((h + 1, w + 1))
     sat_a = np.zeros((h + 1, w + 1))
-    sat_b = np.zeros((h + 1, w + 1))
+    sat_b = np.zeros((h + 1, w + 1) if cyclic else (1, 1))
     pick = np.empty(n_todo, dtype=np.int64)
     for size in (5, 17, 65, 257):
         if n_todo == 0:
@@ -1525,10 +1526,12 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
                 if settled[y, x]:
                     rn += 1.0
                     ra += va[y, x]
-                    rb += vb[y, x]
+                    if cyclic:
+                        rb += vb[y, x]
                 sat_n[y + 1, x + 1] = sat_n[y, x + 1] + rn
                 sat_a[y + 1, x + 1] = sat_a[y, x + 1] + ra
-                sat_b[y + 1, x + 1] = sat_b[y, x + 1] + rb
+                if cyclic:
+                    sat_b[y + 1, x + 1] = sat_b[y, x + 1] + rb
         r = size // 2
         for i in range(n_todo):
             y = todo_y[i]
@@ -1715,8 +1718,8 @@ def invert_colormap(
 
     u = len(cols)
     est = np.zeros((u, _MAX_BRANCHES))
-    lo = np.zeros((u, _MAX_BRANCHES), dtype=np.int64)
-    hi = np.zeros((u, _MAX_BRANCHES), dtype=np.int64)
+    lo = np.zeros((u, _MAX_BRANCHES), dtype=np.int32)  # curve samples: n_samples <= 2**20
+    hi = np.zeros((u, _MAX_BRANCHES), dtype=np.int32)
     bd = np.full((u, _MAX_BRANCHES), np.inf)
     nbr = np.zeros(u, dtype=np.int64)
     _branch_scan(lab, radius, k_near, curve.lab, curve.group_center, curve.group_radius, _GROUP,
@@ -1738,7 +1741,7 @@ def invert_colormap(
         _refine_in_rgb(cols, curve.rgb, lo, hi, nstored, est)
 
     dt = curve.t[1] - curve.t[0]
-    est_t = curve.t[0] + dt * est  # the samples are evenly spaced in t
+    est_t = np.add(curve.t[0], np.multiply(dt, est, out=est), out=est)  # samples evenly spaced in t
 
     valid = on_curve[inv].reshape(shape)
     if alpha is not None:
