@@ -517,7 +517,18 @@ def _branch_scan(p, radius, k_near, lab, gc, gr, group, bc, br, block, max_br, e
             dy = py - gc[g, 1]
             dz = pz - gc[g, 2]
             reach = r + gr[g] + 1e-9
-            if dx * dx + dy * dy + dz * dz > reach * reach:
+            dg2 = dx * dx + dy * dy + dz * dz
+            if dg2 > reach * reach:
+                continue
+            inner = r - gr[g] - 1e-9
+            if inner > 0.0 and dg2 < inner * inner:  # the whole group inside: one stretch of the run
+                k0 = g * group * block
+                if k0 != last + 1:
+                    if run_lo >= 0:
+                        stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
+                                                   max_br, est, lo, hi, bd, stored, count)
+                    run_lo = k0
+                last = min(k0 + group * block, m) - 1
                 continue
             for b in range(g * group, min((g + 1) * group, nblk)):
                 dx = px - bc[b, 0]
