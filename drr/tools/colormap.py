@@ -996,7 +996,7 @@ def _unique_24bit_kernel(key, slot, block):
                 counts[j] = slot[k]
                 slot[k] = j
                 j += 1
-    inv = np.empty(key.shape[0], dtype=np.int64)
+    inv = np.empty(key.shape[0], dtype=np.int32)  # fewer than 2**24 colours
     for i in range(key.shape[0]):
         inv[i] = slot[key[i]]
     for j in range(n):
@@ -1834,17 +1834,23 @@ def _phase_steps(f, wy, div):
     nc = (w - 1) // 8 * 8
     rows = np.zeros(8)
     cols = np.zeros(8)
+    luma = np.empty(w)  # row y
+    below = np.empty(w)  # row y + 1
+    for x in range(w):
+        luma[x] = wy[0] * (f[0, x, 0] / div) + wy[1] * (f[0, x, 1] / div) + wy[2] * (f[0, x, 2] / div)
     for y in range(h):
-        prev = 0.0
+        step_down = y + 1 < h and y < nr
+        if y + 1 < h:
+            for x in range(w):
+                below[x] = (wy[0] * (f[y + 1, x, 0] / div) + wy[1] * (f[y + 1, x, 1] / div)
+                            + wy[2] * (f[y + 1, x, 2] / div))
         for x in range(w):
-            v = wy[0] * (f[y, x, 0] / div) + wy[1] * (f[y, x, 1] / div) + wy[2] * (f[y, x, 2] / div)
+            v = luma[x]
             if x > 0 and x - 1 < nc:
-                cols[(x - 1) % 8] += abs(v - prev)
-            if y + 1 < h and y < nr:
-                u = (wy[0] * (f[y + 1, x, 0] / div) + wy[1] * (f[y + 1, x, 1] / div)
-                     + wy[2] * (f[y + 1, x, 2] / div))
-                rows[y % 8] += abs(u - v)
-            prev = v
+                cols[(x - 1) % 8] += abs(v - luma[x - 1])
+            if step_down:
+                rows[y % 8] += abs(below[x] - v)
+        luma, below = below, luma
     return rows / max(1, nr // 8 * w), cols / max(1, nc // 8 * h)
 
 
