@@ -1539,6 +1539,11 @@ def _grow(x, model, bs, best, time_limit, cache, max_trials=32, z_min=1.3):
     Candidates are the local maxima of the relative boundary score not yet cut, best
     first; a cut is kept when re-ordering with it lowers the score of :func:`_evaluate`
     (it must undo a discontinuity, not only look like one).  Unused cuts are dropped.
+    A trial whose cut changes nothing (its two pieces stay side by side, the same
+    quality) does not count against ``max_trials``, up to :data:`_NOOP_EVALS` ``*
+    max_trials`` evaluations in all: where most candidates are natural boundaries (a
+    document's text, a texture) they used up the trials before a true cut further down
+    the list was tried.
     """
     w = x.shape[1]
     s, base = bs[:2]
@@ -1561,15 +1566,19 @@ def _grow(x, model, bs, best, time_limit, cache, max_trials=32, z_min=1.3):
     jz = bs[2] if len(bs) > 2 else None
     if jz is not None and _JUMP_ADD:
         best = _add_jumps(x, model, bs, best, time_limit, cache, jz, tol)
-    trials = 0
+    trials = evals = 0
     for b in cand:
         if trials >= max_trials:
             break
         cur = best["cuts"]
         if b in cur or b - 1 in cur or b + 1 in cur or not 1 < b < w - 1:
             continue
-        trials += 1
         res = _evaluate(x, model, sorted(cur + [b]), time_limit, bs, cache)
+        evals += 1
+        if (_FREE_NOOP and abs(res["quality"] - best["quality"]) <= tol
+                and evals < _NOOP_EVALS * max_trials):
+            continue                    # the cut's pieces stay together: nothing learnt
+        trials += 1
         if _better(res, best, tol + (_PARTNER_MARGIN if b in lead else 0.0)):
             kept = _merge_kept(res)
             if len(kept) < len(res["cuts"]):
@@ -1585,6 +1594,8 @@ def _grow(x, model, bs, best, time_limit, cache, max_trials=32, z_min=1.3):
     return best
 
 
+_FREE_NOOP = True     # a _grow trial that changes nothing does not count against max_trials
+_NOOP_EVALS = 3       # ... up to this many evaluations per trial in all
 _JUMP_ADD = True      # _grow first tries the strong column jumps not yet cut, all at once
 _JUMP_SHIFT = True    # _grow ends by moving a cut by one pixel onto a stronger column jump
 
