@@ -104,6 +104,8 @@ _JPEG_EDGE = 1.0
 _JPEG_EDGE_D = 2.0
 _ALONG_CAP = 3.0  # noise along the curve: at most this many times the off-curve estimate
 _PARALLEL_MIN = 1 << 16  # fewer items than this: serial kernels (thread start-up costs more)
+_SERIAL_MS = 3  # kernels that take at most this long serially at 1000^2 run serially: on a shared
+# machine a parallel region can wait a scheduler tick (4-8 ms measured) for a descheduled thread
 _R3D = 4.0
 _NOISE_FLOOR = 0.2  # ΔE; 8-bit rounding of sRGB is about 0.1-0.2
 # 8-bit rounding as _estimate_rgb_noise sees it: uniform error of sd 1 / (255 sqrt 12)
@@ -816,7 +818,7 @@ def _sigma_padded(v, t_lo, t_hi, k_half, valid, radius, n_iter):
     return cur
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)  # serial: see _SERIAL_MS
 def _sigma_init(v, t_lo, t_hi, k_half, valid, cur, lo, hi, r):
     """Padded copy of ``v`` (NaN at the padding and invalid pixels) and the acceptance
     band ``v ∓ k_half (t_hi - t_lo)`` (as numpy evaluates it)."""
@@ -837,7 +839,7 @@ def _sigma_init(v, t_lo, t_hi, k_half, valid, cur, lo, hi, r):
             hi[yy, x] = v[yy, x] + half
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)  # serial: see _SERIAL_MS
 def _sigma_pass1(src, dst, lo, hi, clip_lo, clip_hi, valid):
     """One sigma-filter pass, 3 x 3 window, on NaN-padded ``src`` into ``dst``."""
     h, w = lo.shape
@@ -1059,7 +1061,7 @@ def _cube_table(curve):
     return table
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)  # serial: see _SERIAL_MS
 def _cube_lookup(keys, table, p, lab, dist, index):
     """Where ``table[keys[u]]`` is set: index and ΔE (as :func:`_nearest_scan`); returns the misses."""
     todo = np.zeros(keys.shape[0], dtype=np.bool_)
@@ -1435,7 +1437,7 @@ def _plausible_branches(bd, nstored, var_lab):
     return _plausible_kernel(bd, nstored, var_lab, _CHI2_3_99, _NOISE_FLOOR**2)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)  # serial: see _SERIAL_MS
 def _plausible_kernel(bd, nstored, var_lab, chi2, floor2):
     """:func:`_plausible_branches` per colour (the same arithmetic as the array form)."""
     out = np.empty(bd.shape[0], dtype=np.int64)
@@ -1946,7 +1948,7 @@ def _gather_branch(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid):
     """
     u_n = est_t.shape[0]
     first = np.empty((u_n, 5))
-    for u in numba.prange(u_n):
+    for u in range(u_n):  # serial: see _SERIAL_MS
         first[u, 0] = est_t[u, 0]
         first[u, 1] = min(max(t[lo[u, 0]] - dt - half_bin, 0.0), 1.0)
         first[u, 2] = min(max(t[hi[u, 0]] + dt + half_bin, 0.0), 1.0)
