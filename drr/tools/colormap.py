@@ -805,23 +805,20 @@ def _sigma_padded(v, t_lo, t_hi, k_half, valid, radius, n_iter):
     h, w = v.shape
     r = int(radius)
     cur = np.empty((h + 2 * r, w + 2 * r))
-    lo = np.empty_like(v)
-    hi = np.empty_like(v)
-    _sigma_init(v, t_lo, t_hi, float(k_half), valid, cur, lo, hi, r)
+    _sigma_init(v, valid, cur, r)
     out = cur.copy()
     for _ in range(n_iter):
         if r == 1:
-            _sigma_pass1(cur, out, lo, hi, t_lo, t_hi, valid)
+            _sigma_pass1(cur, out, v, float(k_half), t_lo, t_hi, valid)
         else:
-            _sigma_pass(cur, out, lo, hi, t_lo, t_hi, valid, r)
+            _sigma_pass(cur, out, v, float(k_half), t_lo, t_hi, valid, r)
         cur, out = out, cur
     return cur
 
 
 @numba.njit(cache=True)  # serial: see _SERIAL_MS
-def _sigma_init(v, t_lo, t_hi, k_half, valid, cur, lo, hi, r):
-    """Padded copy of ``v`` (NaN at the padding and invalid pixels) and the acceptance
-    band ``v ∓ k_half (t_hi - t_lo)`` (as numpy evaluates it)."""
+def _sigma_init(v, valid, cur, r):
+    """Padded copy of ``v`` (NaN at the padding and invalid pixels)."""
     h, w = v.shape
     for y in numba.prange(h + 2 * r):
         if y < r or y >= h + r:
@@ -834,15 +831,16 @@ def _sigma_init(v, t_lo, t_hi, k_half, valid, cur, lo, hi, r):
             cur[y, w + r + x] = np.nan
         for x in range(w):
             cur[y, x + r] = v[yy, x] if valid[yy, x] else np.nan
-            half = k_half * (t_hi[yy, x] - t_lo[yy, x])
-            lo[yy, x] = v[yy, x] - half
-            hi[yy, x] = v[yy, x] + half
 
 
 @numba.njit(cache=True)  # serial: see _SERIAL_MS
-def _sigma_pass1(src, dst, lo, hi, clip_lo, clip_hi, valid):
-    """One sigma-filter pass, 3 x 3 window, on NaN-padded ``src`` into ``dst``."""
-    h, w = lo.shape
+def _sigma_pass1(src, dst, v, k_half, clip_lo, clip_hi, valid):
+    """One sigma-filter pass, 3 x 3 window, on NaN-padded ``src`` into ``dst``.
+
+    The acceptance band of pixel (y, x) is ``v ∓ k_half (clip_hi - clip_lo)``
+    there (``v``: the unfiltered values), computed as numpy would.
+    """
+    h, w = v.shape
     for y in numba.prange(h):
         r0 = src[y]
         r1 = src[y + 1]
@@ -850,8 +848,9 @@ def _sigma_pass1(src, dst, lo, hi, clip_lo, clip_hi, valid):
         for x in range(w):
             if not valid[y, x]:
                 continue
-            a = lo[y, x]
-            b = hi[y, x]
+            half = k_half * (clip_hi[y, x] - clip_lo[y, x])
+            a = v[y, x] - half
+            b = v[y, x] + half
             s = 0.0
             c = 0
             for row in (r0, r1, r2):
@@ -865,15 +864,17 @@ def _sigma_pass1(src, dst, lo, hi, clip_lo, clip_hi, valid):
 
 
 @numba.njit(cache=True, parallel=True)
-def _sigma_pass(src, dst, lo, hi, clip_lo, clip_hi, valid, r):
-    """One sigma-filter pass, window ``2 r + 1``, on NaN-padded ``src`` into ``dst``."""
-    h, w = lo.shape
+def _sigma_pass(src, dst, v, k_half, clip_lo, clip_hi, valid, r):
+    """One sigma-filter pass, window ``2 r + 1``, on NaN-padded ``src`` into ``dst``
+    (acceptance band as in :func:`_sigma_pass1`)."""
+    h, w = v.shape
     for y in numba.prange(h):
         for x in range(w):
             if not valid[y, x]:
                 continue
-            a = lo[y, x]
-            b = hi[y, x]
+            half = k_half * (clip_hi[y, x] - clip_lo[y, x])
+            a = v[y, x] - half
+            b = v[y, x] + half
             s = 0.0
             c = 0
             for yy in range(y, y + 2 * r + 1):
@@ -1728,6 +1729,9 @@ def invert_colormap(
     # the true colour is |noise| from the pixel: within d + 3σ along the curve of
     # the nearest branch, and within ~4σ (3-D) of any other branch it may lie on
     radius = np.maximum(d + 3.0 * sigma_u, _R3D * sigma_u) + 1e-6
+    # per-colour arrays are dropped after their last use below: less memory is held
+    # at the per-pixel steps, which then reuse it instead of faulting in fresh pages
+    del keys, sigma_u
 
     u = len(cols)
     est = np.zeros((u, _MAX_BRANCHES))
@@ -1738,6 +1742,7 @@ def invert_colormap(
     _branch_scan(lab, radius, k_near, curve.lab, curve.group_center, curve.group_radius, _GROUP,
                  curve.block_center, curve.block_radius, _BLOCK,
                  _MAX_BRANCHES, est, lo, hi, bd, nbr)
+    del radius
     nstored = np.minimum(nbr, _MAX_BRANCHES)
     if is_jpeg:
         # JPEG keeps luma far better than chroma: the pixelwise value is the
@@ -1752,6 +1757,7 @@ def invert_colormap(
             var_raw = np.maximum(var_raw, _jpeg_value_variance(pw, cw, curve.t, est[:, 0], k_near, d, counts))
     else:
         _refine_in_rgb(cols, curve.rgb, lo, hi, nstored, est)
+    del cols, k_near, counts
 
     dt = curve.t[1] - curve.t[0]
     est_t = np.add(curve.t[0], np.multiply(dt, est, out=est), out=est)  # samples evenly spaced in t
@@ -1764,6 +1770,7 @@ def invert_colormap(
         regions = _figure_regions(valid, inv_px, lab, noise)
         if regions is not None:
             valid = regions
+    del lab, on_curve
     if len(shape) == 2 and smoothing > 0:
         valid = _drop_specks(valid)
         nst_u = _plausible_branches(bd, nstored, var_lab)
@@ -1775,6 +1782,7 @@ def invert_colormap(
         choice = np.zeros(shape, dtype=np.int8)
     t_val, t_lo, t_hi, distance, n_branches = _gather_branch(inv_px, choice, est_t, lo, hi, curve.t, dt,
                                                              curve.half_bin, d, nbr, valid)
+    del choice, est_t, est, lo, hi, bd, nbr, nstored, var_lab
     if is_jpeg and len(shape) == 2:
         # 4:2:0 chroma is shared by 2 x 2 pixels and ringing spreads errors: near
         # edges the colour can match the curve far from the truth, which then
@@ -1792,6 +1800,7 @@ def invert_colormap(
         kappa = min(max(noise - _NOISE_FLOOR, 0.3), 1.0)
         t_smooth = _sigma_padded(t_val, t_lo, t_hi, kappa * 0.5, valid, smoothing, 3)
         t_val = _keep_texture(t_val, t_smooth, var_raw, inv_px, valid, 2 * smoothing, pad=smoothing)
+        del t_smooth
 
     values, low, high = _to_values(t_val, out_lo, out_hi, valid, float(vmin), float(vmax) - float(vmin))
     return ColormapInversion(
