@@ -925,10 +925,10 @@ def _pack_colors_keyed(f):
 @numba.njit(cache=True)
 def _keys_bytes(flat):
     """24-bit keys ``(R << 16) | (G << 8) | B`` of uint8 colours (N, 3), the same as
-    :func:`_keys_8bit` gives for ``flat / 255``."""
-    key = np.empty(flat.shape[0], dtype=np.int64)
+    :func:`_keys_8bit` gives for ``flat / 255`` (as int32)."""
+    key = np.empty(flat.shape[0], dtype=np.int32)
     for i in range(flat.shape[0]):
-        key[i] = (np.int64(flat[i, 0]) << 16) | (np.int64(flat[i, 1]) << 8) | np.int64(flat[i, 2])
+        key[i] = (np.int32(flat[i, 0]) << 16) | (np.int32(flat[i, 1]) << 8) | np.int32(flat[i, 2])
     return key
 
 
