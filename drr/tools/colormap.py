@@ -104,6 +104,9 @@ _JPEG_EDGE = 1.0
 _JPEG_EDGE_D = 2.0
 _ALONG_CAP = 3.0  # noise along the curve: at most this many times the off-curve estimate
 _PARALLEL_MIN = 1 << 16  # fewer items than this: serial kernels (thread start-up costs more)
+# Allocation note: large per-pixel outputs are allocated by numpy, not inside numba kernels:
+# numpy advises huge pages for them (a 1000^2 float64 array: a few 2 MB page faults instead of
+# 2048 of 4 KB at ~2.7 us each on this VM; 32 MB measured 13 -> 4 ms)
 _SERIAL_MS = 3  # kernels that take at most this long serially at 1000^2 run serially: on a shared
 # machine a parallel region can wait a scheduler tick (4-8 ms measured) for a descheduled thread
 _R3D = 4.0
@@ -1366,11 +1369,13 @@ def _keep_texture(raw, smooth, var_raw, inv, valid, radius, excess=_TEXTURE_EXCE
     :func:`_sigma_padded`); it is read at valid pixels only, invalid pixels
     come back as ``raw``.
     """
-    return _keep_texture_kernel(raw, smooth, var_raw, inv, valid, int(radius), float(excess), int(pad))
+    out = np.empty_like(raw)  # by numpy (allocation note at the top)
+    _keep_texture_kernel(raw, smooth, var_raw, inv, valid, int(radius), float(excess), int(pad), out)
+    return out
 
 
 @numba.njit(cache=True, parallel=True)
-def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, pad):
+def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, pad, out):
     """:func:`_keep_texture`: box sums of (valid, r², var) by rows, then by columns.
 
     Threads take bands of 32 rows; each band keeps the row sums of its rows
@@ -1379,7 +1384,6 @@ def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, pad):
     """
     h, w = raw.shape
     band = 32
-    out = np.empty_like(raw)
     for bi in numba.prange((h + band - 1) // band):
         y0 = bi * band
         y1 = min(h, y0 + band)
@@ -1423,7 +1427,6 @@ def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, pad):
                     g = min(max(1.0 - excess * (v / n) / (e / n), 0.0), 1.0)
                 sm = smooth[y + pad, x + pad]
                 out[y, x] = sm + g * (raw[y, x] - sm)
-    return out
 
 
 def _plausible_branches(bd, nstored, var_lab):
@@ -1465,7 +1468,13 @@ def _resolve_branches(est_t, inv, nstored, valid, cyclic):
     windows of ``scipy.ndimage.uniform_filter(mode="constant")``).
     """
     choice = np.zeros(inv.shape, dtype=np.int8)  # at most _MAX_BRANCHES
-    _resolve_kernel(est_t, inv, nstored, valid, bool(cyclic), choice)
+    h, w = inv.shape
+    cyclic = bool(cyclic)
+    big = (h, w) if cyclic else (1, 1)  # the sine terms: cyclic maps only
+    # work arrays by numpy (allocation note at the top)
+    work = (np.zeros((h, w), dtype=np.bool_), np.empty((h, w)), np.empty(big), np.zeros((h + 1, w + 1)),
+            np.zeros((h + 1, w + 1)), np.zeros((big[0] + 1, big[1] + 1)), np.zeros((est_t.shape[0], 3)))
+    _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, *work)
     return choice
 
 
@@ -1482,19 +1491,22 @@ def _window_sum(sat, y, x, r):
 
 
 @numba.njit(cache=True)
-def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
-    """:func:`_resolve_branches` in one compiled pass per window size."""
+def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, settled, va, vb, sat_n, sat_a, sat_b, per_u):
+    """:func:`_resolve_branches` in one compiled pass per window size.
+
+    Work arrays (given zeroed where so allocated): ``settled`` (H, W) bool;
+    ``va``, ``vb`` (H, W) summands; ``sat_n``, ``sat_a``, ``sat_b`` (H+1, W+1)
+    summed-area tables (``vb``, ``sat_b`` unused, any shape, when not cyclic);
+    ``per_u`` (U, 3) zeros.
+    """
     h, w = inv.shape
     nb = est_t.shape[1]
     two_pi = 2.0 * np.pi
     # per pixel: settled (valid, one branch), or the first of the ambiguous pixels
     # (valid, several branches) still to settle; the summands of a settled pixel
     # (its value, or the cosine and sine of its angle on a cyclic map) are
-    # computed once: per colour for the first branch, per pixel on another one
-    settled = np.zeros((h, w), dtype=np.bool_)
-    va = np.empty((h, w))
-    vb = np.empty((h, w) if cyclic else (1, 1))  # the sine: cyclic maps only
-    per_u = np.zeros((est_t.shape[0], 3))  # (a, b, branches) per colour: one cache line per pixel
+    # computed once: per colour for the first branch, per pixel on another one;
+    # per_u holds (a, b, branches) per colour: one cache line per pixel
     for u in range(est_t.shape[0]):
         if cyclic:
             per_u[u, 0] = math.cos(two_pi * est_t[u, 0])
@@ -1525,9 +1537,6 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice):
                 todo_y[i] = y
                 todo_x[i] = x
                 i += 1
-    sat_n = np.zeros((h + 1, w + 1))
-    sat_a = np.zeros((h + 1, w + 1))
-    sat_b = np.zeros((h + 1, w + 1) if cyclic else (1, 1))
     pick = np.empty(n_todo, dtype=np.int64)
     for size in (5, 17, 65, 257):
         if n_todo == 0:
@@ -1943,8 +1952,16 @@ def _refine_in_rgb(p, crgb, lo, hi, nstored, est):
             est[u, j] = best
 
 
-@numba.njit(cache=True, parallel=True)
 def _gather_branch(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid):
+    """:func:`_gather_kernel` into fresh arrays allocated by numpy (allocation note at the top)."""
+    out = (np.empty(inv.shape), np.empty(inv.shape), np.empty(inv.shape), np.empty(inv.shape),
+           np.empty(inv.shape, dtype=np.int32))
+    _gather_kernel(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid, *out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _gather_kernel(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid, t_val, t_lo, t_hi, dist, n_br):
     """Per pixel, the chosen branch's value and interval ends (curve parameter), widened.
 
     ``t_val = est_t[inv, choice]``; ``t_lo = clip(t[lo[inv, choice]] - dt - half_bin, 0, 1)``
@@ -1963,11 +1980,6 @@ def _gather_branch(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid):
         first[u, 2] = min(max(t[hi[u, 0]] + dt + half_bin, 0.0), 1.0)
         first[u, 3] = d[u]
         first[u, 4] = nbr[u]
-    t_val = np.empty(inv.shape)
-    t_lo = np.empty(inv.shape)
-    t_hi = np.empty(inv.shape)
-    dist = np.empty(inv.shape)
-    n_br = np.empty(inv.shape, dtype=np.int32)
     h = inv.shape[0]
     w = inv.shape[1] if inv.ndim == 2 else 1
     fi, fc, fok = inv.reshape(-1), choice.reshape(-1), valid.reshape(-1)
@@ -1987,11 +1999,17 @@ def _gather_branch(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid):
                 fv[i] = est_t[u, j]
                 fl[i] = min(max(t[lo[u, j]] - dt - half_bin, 0.0), 1.0)
                 fh[i] = min(max(t[hi[u, j]] + dt + half_bin, 0.0), 1.0)
-    return t_val, t_lo, t_hi, dist, n_br
+
+
+def _widen_by_neighbours(t_val, t_lo, t_hi, valid, radius, edge, off, inv):
+    """:func:`_widen_kernel` on copies of ``t_lo``, ``t_hi`` made by numpy (allocation note at the top)."""
+    out = (t_lo.copy(), t_hi.copy(), t_lo.copy(), t_hi.copy())
+    _widen_kernel(t_val, valid, radius, edge, off, inv, *out)
+    return out
 
 
 @numba.njit(cache=True, parallel=True)
-def _widen_by_neighbours(t_val, t_lo, t_hi, valid, radius, edge, off, inv):
+def _widen_kernel(t_val, valid, radius, edge, off, inv, lo, hi, lo_e, hi_e):
     """Interval ends widened to take in the values of the valid neighbours (window 2 radius + 1).
 
     Returns ``(lo, hi)``, so widened, and ``(lo_e, hi_e)``, widened further
@@ -2001,10 +2019,6 @@ def _widen_by_neighbours(t_val, t_lo, t_hi, valid, radius, edge, off, inv):
     (JPEG ringing), unchanged on smooth stretches.
     """
     h, w = t_val.shape
-    lo = t_lo.copy()
-    hi = t_hi.copy()
-    lo_e = t_lo.copy()
-    hi_e = t_hi.copy()
     for y in numba.prange(h):
         for x in range(w):
             if not valid[y, x]:
@@ -2024,7 +2038,6 @@ def _widen_by_neighbours(t_val, t_lo, t_hi, valid, radius, edge, off, inv):
             spread = edge * off[inv[y, x]] * (nmax - nmin)
             lo_e[y, x] = min(lo[y, x], max(nmin - spread, 0.0))
             hi_e[y, x] = max(hi[y, x], min(nmax + spread, 1.0))
-    return lo, hi, lo_e, hi_e
 
 
 @numba.njit(cache=True)
