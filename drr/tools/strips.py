@@ -55,7 +55,10 @@ than across the boundary itself), which finds cuts that do not stand out in a te
 The quality also charges each moved cut whose median column jump does not stand out
 (:func:`_quality`, ``jump``): a true cut joins unrelated columns in every row, a natural
 edge (a text line) only in some.  Boundary scores are judged against their neighbourhood
-(:func:`_baseline`), parity-free in a 2-pixel periodic texture.
+(:func:`_baseline`), parity-free in a 2-pixel periodic texture.  At the end the cuts
+with a weak column jump are revisited, dropped or moved by a pixel onto a stronger jump
+(:func:`_refine_weak`).  In an image upsampled by repeating columns, a column without its
+twin proves a cut beside it (:func:`_twin_cuts`).
 
 *Speed.*  The seam statistic is summed by Numba kernels (:func:`_rho_pair_sums`,
 :func:`_boundary_terms`; the log of running products, not one log per row); the gradient
