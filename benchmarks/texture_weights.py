@@ -48,7 +48,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--det", type=int, default=256, help="detector size, pixels (default 256)")
     ap.add_argument("--poses", type=int, default=8, help="poses on a circle (default 8)")
+    ap.add_argument("--gpu", action="store_true",
+                    help="also the texture unit itself (drr_trilinear_tex on a CUDA device) vs exact weights")
     args = ap.parse_args(argv)
+    if args.gpu:
+        from drr.backends.cuda import CUDABackend
     lib = build_host_library("float", tempfile.mkdtemp(prefix="drr_host_"))
     rng = np.random.default_rng(0)
     volumes = {
@@ -56,20 +60,25 @@ def main(argv=None) -> int:
         "random 96^3": drr.Volume(rng.uniform(0, 0.04, (96, 96, 96)).astype(np.float32)),
     }
     print(f"detector {args.det}^2, {args.poses} poses on a circle; pixels with line integral > 5 % of max")
-    print("| volume | step (voxel) | texture vs exact: median rel | 95th pct | max rel | max abs | "
-          "exact trilinear vs Siddon: median rel |")
-    print("|---|---|---|---|---|---|---|")
+    print("| volume | step (voxel) | texture weights | texture vs exact: median rel | 95th pct | max rel | "
+          "max abs | exact trilinear vs Siddon: median rel |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, vol in volumes.items():
         geo = circle_geometry(vol, args.poses, args.det)
         siddon = CPUBackend(vol).render(geo)
         for step in (0.5, 0.25):
             step_mm = step * float(np.min(vol.spacing))
             exact = host_render_trilinear(lib, vol, geo, step_mm=step_mm)
-            tex = host_render_trilinear(lib, vol, geo, step_mm=step_mm, weight_bits=TEXTURE_WEIGHT_BITS)
+            textures = {"emulated": host_render_trilinear(lib, vol, geo, step_mm=step_mm,
+                                                          weight_bits=TEXTURE_WEIGHT_BITS)}
+            if args.gpu:
+                textures["hardware"] = CUDABackend(vol).render(geo, method="trilinear", step=step)
             keep = exact > 0.05 * exact.max()
-            med, p95, mx, mabs = stats(tex, exact, keep)
             sid_med = stats(exact, siddon, keep)[0]
-            print(f"| {name} | {step} | {med:.2e} | {p95:.2e} | {mx:.2e} | {mabs:.2e} | {sid_med:.2e} |")
+            for kind, tex in textures.items():
+                med, p95, mx, mabs = stats(tex, exact, keep)
+                print(f"| {name} | {step} | {kind} | {med:.2e} | {p95:.2e} | {mx:.2e} | {mabs:.2e} | "
+                      f"{sid_med:.2e} |")
     return 0
 
 
