@@ -2,10 +2,13 @@
 # benchmarks/gpu_session.sh — everything a session lent a GPU should run, in one call.
 #
 # On the device machine (repository root; CuPy, NumPy, Numba, SciPy, pytest and
-# hypothesis are in its image, see the device tool's KINDS.md):
+# hypothesis are in its image, see the device tool's KINDS.md; SimpleITK and
+# pydicom are not: carry them as wheels in .whl/ for the example CT, as the
+# device README says, and install them with pip --target /tmp/site first):
 #
-#     bash benchmarks/gpu_session.sh tests     # first call  (~5 min at most)
-#     bash benchmarks/gpu_session.sh bench     # second call (~9 min at most)
+#     bash benchmarks/gpu_session.sh tests     # first call  (~1 min on an H100)
+#     bash benchmarks/gpu_session.sh bench     # second call (~9 min at most; ~1 min
+#                                              # with --max-seconds 1.5, see RESULTS.md)
 #
 # Logs go to $OUT (the device tool's), else ./gpu-out.  Both modes record the
 # card and software versions.  "tests": ptxas resource reports of both kernels

@@ -1,14 +1,14 @@
-"""What the GPU texture unit's 8-bit interpolation weights cost, measured on the CPU.
+"""What the GPU texture unit's 8-bit interpolation weights cost: emulated on the CPU, or measured.
 
 ``method="trilinear"`` on the CUDA backend samples the volume with the texture
-unit's hardware filter, which rounds each fractional weight to a multiple of
-1/256 (CUDA C++ Programming Guide, linear filtering: 9-bit fixed point, 8
-fractional bits).  The kernels' host build (:mod:`drr.backends.host_build`)
-runs the very per-ray code of ``drr/kernels/trilinear_ray.h`` with either exact
-weights (``drr_trilinear_f32``, = the CPU backend) or weights rounded as the
-texture unit rounds them (``drr_trilinear_tex``, emulated), so the difference
-can be measured without a GPU.  (A GPU run checks the emulation itself:
-``tests/test_gpu.py::test_cuda_trilinear_equals_the_host_build_and_the_cpu``.)
+unit's hardware filter, whose weights are multiples of 1/256: each axis's
+fraction is rounded to the nearest 1/256, then the eight corner weights are
+rounded again (read off the card by ``benchmarks/texture_probe.py``; see
+``docs/method.md``).  The kernels' host build (:mod:`drr.backends.host_build`)
+runs the very per-ray code of ``drr/kernels/trilinear_ray.h`` with exact
+weights (``drr_trilinear_f32``, = the CPU backend) or with the per-axis
+rounding (the first of the two), so part of the cost can be measured without
+a GPU; ``--gpu`` adds the texture unit itself.
 
 Prints, per volume and step: the relative difference texture - exact over the
 pixels whose line integral is above 5 % of the image's maximum (median, 95th
@@ -17,7 +17,7 @@ exact-trilinear - Siddon (interpolation's own effect).
 
 Usage::
 
-    python benchmarks/texture_weights.py [--det 256] [--poses 8]
+    python benchmarks/texture_weights.py [--det 256] [--poses 8] [--gpu]
 """
 
 from __future__ import annotations

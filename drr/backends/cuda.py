@@ -38,8 +38,8 @@ STORAGES = ("float32", "float16")
 #: for operation, the arithmetic of the host build that the tests check.
 COMPILE_OPTIONS = ("--fmad=false",)
 
-#: Trilinear sampling: the texture unit's hardware filter (fast; weights in 1.8
-#: fixed point), or software filtering from the voxel array (exact weights, the
+#: Trilinear sampling: the texture unit's hardware filter (fast; weights in fixed
+#: point, multiples of 1/256), or software filtering from the voxel array (exact weights, the
 #: CPU backend's arithmetic).  See ``drr/kernels/trilinear_ray.h``.
 FILTERINGS = ("texture", "software")
 
@@ -132,7 +132,7 @@ class CUDABackend:
         texture uses the same type.
     filtering : {"texture", "software"}, keyword-only
         How ``method="trilinear"`` samples the volume (see :data:`FILTERINGS`):
-        the texture unit (default; its weights are rounded to 1/256, see
+        the texture unit (default; its weights are multiples of 1/256, see
         ``docs/method.md`` for what that costs), or software filtering with
         exact weights (the CPU backend's result, more slowly).
     memory_fraction : float, keyword-only

@@ -10,9 +10,10 @@ compiler into a shared library, loaded with :mod:`ctypes`:
 
 :func:`host_render` and :func:`host_render_trilinear` are the kernels' grid
 loops over poses and pixels; ``weight_bits=8`` makes the trilinear sampler
-round its weights as the texture unit does, so the host build stands in for
-``drr_trilinear_tex`` (and measures what the rounding costs) on a machine
-without a GPU.  Not used by the renderer itself.
+round its per-axis weights as the texture unit does, so the host build stands
+in for ``drr_trilinear_tex`` on a machine without a GPU (the unit also rounds
+the eight corner weights, which this does not reproduce: its error is about
+twice the emulated one, see ``docs/method.md``).  Not used by the renderer itself.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ __all__ = ["SOURCES", "find_c_compiler", "build_host_library", "host_render", "h
 
 #: Files the host library is built from (all in ``drr/kernels``).
 SOURCES = ("host_api.c", "ray_common.h", "siddon_ray.h", "trilinear_ray.h", "host_shim.h")
-#: Fractional bits of the texture unit's interpolation weights (1.8 fixed point).
+#: Fractional bits of the texture unit's interpolation weights (multiples of 1/256).
 TEXTURE_WEIGHT_BITS = 8
 
 
@@ -133,7 +134,7 @@ def host_render_trilinear(lib, volume: Volume, geometry: Geometry, *, step_mm: f
     """Trilinear renderer, ``(N, rows, cols)`` float32, by ``trilinear.cu``'s per-ray code on the CPU.
 
     ``weight_bits=0``: exact weights (``drr_trilinear_f32`` / ``_f16``);
-    :data:`TEXTURE_WEIGHT_BITS`: the texture unit's rounding (``drr_trilinear_tex``).
+    :data:`TEXTURE_WEIGHT_BITS`: the texture unit's per-axis rounding (``drr_trilinear_tex``, approximately).
     """
     nk, nj, ni = volume.data.shape
     vox = voxels(volume.data, half)

@@ -17,14 +17,17 @@
  *     CUDA's unnormalised texture coordinates put texel i's centre at i + 1/2,
  *     which is exactly drr's grid coordinate of voxel i's centre, and the
  *     border address mode reads zero outside: tex3D(x, y, z) *is* the field
- *     above, except that the unit keeps each fractional weight in 9-bit fixed
- *     point with 8 fractional bits (CUDA C++ Programming Guide, "Texture
- *     fetching: linear filtering"): the weight is rounded to a multiple of
- *     1/256, an error <= 1/512 per axis.
+ *     above, except that the unit works with weights in fixed point (CUDA C++
+ *     Programming Guide, "Texture fetching: linear filtering"): each axis's
+ *     fraction is rounded to the nearest 1/256 (ties up), and the 8 corner
+ *     weights are rounded again to multiples of 1/256 that sum to 1, each
+ *     within 1/256 of the exact product (read off an H100 and an H200,
+ *     benchmarks/texture_probe.py; docs/method.md).
  *   - software filtering from the voxel array (hardware == 0): exact weights
- *     (weight_bits = 0, what the CPU backend does), or weights rounded to
- *     weight_bits fractional bits (8: the texture unit, emulated, so the host
- *     build can stand in for the hardware and measure its error).
+ *     (weight_bits = 0, what the CPU backend does), or per-axis weights rounded
+ *     to weight_bits fractional bits (8: the texture unit's first rounding,
+ *     emulated, so the host build can stand in for the hardware and estimate
+ *     its error; the unit's corner rounding about doubles it).
  *
  * Precision: the set-up (clipping, m, h, the entry point) is float64, as on the
  * CPU; the sample positions are entry + q * (h d) in DRR_REAL (texture
@@ -60,7 +63,7 @@ DRR_HD drr_real drr_texel(const drr_sampler* s, int i, int j, int k)
 }
 
 /* A fractional weight in [0, 1), kept exact or rounded to weight_bits fractional bits
- * (to nearest, as the texture unit does: 0.1 -> 26/256). */
+ * (to nearest, ties up, as the texture unit rounds each axis's fraction: 0.1 -> 26/256). */
 DRR_HD drr_real drr_weight(drr_real w, int weight_bits)
 {
     drr_real scale;
