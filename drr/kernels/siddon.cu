@@ -26,6 +26,10 @@
 
 #define DRR_TILE_X 16
 #define DRR_TILE_Y 8
+/* Blocks per SM that ptxas must leave room for: 8 x 128 threads caps the march at
+ * 64 registers (it would take 80, 6 blocks; a few bytes spill to L1 instead).
+ * H200, benchmarks/RESULTS.md "Tuning": 4-14 % faster on batched launches. */
+#define DRR_SIDDON_MIN_BLOCKS 8
 
 static __device__ __forceinline__ void drr_render_tile(const void* vol, int half, int count,
                                                        int ni, int nj, int nk,
@@ -40,7 +44,7 @@ static __device__ __forceinline__ void drr_render_tile(const void* vol, int half
         drr_pixel(vol, half, count, ni, nj, nk, poses + (long long)n * DRR_POSE_STRIDE, r, c);
 }
 
-extern "C" __global__ void __launch_bounds__(DRR_TILE_X * DRR_TILE_Y)
+extern "C" __global__ void __launch_bounds__(DRR_TILE_X * DRR_TILE_Y, DRR_SIDDON_MIN_BLOCKS)
 drr_siddon_f32(const float* __restrict__ vol, int ni, int nj, int nk,
                const double* __restrict__ poses, int n_poses, int rows, int cols,
                float* __restrict__ out)
@@ -48,7 +52,7 @@ drr_siddon_f32(const float* __restrict__ vol, int ni, int nj, int nk,
     drr_render_tile(vol, 0, 0, ni, nj, nk, poses, n_poses, rows, cols, out);
 }
 
-extern "C" __global__ void __launch_bounds__(DRR_TILE_X * DRR_TILE_Y)
+extern "C" __global__ void __launch_bounds__(DRR_TILE_X * DRR_TILE_Y, DRR_SIDDON_MIN_BLOCKS)
 drr_siddon_f16(const unsigned short* __restrict__ vol, int ni, int nj, int nk,
                const double* __restrict__ poses, int n_poses, int rows, int cols,
                float* __restrict__ out)
@@ -56,7 +60,7 @@ drr_siddon_f16(const unsigned short* __restrict__ vol, int ni, int nj, int nk,
     drr_render_tile(vol, 1, 0, ni, nj, nk, poses, n_poses, rows, cols, out);
 }
 
-extern "C" __global__ void __launch_bounds__(DRR_TILE_X * DRR_TILE_Y)
+extern "C" __global__ void __launch_bounds__(DRR_TILE_X * DRR_TILE_Y, DRR_SIDDON_MIN_BLOCKS)
 drr_siddon_count(const float* __restrict__ vol, int ni, int nj, int nk,
                  const double* __restrict__ poses, int n_poses, int rows, int cols,
                  float* __restrict__ out)

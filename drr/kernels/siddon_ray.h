@@ -118,8 +118,9 @@ DRR_HD drr_real drr_march(const void* vol, int half, int count, int ni, int nj, 
     int i = fi, si = 0, j = fj, sj = 0, k = fk, sk = 0;
     drr_real tx = DRR_NEVER, ty = DRR_NEVER, tz = DRR_NEVER;
     long long idx, dsi, dsj, dsk;
-    drr_real acc = (drr_real)0.0, comp = (drr_real)0.0, t = (drr_real)0.0, tn;
+    drr_real acc = (drr_real)0.0, comp = (drr_real)0.0, t = (drr_real)0.0, tn, a_frac, a_d;
     int axis, s, n_steps = ni + nj + nk + 1;   /* a ray crosses at most ni+nj+nk planes */
+    int a_step, a_n, a_i, a_base;
 
     if (X->moving) { i = X->start; si = X->step; tx = drr_crossing(i, X); }
     if (Y->moving) { j = Y->start; sj = Y->step; ty = drr_crossing(j, Y); }
@@ -147,22 +148,21 @@ DRR_HD drr_real drr_march(const void* vol, int half, int count, int ni, int nj, 
                 drr_kahan_add(&acc, &comp, drr_load_voxel(vol, idx, half) * (tn - t));
             t = tn;
         }
-        if (axis == 0) {
-            i += si;
-            if (i < 0 || i >= ni) break;
-            idx += dsi;
-            tx = drr_crossing(i, X);
-        } else if (axis == 1) {
-            j += sj;
-            if (j < 0 || j >= nj) break;
-            idx += dsj;
-            ty = drr_crossing(j, Y);
-        } else {
-            k += sk;
-            if (k < 0 || k >= nk) break;
-            idx += dsk;
-            tz = drr_crossing(k, Z);
-        }
+        /* Step across the plane on the chosen axis.  The three cases only pick
+         * operands (selects, no divergent code), so a warp computes one crossing
+         * per step whichever axes its threads step on. */
+        a_step = axis == 0 ? si : (axis == 1 ? sj : sk);
+        a_n = axis == 0 ? ni : (axis == 1 ? nj : nk);
+        a_i = (axis == 0 ? i : (axis == 1 ? j : k)) + a_step;
+        if (a_i < 0 || a_i >= a_n) break;
+        idx += axis == 0 ? dsi : (axis == 1 ? dsj : dsk);
+        a_base = axis == 0 ? X->base : (axis == 1 ? Y->base : Z->base);
+        a_frac = axis == 0 ? X->frac : (axis == 1 ? Y->frac : Z->frac);
+        a_d = axis == 0 ? X->d : (axis == 1 ? Y->d : Z->d);
+        tn = ((drr_real)(a_i + a_base) - a_frac) / a_d;     /* drr_crossing(a_i, axis) */
+        if (axis == 0)      { i = a_i; tx = tn; }
+        else if (axis == 1) { j = a_i; ty = tn; }
+        else                { k = a_i; tz = tn; }
     }
     return acc;
 }
