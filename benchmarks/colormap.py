@@ -152,7 +152,7 @@ def speed_table(maps, repeats=3):
     noise seed; without noise that is the same image), ``repeat`` (the same
     image again).
     """
-    import drr.tools.colormap as cmod
+    import drr.tools.colormap.nearest as cmod  # holds the nearest-colour tables (_cube_cache)
 
     dem = cbook.get_sample_data("jacksboro_fault_dem.npz")["elevation"].astype(float)
     big = _unit(ndimage.zoom(dem, (1000 / dem.shape[0], 1000 / dem.shape[1]), order=3))

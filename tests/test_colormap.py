@@ -11,13 +11,13 @@ from scipy import ndimage  # noqa: E402
 
 from drr.errors import InputError  # noqa: E402
 from drr.tools.colormap import (  # noqa: E402
-    _pack_colors,
     ColorbarLocation,
     find_colorbar,
     identify_colormap,
     invert_colormap,
     srgb_to_lab,
 )
+from drr.tools.colormap.colors import _pack_colors  # noqa: E402
 
 
 def smooth_field(seed, n=96):
@@ -159,7 +159,7 @@ def test_chroma_subsampled_image(name, max_rmse):
 def test_distance_is_the_nearest_curve_sample():
     from scipy.spatial import cKDTree
 
-    from drr.tools.colormap import _build_curve, _knots_from_cmap
+    from drr.tools.colormap.curve import _build_curve, _knots_from_cmap
 
     rng = np.random.default_rng(19)
     colors = rng.integers(0, 256, (2000, 3), dtype=np.uint8)
@@ -398,7 +398,7 @@ def test_uint8_input_read_as_bytes_gives_the_float_result():
         for name in ("values", "interval_low", "interval_high", "valid", "distance", "n_branches"):
             np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
         assert fast.noise == slow.noise
-    from drr.tools.colormap import _jpeg_blockiness
+    from drr.tools.colormap.jpeg import _jpeg_blockiness
 
     assert _jpeg_blockiness(img) == _jpeg_blockiness(img / 255.0)
 
@@ -445,7 +445,7 @@ def test_identify_separates_cyclic_maps_by_smoothness(noise):
 
 
 def test_jump_pairs_counts_wraps_not_seam_placement():
-    from drr.tools.colormap import _jump_pairs
+    from drr.tools.colormap.identify import _jump_pairs
 
     f = smooth_field(23)
     assert _jump_pairs(f, cyclic=True) == 0 and _jump_pairs(f, cyclic=False) == 0
@@ -595,7 +595,8 @@ def test_pixelwise_value_is_the_srgb_projection():
 def test_cube_table_gives_the_searched_nearest_samples(monkeypatch):
     # many distinct colours: the nearest samples come from the curve's table over the
     # 8-bit cube (filled as colours are met); every output equals the per-colour search
-    import drr.tools.colormap as cmod
+    import drr.tools.colormap.nearest as cmod  # the module whose _nearest reads _CUBE_MIN
+    from drr.tools.colormap.curve import _build_curve, _knots_from_cmap
 
     rng = np.random.default_rng(41)
     img = np.clip(render(smooth_field(41, 400), "twilight") + rng.normal(0, 12, (400, 400, 3)), 0, 255)
@@ -616,7 +617,7 @@ def test_cube_table_gives_the_searched_nearest_samples(monkeypatch):
         np.testing.assert_array_equal(res.n_branches, ref.n_branches)
         np.testing.assert_array_equal(res.valid, ref.valid)
     # a table entry is the nearest sample of that colour, also for colours far off the curve
-    curve = cmod._build_curve(*cmod._knots_from_cmap("twilight"), 4096)
+    curve = _build_curve(*_knots_from_cmap("twilight"), 4096)
     keys = np.flatnonzero(table != cmod._CUBE_EMPTY)[::997]
     cols = np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=1) / 255.0
     _, k_ref = cmod._nearest(curve, srgb_to_lab(cols))
@@ -633,7 +634,7 @@ def _jpeg(img, quality=75):
 
 
 def test_jpeg_detected_by_block_grid():
-    from drr.tools.colormap import _jpeg_blockiness
+    from drr.tools.colormap.jpeg import _jpeg_blockiness
 
     rng = np.random.default_rng(43)
     field = ndimage.zoom(rng.random((40, 40)), 5, order=3)[:197, :203]  # texture at a few px, odd size
@@ -721,7 +722,7 @@ def _sigma_reference(v, t_lo, t_hi, k_half, valid, radius, n_iter):
 
 @pytest.mark.parametrize("radius", [1, 2])
 def test_sigma_filter_matches_its_definition_at_borders_and_invalid_pixels(radius):
-    from drr.tools.colormap import _sigma_filter
+    from drr.tools.colormap.smoothing import _sigma_filter
 
     rng = np.random.default_rng(3)
     v = rng.random((23, 17))
@@ -736,7 +737,7 @@ def test_sigma_filter_matches_its_definition_at_borders_and_invalid_pixels(radiu
 
 
 def test_keep_texture_matches_box_filter_definition():
-    from drr.tools.colormap import _keep_texture
+    from drr.tools.colormap.smoothing import _keep_texture
 
     rng = np.random.default_rng(4)
     raw = rng.random((70, 45))  # more than one 32-row band, not a multiple of it
@@ -758,7 +759,7 @@ def test_keep_texture_matches_box_filter_definition():
 
 
 def test_jpeg_interval_reaches_beyond_neighbours_across_edges_off_the_curve(monkeypatch):
-    import drr.tools.colormap as cmod
+    import drr.tools.colormap.invert as cmod  # invert_colormap reads _JPEG_EDGE
 
     rng = np.random.default_rng(47)  # flat patches with sharp edges (ringing), plus texture
     field = 0.7 * ndimage.zoom(rng.random((12, 12)), 16, order=0) + 0.3 * ndimage.zoom(rng.random((48, 48)), 4, order=3)

@@ -1,0 +1,81 @@
+"""Nearest curve sample of each colour, memoised per curve in a table over the 8-bit sRGB cube."""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from .curve import _BLOCK, _GROUP
+from .search import _nearest_scan
+
+_CUBE_MIN = 1 << 16  # distinct colours from which the cube table is used
+_CUBE_EMPTY = 0xFFFF  # table entry of a colour not searched yet
+_CUBE_CACHE_SIZE = 4  # curves whose cube table is kept (32 MiB each)
+_cube_cache = {}
+
+
+def _nearest(curve, lab_pts, keys=None):
+    """Distance (ΔE) to and index of the nearest curve sample: (U,), (U,).
+
+    With the 24-bit ``keys`` of many colours (at least ``_CUBE_MIN``) the
+    index comes from the curve's table over the 8-bit cube
+    (:func:`_cube_table`), which is filled as colours are met: only colours
+    not seen before with this curve are searched, and the distance is
+    recomputed from the index.  The same numbers as searching every colour.
+    """
+    dist = np.empty(len(lab_pts))
+    index = np.empty(len(lab_pts), dtype=np.int64)
+    lab_pts = np.ascontiguousarray(lab_pts)
+    if keys is None or len(keys) < _CUBE_MIN or len(curve.lab) >= _CUBE_EMPTY:
+        _nearest_scan(lab_pts, curve.lab, curve.group_center, curve.group_radius, _GROUP,
+                      curve.block_center, curve.block_radius, _BLOCK, dist, index)
+        return dist, index
+    table = _cube_table(curve)
+    todo = _cube_lookup(keys, table, lab_pts, curve.lab, dist, index)
+    if todo.any():
+        miss = np.flatnonzero(todo)
+        dm = np.empty(len(miss))
+        km = np.empty(len(miss), dtype=np.int64)
+        _nearest_scan(lab_pts[miss], curve.lab, curve.group_center, curve.group_radius, _GROUP,
+                      curve.block_center, curve.block_radius, _BLOCK, dm, km)
+        dist[miss] = dm
+        index[miss] = km
+        table[keys[miss]] = km
+    return dist, index
+
+
+def _cube_table(curve):
+    """Nearest curve sample of each 8-bit sRGB colour met so far, uint16 (2**24,) by 24-bit key.
+
+    ``_CUBE_EMPTY`` where not searched yet.  Cached per curve (its sRGB
+    samples); the least recently used is dropped beyond ``_CUBE_CACHE_SIZE``.
+    """
+    import hashlib
+
+    key = hashlib.blake2b(np.ascontiguousarray(curve.rgb).tobytes(), digest_size=16).hexdigest()
+    table = _cube_cache.pop(key, None)
+    if table is None:
+        table = np.full(1 << 24, _CUBE_EMPTY, dtype=np.uint16)
+        while len(_cube_cache) >= _CUBE_CACHE_SIZE:
+            _cube_cache.pop(next(iter(_cube_cache)))
+    _cube_cache[key] = table
+    return table
+
+
+@numba.njit(cache=True)  # serial: see _SERIAL_MS
+def _cube_lookup(keys, table, p, lab, dist, index):
+    """Where ``table[keys[u]]`` is set: index and ΔE (as :func:`_nearest_scan`); returns the misses."""
+    todo = np.zeros(keys.shape[0], dtype=np.bool_)
+    for u in numba.prange(keys.shape[0]):
+        k = np.int64(table[keys[u]])
+        if k == _CUBE_EMPTY:
+            todo[u] = True
+            continue
+        dx = p[u, 0] - lab[k, 0]
+        dy = p[u, 1] - lab[k, 1]
+        dz = p[u, 2] - lab[k, 2]
+        dist[u] = math.sqrt(dx * dx + dy * dy + dz * dz)
+        index[u] = k
+    return todo

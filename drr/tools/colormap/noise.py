@@ -1,0 +1,228 @@
+"""Colour-noise estimates: off-curve distances (2-D Rayleigh), second differences along the curve,
+and the model that carries sRGB noise into CIELAB and along the curve."""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from .cielab import srgb_to_lab
+
+_RAYLEIGH_MEDIAN = math.sqrt(2.0 * math.log(2.0))  # median of |N(0, I_2)|
+_NOISE_SAMPLE = 1 << 16  # distinct colours used by the global noise estimates
+_NOISE_FLOOR = 0.2  # ΔE; 8-bit rounding of sRGB is about 0.1-0.2
+# 8-bit rounding as _estimate_rgb_noise sees it: uniform error of sd 1 / (255 sqrt 12)
+# per channel has a Rayleigh-median scale 1.175 times that (Monte Carlo)
+_RGB_ROUNDING = 1.175 / (255.0 * math.sqrt(12.0))
+_FACTORS_CACHE = {}  # curve (sRGB samples, t) -> (along, across, speed, rgb_speed), a few kept
+
+
+def _thin(*arrays):
+    """Every k-th element of each array, k chosen so that at most ``_NOISE_SAMPLE`` remain."""
+    step = max(1, -(-len(arrays[0]) // _NOISE_SAMPLE))
+    return tuple(a[::step] for a in arrays)
+
+
+def _estimate_noise(d, counts):
+    """Noise per Lab axis from the off-curve distances of near-curve colours (2-D Rayleigh).
+
+    Counts are clipped at their 90th percentile so that a large flat
+    background (one colour, many pixels) cannot dominate the median.  At most
+    ``_NOISE_SAMPLE`` colours are used (a regular stride).
+    """
+    d, counts = _thin(d, counts)
+    counts = np.minimum(counts, max(1.0, float(np.percentile(counts, 90))))
+    cap = 20.0
+    sigma = _NOISE_FLOOR
+    for _ in range(2):
+        sel = d < cap
+        if counts[sel].sum() == 0:
+            break
+        order = np.argsort(d[sel])
+        cum = np.cumsum(counts[sel][order])
+        med = d[sel][order][np.searchsorted(cum, 0.5 * cum[-1])]
+        sigma = max(med / _RAYLEIGH_MEDIAN, _NOISE_FLOOR)
+        cap = max(5.0, 5.0 * sigma)
+    return float(sigma)
+
+
+def _along_noise(s, valid, t, inv, period=None, n_bins=16):
+    """Noise along the curve (ΔE), per bin of the curve parameter, from second differences.
+
+    ``s``, ``valid``, ``t``: per distinct colour; ``inv``: (H, W) colour index
+    of each pixel (the kernel reads the pixels' values through it).
+
+    For a smooth field the arc-length position ``s`` of a pixel minus the mean
+    of its two neighbours (along rows and along columns) is noise with
+    variance ``1.5 σ²`` plus a curvature term; ``σ = 1.4826 MAD / sqrt(1.5)``
+    (median absolute value), computed per parameter bin (>= 200 samples,
+    else the global value; at most 3 times the global value).  On a cyclic
+    map differences are taken modulo the curve length ``period``.
+    """
+    # medians from about 4 * _NOISE_SAMPLE residuals (every row_step-th row): plenty for 16 bins
+    row_step = max(1, -(-2 * inv.size // (4 * _NOISE_SAMPLE)))
+    r, w = _second_differences(s, valid, t, inv, -1.0 if period is None else float(period), row_step)
+    if len(r) < 50:
+        return None
+    k = 1.4826 / math.sqrt(1.5)
+    glob = max(k * float(np.median(r)), _NOISE_FLOOR)
+    bins = np.minimum((w * n_bins).astype(np.int64), n_bins - 1)
+    sig = np.full(n_bins, glob)
+    # residuals grouped by bin once (a median does not depend on the order)
+    r_sorted = r[np.argsort(bins.astype(np.uint8), kind="stable")]  # n_bins <= 256: a radix sort
+    ends = np.cumsum(np.bincount(bins, minlength=n_bins))
+    for b in range(n_bins):
+        rb = r_sorted[(ends[b - 1] if b else 0):ends[b]]
+        if len(rb) >= 200:
+            sig[b] = min(max(k * float(np.median(rb)), _NOISE_FLOOR), 3.0 * glob)
+    return glob, sig
+
+
+@numba.njit(cache=True)
+def _second_differences(s_u, valid_u, t_u, inv, period, row_step):
+    """|s - mean of the two neighbours| along rows and columns, where all three are valid.
+
+    Pixel ``(y, x)`` has ``s = s_u[inv[y, x]]`` (likewise ``valid``, ``t``).
+    Centre pixels on every ``row_step``-th row.  Returns the absolute
+    residuals and the curve parameter ``t`` at the centre pixel;
+    ``period > 0``: differences taken modulo ``period``.
+    """
+    h, w = inv.shape
+    res = np.empty(2 * w * (h // row_step + 1))
+    where = np.empty(res.shape[0])
+    half = 0.5 * period
+    n = 0
+    for y in range(0, h, row_step):
+        for x in range(w):
+            if not valid_u[inv[y, x]]:
+                continue
+            c = s_u[inv[y, x]]
+            for axis in range(2):
+                if axis == 0:
+                    if y == 0 or y == h - 1 or not (valid_u[inv[y - 1, x]] and valid_u[inv[y + 1, x]]):
+                        continue
+                    a = s_u[inv[y - 1, x]]
+                    b = s_u[inv[y + 1, x]]
+                else:
+                    if x == 0 or x == w - 1 or not (valid_u[inv[y, x - 1]] and valid_u[inv[y, x + 1]]):
+                        continue
+                    a = s_u[inv[y, x - 1]]
+                    b = s_u[inv[y, x + 1]]
+                if period > 0.0:
+                    d1 = (a - c + half) % period - half
+                    d2 = (b - c + half) % period - half
+                    r = 0.5 * (d1 + d2)
+                else:
+                    r = c - 0.5 * (a + b)
+                res[n] = abs(r)
+                where[n] = t_u[inv[y, x]]
+                n += 1
+    return res[:n], where[:n]
+
+
+def _curve_factors(curve):
+    """:func:`_rgb_noise_factors` and ``|d rgb / dt|`` of a curve, cached (they depend on it alone)."""
+    import hashlib
+
+    key = hashlib.blake2b(np.ascontiguousarray(curve.rgb).tobytes() + curve.t.tobytes(), digest_size=16).hexdigest()
+    got = _FACTORS_CACHE.get(key)
+    if got is None:
+        along, across, speed = _rgb_noise_factors(curve)
+        rgb_speed = np.linalg.norm(np.gradient(curve.rgb, curve.t, axis=0), axis=1)
+        got = (along, across, speed, rgb_speed)
+        if len(_FACTORS_CACHE) >= 16:
+            _FACTORS_CACHE.pop(next(iter(_FACTORS_CACHE)))
+        _FACTORS_CACHE[key] = got
+    return got
+
+
+def _rgb_noise_factors(curve):
+    """How isotropic sRGB noise looks along and across the curve, per curve sample.
+
+    With ``J`` the Jacobian of sRGB -> CIELAB at the sample and ``τ`` the unit
+    tangent of the curve in CIELAB, sRGB noise of variance ``s²`` per channel
+    becomes Lab noise of covariance ``s² J Jᵀ``: variance ``s² |Jᵀτ|²`` along
+    the curve and ``s² (tr(J Jᵀ) - |Jᵀτ|²) / 2`` per axis across it.
+
+    Returns
+    -------
+    along, across : ndarray of float64, shape (M,)
+        The two variances per unit sRGB variance.
+    speed : ndarray of float64, shape (M,)
+        ``|d Lab / d t|`` (ΔE per unit of the curve parameter).
+    """
+    h = 1e-4
+    rgb = np.clip(curve.rgb, h, 1.0 - h)
+    jac = np.stack([(srgb_to_lab(rgb + h * e) - srgb_to_lab(rgb - h * e)) / (2 * h) for e in np.eye(3)], axis=2)
+    tangent = np.gradient(curve.lab, curve.t, axis=0)
+    speed = np.linalg.norm(tangent, axis=1)
+    tau = tangent / np.maximum(speed, 1e-12)[:, None]
+    along = (np.einsum("mi,mij->mj", tau, jac) ** 2).sum(axis=1)
+    across = 0.5 * np.maximum((jac**2).sum(axis=(1, 2)) - along, 1e-12)
+    return along, across, speed
+
+
+def _estimate_rgb_noise(d, across, counts):
+    """sRGB noise per channel from the off-curve distances ``d`` (ΔE) of the distinct colours.
+
+    Texture of the field cannot raise it: a textured field stays on the
+    curve.  ``d / sqrt(across)`` (``across``: Lab variance per axis across the
+    curve per unit sRGB variance, :func:`_rgb_noise_factors`, at each colour's
+    nearest sample) follows a 2-D Rayleigh law of scale ``s``: ``s`` is its
+    count-weighted median / 1.177 over colours near the curve (counts clipped
+    at their 90th percentile so that a flat background cannot dominate),
+    at least the 8-bit rounding ``1 / (255 sqrt 12)``.  At most
+    ``_NOISE_SAMPLE`` colours are used (a regular stride).
+    """
+    d, across, counts = _thin(d, across, counts)
+    z = d / np.sqrt(across)
+    w = np.minimum(counts, max(1.0, float(np.percentile(counts, 90))))
+    sel = d < max(5.0, 5.0 * float(np.median(d)))
+    if not sel.any():
+        return _RGB_ROUNDING
+    order = np.argsort(z[sel])
+    cum = np.cumsum(w[sel][order])
+    med = z[sel][order][np.searchsorted(cum, 0.5 * cum[-1])]
+    return max(float(med) / _RAYLEIGH_MEDIAN, _RGB_ROUNDING)
+
+
+def _noise_model(curve, d, k_near, counts, noise, sigma_perp):
+    """Colour-noise model per distinct colour.
+
+    Without a given ``noise`` the sRGB noise ``s`` comes from the off-curve
+    distances (:func:`_estimate_rgb_noise`) and is carried into Lab by the
+    Jacobian (:func:`_rgb_noise_factors`); a given ``noise`` (ΔE per Lab axis)
+    is used as is, in every direction.
+
+    Returns
+    -------
+    sigma_along : ndarray, shape (U,)
+        Noise along the curve (ΔE) that sets the ambiguity radius; at least
+        ``sigma_perp`` (the off-curve estimate, per Lab axis).
+    var_lab : ndarray, shape (U,)
+        Bound on the noise variance per Lab axis (``s² tr(J Jᵀ)``), for the
+        χ² plausibility of branches.
+    var_raw : ndarray, shape (U,)
+        Variance of the pixelwise value (curve-parameter units²) due to noise
+        that averaging removes: ``(s² - s_8bit²) / |d rgb / dt|²`` (the value
+        is the sRGB projection; least squares on a line); the 8-bit
+        rounding is left out (on a clean image it is a fixed offset per LUT
+        bin, which neighbours share).
+    noise : float
+        The per-axis noise reported (ΔE): given, or ``s sqrt(tr(J Jᵀ) / 3)``
+        at the median colour.
+    """
+    along, across, speed, rgb_speed = _curve_factors(curve)
+    along, across, speed = along[k_near], across[k_near], speed[k_near]
+    if noise is not None:
+        var = np.full(len(d), max(noise, 1e-9) ** 2)
+        return np.sqrt(var), var, var / np.maximum(speed, 1e-12) ** 2, noise
+    s_rgb = _estimate_rgb_noise(d, across, counts)
+    var_lab = s_rgb**2 * (along + 2.0 * across)  # >= the largest axis
+    # the pixelwise value is the sRGB projection (_refine_in_rgb): variance s² / |d rgb / dt|²
+    var_raw = (s_rgb**2 - _RGB_ROUNDING**2) / np.maximum(rgb_speed[k_near], 1e-12) ** 2
+    sigma_along = np.maximum(s_rgb * np.sqrt(along), sigma_perp)
+    noise = max(math.sqrt(float(np.median(var_lab)) / 3.0), _NOISE_FLOOR)
+    return sigma_along, var_lab, var_raw, noise

@@ -1,0 +1,346 @@
+"""Bounding-sphere search along the curve (Numba kernels): the nearest sample of a colour, the runs of
+samples within a radius of it (branches), and the sRGB projection inside a branch."""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, parallel=True)
+def _branch_scan(p, radius, k_near, lab, gc, gr, group, bc, br, block, max_br, est, lo, hi, bd, nbr):
+    """For each colour p[u]: runs of curve samples within radius[u]; keep the max_br closest.
+
+    Groups of ``group`` blocks (spheres gc, gr) and blocks of ``block``
+    samples (spheres bc, br) that do not reach the ball are skipped, and a
+    block wholly inside the ball only extends the current run: samples are
+    visited only in blocks that cross the sphere, then :func:`_run_best`
+    finds each run's closest sample.
+
+    est: fractional sample index of the best point of each run (projected onto
+    the adjacent segments, or the middle of a run of exactly tied samples).
+    """
+    m = lab.shape[0]
+    nblk = bc.shape[0]
+    for u in numba.prange(p.shape[0]):
+        px, py, pz = p[u, 0], p[u, 1], p[u, 2]
+        r = radius[u]
+        r2 = r * r
+        count = 0
+        stored = 0
+        last = -2
+        run_lo = -1
+        for g in range(gc.shape[0]):
+            dx = px - gc[g, 0]
+            dy = py - gc[g, 1]
+            dz = pz - gc[g, 2]
+            reach = r + gr[g] + 1e-9
+            dg2 = dx * dx + dy * dy + dz * dz
+            if dg2 > reach * reach:
+                continue
+            inner = r - gr[g] - 1e-9
+            if inner > 0.0 and dg2 < inner * inner:  # the whole group inside: one stretch of the run
+                k0 = g * group * block
+                if k0 != last + 1:
+                    if run_lo >= 0:
+                        stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
+                                                   max_br, est, lo, hi, bd, stored, count)
+                    run_lo = k0
+                last = min(k0 + group * block, m) - 1
+                continue
+            for b in range(g * group, min((g + 1) * group, nblk)):
+                dx = px - bc[b, 0]
+                dy = py - bc[b, 1]
+                dz = pz - bc[b, 2]
+                dc = math.sqrt(dx * dx + dy * dy + dz * dz)
+                if dc > r + br[b] + 1e-9:
+                    continue
+                k0 = b * block
+                k1 = min(k0 + block, m)
+                if dc + br[b] < r - 1e-9:  # wholly inside: one stretch of the run
+                    if k0 != last + 1:
+                        if run_lo >= 0:
+                            stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
+                                                       max_br, est, lo, hi, bd, stored, count)
+                        run_lo = k0
+                    last = k1 - 1
+                    continue
+                for k in range(k0, k1):
+                    dx = px - lab[k, 0]
+                    dy = py - lab[k, 1]
+                    dz = pz - lab[k, 2]
+                    if dx * dx + dy * dy + dz * dz > r2:
+                        continue
+                    if k != last + 1:
+                        if run_lo >= 0:
+                            stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
+                                                       max_br, est, lo, hi, bd, stored, count)
+                        run_lo = k
+                    last = k
+        if run_lo >= 0:
+            stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
+                                       max_br, est, lo, hi, bd, stored, count)
+        # sort stored branches by distance (insertion sort, max_br is tiny)
+        for i in range(1, stored):
+            j = i
+            while j > 0 and bd[u, j] < bd[u, j - 1]:
+                tmp = est[u, j]
+                est[u, j] = est[u, j - 1]
+                est[u, j - 1] = tmp
+                tmpi = lo[u, j]
+                lo[u, j] = lo[u, j - 1]
+                lo[u, j - 1] = tmpi
+                tmpi = hi[u, j]
+                hi[u, j] = hi[u, j - 1]
+                hi[u, j - 1] = tmpi
+                tmp = bd[u, j]
+                bd[u, j] = bd[u, j - 1]
+                bd[u, j - 1] = tmp
+                j -= 1
+        nbr[u] = count
+
+
+@numba.njit(cache=True, parallel=True)
+def _nearest_scan(p, lab, gc, gr, group, bc, br, block, dist, index):
+    """Nearest curve sample of each colour p[u] (branch and bound over the bounding spheres).
+
+    The group whose centre is nearest is searched first; then every group and
+    block whose sphere could hold a closer sample.  Ties go to the lowest index.
+    """
+    m = lab.shape[0]
+    nblk = bc.shape[0]
+    for u in numba.prange(p.shape[0]):
+        px, py, pz = p[u, 0], p[u, 1], p[u, 2]
+        g0 = 0
+        dmin = np.inf
+        for g in range(gc.shape[0]):
+            dx = px - gc[g, 0]
+            dy = py - gc[g, 1]
+            dz = pz - gc[g, 2]
+            dd = dx * dx + dy * dy + dz * dz
+            if dd < dmin:
+                dmin = dd
+                g0 = g
+        best = np.inf
+        kbest = 0
+        for step in range(gc.shape[0] + 1):
+            g = g0 if step == 0 else step - 1
+            if step > 0 and g == g0:
+                continue
+            dx = px - gc[g, 0]
+            dy = py - gc[g, 1]
+            dz = pz - gc[g, 2]
+            lb = math.sqrt(dx * dx + dy * dy + dz * dz) - gr[g]
+            if lb > 0.0 and lb * lb > best:
+                continue
+            for b in range(g * group, min((g + 1) * group, nblk)):
+                dx = px - bc[b, 0]
+                dy = py - bc[b, 1]
+                dz = pz - bc[b, 2]
+                lb = math.sqrt(dx * dx + dy * dy + dz * dz) - br[b]
+                if lb > 0.0 and lb * lb > best:
+                    continue
+                for k in range(b * block, min((b + 1) * block, m)):
+                    dx = px - lab[k, 0]
+                    dy = py - lab[k, 1]
+                    dz = pz - lab[k, 2]
+                    d2 = dx * dx + dy * dy + dz * dz
+                    if d2 < best or (d2 == best and k < kbest):
+                        best = d2
+                        kbest = k
+        dist[u] = math.sqrt(best)
+        index[u] = kbest
+
+
+@numba.njit(cache=True)
+def _close_run(u, run_lo, run_hi, kn, p, lab, bc, br, block, max_br, est, lo, hi, bd, stored, count):
+    """Find the closest samples of the run [run_lo, run_hi] and store the run.
+
+    ``kn``: the colour's nearest sample on the whole curve (lowest index among
+    exact ties).  In the run that holds it, it is the run's closest sample,
+    so only its exact ties that follow are looked for (as :func:`_run_best`).
+    """
+    if run_lo <= kn <= run_hi:
+        px, py, pz = p[u, 0], p[u, 1], p[u, 2]
+        dx = px - lab[kn, 0]
+        dy = py - lab[kn, 1]
+        dz = pz - lab[kn, 2]
+        best_lo = kn
+        best_d = dx * dx + dy * dy + dz * dz
+        best_hi = kn
+        while best_hi < run_hi:
+            k = best_hi + 1
+            dx = px - lab[k, 0]
+            dy = py - lab[k, 1]
+            dz = pz - lab[k, 2]
+            if dx * dx + dy * dy + dz * dz > best_d + 1e-12:
+                break
+            best_hi = k
+    else:
+        best_lo, best_hi, best_d = _run_best(p, u, lab, bc, br, block, run_lo, run_hi)
+    return _store(u, run_lo, run_hi, best_lo, best_hi, best_d, p, lab, max_br, est, lo, hi, bd, stored, count)
+
+
+@numba.njit(cache=True)
+def _run_best(p, u, lab, bc, br, block, run_lo, run_hi):
+    """Closest sample of p[u] in [run_lo, run_hi]: (first index, last of its tied neighbours, d²).
+
+    The block whose sphere comes nearest is searched first; then, in index
+    order, every block whose sphere could hold a sample as close.  Among
+    samples within 1e-12 of the minimum the lowest index wins, and exact ties
+    that follow it contiguously (a flat stretch of the map) extend it.
+    """
+    px, py, pz = p[u, 0], p[u, 1], p[u, 2]
+    b_lo = run_lo // block
+    b_hi = run_hi // block
+    b0 = b_lo
+    lb0 = np.inf
+    for b in range(b_lo, b_hi + 1):
+        dx = px - bc[b, 0]
+        dy = py - bc[b, 1]
+        dz = pz - bc[b, 2]
+        lb = math.sqrt(dx * dx + dy * dy + dz * dz) - br[b]
+        if lb < lb0:
+            lb0 = lb
+            b0 = b
+    best_lo = -1
+    best_d = np.inf
+    for step in range(b_hi - b_lo + 2):
+        b = b0 if step == 0 else b_lo + step - 1
+        if step > 0:
+            if b == b0:
+                continue
+            dx = px - bc[b, 0]
+            dy = py - bc[b, 1]
+            dz = pz - bc[b, 2]
+            lb = math.sqrt(dx * dx + dy * dy + dz * dz) - br[b] - 1e-9
+            if lb > 0.0 and lb * lb > best_d + 1e-9:
+                continue
+        for k in range(max(b * block, run_lo), min((b + 1) * block, run_hi + 1)):
+            dx = px - lab[k, 0]
+            dy = py - lab[k, 1]
+            dz = pz - lab[k, 2]
+            d2 = dx * dx + dy * dy + dz * dz
+            if d2 < best_d - 1e-12 or (d2 <= best_d + 1e-12 and k < best_lo):
+                best_lo = k
+                best_d = d2
+    best_hi = best_lo
+    while best_hi < run_hi:
+        k = best_hi + 1
+        dx = px - lab[k, 0]
+        dy = py - lab[k, 1]
+        dz = pz - lab[k, 2]
+        if dx * dx + dy * dy + dz * dz > best_d + 1e-12:
+            break
+        best_hi = k
+    return best_lo, best_hi, best_d
+
+
+@numba.njit(cache=True)
+def _project(p, u, lab, a, b):
+    """Projection parameter in [0, 1] and squared distance of p[u] onto segment a-b."""
+    ex = lab[b, 0] - lab[a, 0]
+    ey = lab[b, 1] - lab[a, 1]
+    ez = lab[b, 2] - lab[a, 2]
+    qx = p[u, 0] - lab[a, 0]
+    qy = p[u, 1] - lab[a, 1]
+    qz = p[u, 2] - lab[a, 2]
+    ee = ex * ex + ey * ey + ez * ez
+    s = 0.0
+    if ee > 0.0:
+        s = (qx * ex + qy * ey + qz * ez) / ee
+        s = min(max(s, 0.0), 1.0)
+    rx = qx - s * ex
+    ry = qy - s * ey
+    rz = qz - s * ez
+    return s, rx * rx + ry * ry + rz * rz
+
+
+@numba.njit(cache=True)
+def _store(u, run_lo, run_hi, best_lo, best_hi, best_d, p, lab, max_br, est, lo, hi, bd, stored, count):
+    m = lab.shape[0]
+    if best_lo == best_hi:
+        k = best_lo
+        e = float(k)
+        dbest = best_d
+        if k > 0:
+            s, d2 = _project(p, u, lab, k - 1, k)
+            if d2 < dbest:
+                dbest = d2
+                e = k - 1 + s
+        if k < m - 1:
+            s, d2 = _project(p, u, lab, k, k + 1)
+            if d2 < dbest:
+                dbest = d2
+                e = k + s
+        best_d = dbest
+    else:
+        e = 0.5 * (best_lo + best_hi)
+    dist = math.sqrt(max(best_d, 0.0))
+    count += 1
+    slot = -1
+    if stored < max_br:
+        slot = stored
+        stored += 1
+    else:
+        worst = 0
+        for i in range(1, max_br):
+            if bd[u, i] > bd[u, worst]:
+                worst = i
+        if dist < bd[u, worst]:
+            slot = worst
+    if slot >= 0:
+        est[u, slot] = e
+        lo[u, slot] = run_lo
+        hi[u, slot] = run_hi
+        bd[u, slot] = dist
+    return stored, count
+
+
+@numba.njit(cache=True)
+def _rgb_d2(p, u, crgb, k):
+    """Squared sRGB distance between colour p[u] and curve sample k."""
+    dx = p[u, 0] - crgb[k, 0]
+    dy = p[u, 1] - crgb[k, 1]
+    dz = p[u, 2] - crgb[k, 2]
+    return dx * dx + dy * dy + dz * dz
+
+
+@numba.njit(cache=True, parallel=True)
+def _refine_in_rgb(p, crgb, lo, hi, nstored, est):
+    """Move each branch's best point to the sRGB projection of the colour, in place.
+
+    The branch (curve samples ``lo..hi``, found in CIELAB) is kept; within it
+    the closest sample in sRGB is found by a coarse-to-fine descent (steps
+    64, 16, 4, 1) from ``est``, then projected onto its two adjacent
+    segments.  With noise that is white in sRGB (sensor noise, 8-bit
+    rounding) this is the maximum-likelihood point, where the CIELAB
+    projection is not: CIELAB stretches dark colours.
+    """
+    for u in numba.prange(p.shape[0]):
+        for j in range(nstored[u]):
+            a = lo[u, j]
+            b = hi[u, j]
+            k = min(max(int(est[u, j] + 0.5), a), b)
+            dk = _rgb_d2(p, u, crgb, k)
+            for step in (64, 16, 4, 1):
+                moved = True
+                while moved:
+                    moved = False
+                    for kk in (k - step, k + step):
+                        if a <= kk <= b:
+                            dd = _rgb_d2(p, u, crgb, kk)
+                            if dd < dk:
+                                k, dk, moved = kk, dd, True
+            best = float(k)
+            if k > a:
+                sp, dd = _project(p, u, crgb, k - 1, k)
+                if dd < dk:
+                    best, dk = k - 1 + sp, dd
+            if k < b:
+                sp, dd = _project(p, u, crgb, k, k + 1)
+                if dd < dk:
+                    best = k + sp
+            est[u, j] = best

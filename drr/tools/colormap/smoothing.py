@@ -1,0 +1,197 @@
+"""Spatial step: a sigma filter inside each pixel's interval (Lee 1983), then the texture that noise
+cannot explain put back by a local Wiener gain (Lee 1980)."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_TEXTURE_EXCESS = 1.5  # residual/noise power ratio up to which the smoothing is kept whole
+
+
+def _sigma_filter(v, t_lo, t_hi, k_half, valid, radius, n_iter):
+    """Sigma filter of ``v`` (window ``2 radius + 1``), ``n_iter`` passes.
+
+    Each valid pixel becomes the mean of the valid neighbours (itself
+    included) whose value lies in ``v ± k_half (t_hi - t_lo)`` (the pixel's
+    acceptance band, fixed from the input), clipped to ``[t_lo, t_hi]``; a
+    pixel with no such neighbour keeps its value; invalid pixels keep ``v``.
+    """
+    cur = _sigma_padded(v, t_lo, t_hi, k_half, valid, radius, n_iter)
+    r = int(radius)
+    h, w = v.shape
+    return np.where(valid, cur[r:r + h, r:r + w], v)
+
+
+def _sigma_padded(v, t_lo, t_hi, k_half, valid, radius, n_iter):
+    """:func:`_sigma_filter` padded by ``radius`` (NaN there and at invalid pixels).
+
+    Invalid pixels are NaN and so is the padding, so the inner loop has
+    neither bounds nor validity tests (a NaN fails both comparisons): the
+    same sums, in the same order, as testing them.
+    """
+    h, w = v.shape
+    r = int(radius)
+    cur = np.empty((h + 2 * r, w + 2 * r))
+    _sigma_init(v, valid, cur, r)
+    out = cur.copy()
+    for _ in range(n_iter):
+        if r == 1:
+            _sigma_pass1(cur, out, v, float(k_half), t_lo, t_hi, valid)
+        else:
+            _sigma_pass(cur, out, v, float(k_half), t_lo, t_hi, valid, r)
+        cur, out = out, cur
+    return cur
+
+
+@numba.njit(cache=True)  # serial: see _SERIAL_MS
+def _sigma_init(v, valid, cur, r):
+    """Padded copy of ``v`` (NaN at the padding and invalid pixels)."""
+    h, w = v.shape
+    for y in numba.prange(h + 2 * r):
+        if y < r or y >= h + r:
+            for x in range(w + 2 * r):
+                cur[y, x] = np.nan
+            continue
+        yy = y - r
+        for x in range(r):
+            cur[y, x] = np.nan
+            cur[y, w + r + x] = np.nan
+        for x in range(w):
+            cur[y, x + r] = v[yy, x] if valid[yy, x] else np.nan
+
+
+@numba.njit(cache=True)  # serial: see _SERIAL_MS
+def _sigma_pass1(src, dst, v, k_half, clip_lo, clip_hi, valid):
+    """One sigma-filter pass, 3 x 3 window, on NaN-padded ``src`` into ``dst``.
+
+    The acceptance band of pixel (y, x) is ``v ∓ k_half (clip_hi - clip_lo)``
+    there (``v``: the unfiltered values), computed as numpy would.
+    """
+    h, w = v.shape
+    for y in numba.prange(h):
+        r0 = src[y]
+        r1 = src[y + 1]
+        r2 = src[y + 2]
+        for x in range(w):
+            if not valid[y, x]:
+                continue
+            half = k_half * (clip_hi[y, x] - clip_lo[y, x])
+            a = v[y, x] - half
+            b = v[y, x] + half
+            s = 0.0
+            c = 0
+            for row in (r0, r1, r2):
+                for xx in range(x, x + 3):
+                    q = row[xx]
+                    if a <= q <= b:
+                        s += q
+                        c += 1
+            if c > 0:
+                dst[y + 1, x + 1] = min(max(s / c, clip_lo[y, x]), clip_hi[y, x])
+
+
+@numba.njit(cache=True, parallel=True)
+def _sigma_pass(src, dst, v, k_half, clip_lo, clip_hi, valid, r):
+    """One sigma-filter pass, window ``2 r + 1``, on NaN-padded ``src`` into ``dst``
+    (acceptance band as in :func:`_sigma_pass1`)."""
+    h, w = v.shape
+    for y in numba.prange(h):
+        for x in range(w):
+            if not valid[y, x]:
+                continue
+            half = k_half * (clip_hi[y, x] - clip_lo[y, x])
+            a = v[y, x] - half
+            b = v[y, x] + half
+            s = 0.0
+            c = 0
+            for yy in range(y, y + 2 * r + 1):
+                for xx in range(x, x + 2 * r + 1):
+                    q = src[yy, xx]
+                    if a <= q <= b:
+                        s += q
+                        c += 1
+            if c > 0:
+                dst[y + r, x + r] = min(max(s / c, clip_lo[y, x]), clip_hi[y, x])
+
+
+def _keep_texture(raw, smooth, var_raw, inv, valid, radius, excess=_TEXTURE_EXCESS, pad=0):
+    """Put back the part of ``raw - smooth`` that noise cannot explain (local Wiener gain).
+
+    In a window of ``2 radius + 1`` pixels the mean square of the residual
+    ``r = raw - smooth`` is compared with the mean variance of the pixelwise
+    estimate: ``g = clip(1 - excess * var / mean(r²), 0, 1)`` and the result
+    is ``smooth + g r`` (Lee 1980, *IEEE PAMI* 2:165, with the smoothed image
+    as the local mean).  Where the field is smooth and the image noisy the
+    residual is noise and ``g ≈ 0``; where smoothing removed texture or an
+    edge of the field, ``r`` exceeds the noise and ``g → 1``: the pixelwise
+    value is kept.  The result lies between ``smooth`` and ``raw`` (both in the
+    pixel's interval).  ``excess > 1`` because ``mean(r²)`` is itself noisy
+    (relative sd ``sqrt(2) / (2 radius + 1)``): with ``excess = 1`` noise
+    leaks back into smooth regions wherever the estimate runs high.
+    Window sums are separable box sums with zero padding (as
+    ``scipy.ndimage.uniform_filter(mode="constant")``, whose ``1/size²``
+    cancels in both ratios), in a compiled kernel.  ``var_raw`` is per
+    distinct colour, ``inv`` the (H, W) colour index of each pixel.
+    ``smooth`` may be padded by ``pad`` on each side (as from
+    :func:`_sigma_padded`); it is read at valid pixels only, invalid pixels
+    come back as ``raw``.
+    """
+    out = np.empty_like(raw)  # by numpy (allocation note in __init__)
+    _keep_texture_kernel(raw, smooth, var_raw, inv, valid, int(radius), float(excess), int(pad), out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, pad, out):
+    """:func:`_keep_texture`: box sums of (valid, r², var) by rows, then by columns.
+
+    Threads take bands of 32 rows; each band keeps the row sums of its rows
+    and ``radius`` halo rows in a small buffer of its own (a full-image
+    buffer cost more in page faults than the sums).  Same sums, same order.
+    """
+    h, w = raw.shape
+    band = 32
+    for bi in numba.prange((h + band - 1) // band):
+        y0 = bi * band
+        y1 = min(h, y0 + band)
+        ya = max(0, y0 - radius)
+        yb = min(h, y1 + radius)
+        rows = np.empty((yb - ya, 3, w))  # horizontal sums of n, r², var
+        r2_row = np.empty(w)  # r² and var of one row's pixels, read once per pixel
+        v_row = np.empty(w)
+        for y in range(ya, yb):
+            for x in range(w):
+                if valid[y, x]:
+                    r = raw[y, x] - smooth[y + pad, x + pad]
+                    r2_row[x] = r * r
+                    v_row[x] = var_raw[inv[y, x]]
+            for x in range(w):
+                a = 0.0
+                b = 0.0
+                c = 0.0
+                for xx in range(max(0, x - radius), min(w, x + radius + 1)):
+                    if valid[y, xx]:
+                        a += 1.0
+                        b += r2_row[xx]
+                        c += v_row[xx]
+                rows[y - ya, 0, x] = a
+                rows[y - ya, 1, x] = b
+                rows[y - ya, 2, x] = c
+        for y in range(y0, y1):
+            for x in range(w):
+                if not valid[y, x]:
+                    out[y, x] = raw[y, x]
+                    continue
+                n = 0.0
+                e = 0.0
+                v = 0.0
+                for yy in range(max(0, y - radius), min(h, y + radius + 1)):
+                    n += rows[yy - ya, 0, x]
+                    e += rows[yy - ya, 1, x]
+                    v += rows[yy - ya, 2, x]
+                g = 0.0
+                if n > 0.0 and e > 0.0:
+                    g = min(max(1.0 - excess * (v / n) / (e / n), 0.0), 1.0)
+                sm = smooth[y + pad, x + pad]
+                out[y, x] = sm + g * (raw[y, x] - sm)
