@@ -1,0 +1,215 @@
+"""The joint search of cuts and order after the candidates (number of strips unknown): cuts added
+one at a time while the restored image improves, strong column jumps and twin cuts added at
+once, cuts shifted onto a stronger jump, weak cuts dropped or moved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .candidates import _over_segment, _partner_scores, _twin_cuts
+from .quality import _JUMP_Z, _better, _evaluate, _merge_kept
+
+_PARTNER_MIN = 0.5    # partner score (log ratio) of a cut that _grow tries first (at least)
+_PARTNER_MARGIN = 0.5  # quality gain that such a cut must bring (on top of _MOVE_COST)
+
+
+def _grow(x, model, bs, best, time_limit, cache, max_trials=32, z_min=1.3):
+    """Joint search: add candidate cuts one by one while the restored image improves.
+
+    Candidates are the local maxima of the relative boundary score not yet cut, best
+    first; a cut is kept when re-ordering with it lowers the score of :func:`_evaluate`
+    (it must undo a discontinuity, not only look like one).  Unused cuts are dropped.
+    A trial whose cut changes nothing (its two pieces stay side by side, the same
+    quality) does not count against ``max_trials``, up to :data:`_NOOP_EVALS` ``*
+    max_trials`` evaluations in all: where most candidates are natural boundaries (a
+    document's text, a texture) they used up the trials before a true cut further down
+    the list was tried.
+    """
+    w = x.shape[1]
+    s, base = bs[:2]
+    z = s / base
+    zz = np.concatenate([[0.0], z, [0.0]])
+    rank = np.maximum(z, s / max(float(np.median(s)), 1e-12))
+    peak = (zz[1:-1] >= zz[:-2]) & (zz[1:-1] >= zz[2:]) & (rank > z_min)
+    cand = [int(b) + 1 for b in np.flatnonzero(peak)]
+    cand.sort(key=lambda b: -rank[b - 1])
+    # boundaries with a better partner among the cuts found so far come first: a weak
+    # cut in a periodic texture does not stand out from its neighbours (rank) but the piece
+    # before it continues into the start of another piece (:func:`_partner_scores`)
+    p = _partner_scores(x, model, z, extra=best["cuts"])
+    first = [b for b in _over_segment(p, thresh=_PARTNER_MIN, min_width=2)
+             if b not in best["cuts"]]
+    first.sort(key=lambda b: -p[b - 1])
+    lead = set(first[:max_trials // 2])
+    cand = first[:max_trials // 2] + [b for b in cand if b not in lead]
+    tol = 1e-9 * (1.0 + float(s.sum()))
+    jz = bs[2] if len(bs) > 2 else None
+    if jz is not None and _JUMP_ADD:
+        best = _add_jumps(x, model, bs, best, time_limit, cache, jz, tol)
+    if _TWINS:
+        best = _add_twins(x, model, bs, best, time_limit, cache, tol)
+    trials = evals = 0
+    for b in cand:
+        if trials >= max_trials:
+            break
+        cur = best["cuts"]
+        if b in cur or b - 1 in cur or b + 1 in cur or not 1 < b < w - 1:
+            continue
+        res = _evaluate(x, model, sorted(cur + [b]), time_limit, bs, cache)
+        evals += 1
+        if (_FREE_NOOP and abs(res["quality"] - best["quality"]) <= tol
+                and evals < _NOOP_EVALS * max_trials):
+            continue                    # the cut's pieces stay together: nothing learnt
+        trials += 1
+        if _better(res, best, tol + (_PARTNER_MARGIN if b in lead else 0.0)):
+            kept = _merge_kept(res)
+            if len(kept) < len(res["cuts"]):
+                res2 = _evaluate(x, model, kept, time_limit, bs, cache)
+                if not _better(res, res2, tol):
+                    res = res2
+            res["hyp"] = best.get("hyp", "") + "+"
+            best = res
+    if jz is not None and _JUMP_SHIFT:
+        best = _shift_to_jumps(x, model, bs, best, time_limit, cache, jz, tol)
+    if jz is not None and _REFINE_WEAK:
+        best = _refine_weak(x, model, bs, best, time_limit, cache, jz, tol)
+    return best
+
+
+_FREE_NOOP = True     # a _grow trial that changes nothing does not count against max_trials
+_NOOP_EVALS = 3       # ... up to this many evaluations per trial in all
+_JUMP_ADD = True      # _grow first tries the strong column jumps not yet cut, all at once
+_JUMP_SHIFT = True    # _grow ends by moving a cut by one pixel onto a stronger column jump
+
+
+def _strong_jumps(jz, w, cur, z_min=_JUMP_Z):
+    """Boundaries (cut positions) whose jump z-score is at least ``z_min`` and a local
+    maximum, not next to a cut of ``cur`` and leaving no 1-pixel end piece."""
+    jj = np.concatenate([[-np.inf], jz, [-np.inf]])
+    peak = (jj[1:-1] >= z_min) & (jj[1:-1] >= jj[:-2]) & (jj[1:-1] > jj[2:])
+    cs = set(cur)
+    return [int(i) + 1 for i in np.flatnonzero(peak)
+            if 1 < i + 1 < w - 1 and not ({i, i + 1, i + 2} & cs)]
+
+
+def _add_jumps(x, model, bs, best, time_limit, cache, jz, tol):
+    """Add every strong column jump not yet cut (:func:`_strong_jumps`) in one step.
+
+    A true cut through a document's text lines joins unrelated glyphs in every line, so
+    its median jump stands out, but it may move a piece only together with another cut
+    (one cut at a time does not improve the order); natural edges added here are merged
+    back by :func:`_merge_kept`.  Kept when :func:`_quality` improves."""
+    add = _strong_jumps(jz, x.shape[1], best["cuts"])
+    if not add:
+        return best
+    res = _evaluate(x, model, sorted(best["cuts"] + add), time_limit, bs, cache)
+    kept = _merge_kept(res)
+    if len(kept) < len(res["cuts"]):
+        res = _evaluate(x, model, kept, time_limit, bs, cache)
+    if _better(res, best, tol):
+        res["hyp"] = best.get("hyp", "") + "j"
+        return res
+    return best
+
+
+_TWINS = True         # _grow adds the cuts implied by twinless columns (pixel-doubled image)
+_TWIN_FORCE = True    # ... and keeps them even where the quality does not improve
+
+
+def _add_twins(x, model, bs, best, time_limit, cache, tol):
+    """Add every cut implied by a twinless column (:func:`_twin_cuts`) not yet cut, nor
+    next to a cut, in one step (a piece moves only when both its ends are cut), then
+    merge the cuts whose pieces stay together.
+
+    The result is kept even when :func:`_quality` does not improve (with
+    :data:`_TWIN_FORCE`): a twinless column proves a cut beside it, whereas the quality
+    charges each moved cut whose column jump is weak (in ``moon``'s smooth regions true
+    cuts have jump z 1-2.5), and the truth scored worse than an answer without such cuts
+    (``moon``, 40 strips, 3 of 6 cases)."""
+    cur = set(best["cuts"])
+    add = [b for b in _twin_cuts(x, bs[0]) if not {b - 1, b, b + 1} & cur]
+    if not add:
+        return best
+    res = _evaluate(x, model, sorted(best["cuts"] + add), time_limit, bs, cache)
+    kept = _merge_kept(res)
+    if len(kept) < len(res["cuts"]):
+        res = _evaluate(x, model, kept, time_limit, bs, cache)
+    if _TWIN_FORCE or _better(res, best, tol):
+        res["hyp"] = best.get("hyp", "") + "t"
+        return res
+    return best
+
+
+def _shift_to_jumps(x, model, bs, best, time_limit, cache, jz, tol):
+    """Move a cut by one pixel where the neighbouring boundary has a much stronger column
+    jump (a text glyph's stroke next to the true cut can score higher on the seam
+    statistic; the median jump of the true cut is higher).  Kept when the quality
+    improves."""
+    w = x.shape[1]
+    for c in list(best["cuts"]):
+        cur = best["cuts"]
+        if c not in cur:
+            continue
+        for d in (-1, 1):
+            b = c + d
+            if not 1 < b < w - 1 or b in cur or jz[b - 1] < max(_JUMP_Z, jz[c - 1] + 1.0):
+                continue
+            res = _evaluate(x, model, sorted([v for v in cur if v != c] + [b]), time_limit,
+                            bs, cache)
+            if _better(res, best, tol):
+                res["hyp"] = best.get("hyp", "") + "s"
+                best = res
+                break
+    return best
+
+
+_REFINE_WEAK = True   # _grow ends by dropping or moving the cuts with a weak column jump
+_REFINE_MARGIN = 0.5  # quality gain that such a change must bring
+_REFINE_DROP_Z = 2.0  # relative boundary score from which a weak cut may be dropped
+_REFINE_TRIALS = 32   # cut sets that _refine_weak orders and scores (at most)
+
+
+def _refine_weak(x, model, bs, best, time_limit, cache, jz, tol, max_trials=_REFINE_TRIALS):
+    """Drop a weak cut, or move it by one pixel onto a stronger column jump, where the
+    quality improves by at least :data:`_REFINE_MARGIN`.
+
+    A weak cut is one whose jump z-score ``jz`` is below :data:`_JUMP_Z` (it pays the jump
+    term of :func:`_quality`).  :func:`_grow` adds cuts one at a time, judged with the
+    cuts of the moment: a cut on a natural edge (the top of a text line, a glyph's stroke)
+    that helped an earlier set can be useless once the true cuts are in, and a cut one
+    pixel beside the true one (on a glyph's edge) scores higher on the seam statistic
+    than the true cut but has the weaker median jump.  Both stand out on the seam score
+    and not on the jump, so the weak cuts are taken by decreasing relative boundary score,
+    until ``max_trials`` cut sets have been scored.  For each: the cut set without it (only when its
+    relative score is at least :data:`_REFINE_DROP_Z`: a true cut through blank rows or
+    columns scores low and pays the jump term too, and dropping it would often look
+    better) and the set with it moved to the neighbouring boundary whose jump z is
+    higher than its own (not next to another cut); each is ordered and scored, and kept
+    when the quality improves by the margin (this step revisits decisions already made,
+    so a near tie leaves them as they are)."""
+    w = x.shape[1]
+    z = bs[0] / bs[1]
+    weak = [c for c in best["cuts"] if jz[c - 1] < _JUMP_Z]
+    weak.sort(key=lambda c: -z[c - 1])
+    trials_left = max_trials
+    for c in weak:
+        cur = best["cuts"]
+        if trials_left <= 0:
+            break
+        if c not in cur:
+            continue
+        rest = [v for v in cur if v != c]
+        trials = [rest] if z[c - 1] >= _REFINE_DROP_Z else []
+        # moved towards the neighbouring boundary with the stronger jump, if stronger
+        nb = [b for b in (c - 1, c + 1) if 1 < b < w - 1 and jz[b - 1] > jz[c - 1]
+              and not {b - 1, b, b + 1} & set(rest)]
+        if nb:
+            trials.append(sorted(rest + [max(nb, key=lambda b: jz[b - 1])]))
+        for t in trials[:trials_left]:
+            trials_left -= 1
+            res = _evaluate(x, model, t, time_limit, bs, cache)
+            if _better(res, best, tol + _REFINE_MARGIN):
+                res["hyp"] = best.get("hyp", "") + "r"
+                best = res
+    return best

@@ -1,0 +1,117 @@
+"""A candidate cut set judged: its strips ordered (:func:`_order_for_cuts`) and the restored image
+scored (:func:`_quality`, lower is better).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .costs import _normalise, _pair_costs, _strip_features
+from .order import _solve_order
+
+
+def _order_for_cuts(x, model, starts, ends, time_limit, cache=None):
+    """Raw and normalised seam costs of the strips ``[starts[k], ends[k])`` and their best
+    order; ``cache``: a :class:`_SeamCache` to reuse (used when every strip is 2 wide)."""
+    n = len(starts)
+    if n == 1:
+        return dict(order=[0], raw=np.zeros((1, 1)), norm=np.zeros((1, 1)), optimal=True,
+                    lb=0.0)
+    if cache is not None and np.all(np.asarray(ends) - np.asarray(starts) >= 2):
+        raw = cache.costs(starts, ends)
+    else:
+        raw = _pair_costs(_strip_features(x, starts, ends, model.unit), alpha=model.alpha)
+    norm = _normalise(raw)
+    order, optimal, lb = _solve_order(norm, time_limit=time_limit)
+    return dict(order=order, raw=raw, norm=norm, optimal=optimal, lb=lb)
+
+
+_W_REL = 2.0          # weight of the relative (log-ratio) part of _quality
+_MOVE_COST = 0.5      # cost of each separated cut in _quality
+
+
+_JUMP_COST = 0.6     # cost per unit of jump z-score that a separated cut lacks (below _JUMP_Z)
+_JUMP_Z = 3.0
+
+
+def _quality(raw, order, cuts, s, base, w, jump=None):
+    """Score of a restored order (lower is better): is the restored image more natural?
+
+    ``Q = w_rel * Q_rel + Q_abs + m * M`` with
+
+    ``Q_rel = sum_seams max(0, log(D_ij / b_ij)) - sum_cuts max(0, log(s_c / b_c))``,
+    ``Q_abs = (sum_seams D_ij - sum_cuts s_c) / median(s)``,
+
+    where ``D_ij`` is the raw cost of each seam of the restored image, ``s_c`` the boundary
+    score of each cut of the shuffled image (the same statistic, so a cut whose two pieces
+    stay side by side cancels exactly), ``b`` the local baseline (:func:`_baseline`; for a
+    seam ``i | j`` the geometric mean of the baselines at the end of ``i`` and at the start
+    of ``j``), ``M`` the number of cuts whose two pieces are separated, ``w_rel`` =
+    :data:`_W_REL` and ``m`` = :data:`_MOVE_COST`.  ``Q_rel`` measures each seam against the
+    texture around it, so a weak cut in a smooth region can outweigh a strong natural edge
+    in a textured one (brick); ``Q_abs`` keeps grainy images (moon), where every boundary is
+    rough, from losing their true cuts; ``m M`` is an Occam term (two blank margins can be
+    swapped at no seam cost, which does not make the swap right).
+
+    ``jump`` (optional): the z-score of each boundary's median absolute column difference
+    over the image (the plain detector's statistic).  Each separated cut then costs
+    :data:`_JUMP_COST` ``* max(0,`` :data:`_JUMP_Z` ``- jump_c)`` more: a true cut joins two
+    unrelated columns in every row, so its *median* jump stands out, while a natural edge
+    (a text line's top, a letter's stroke) changes only some rows and, cut and moved, can
+    give a smoother seam than the truth (documents: ``page``, ``text``).  It is a cost, not
+    a requirement: a cut through a smooth region (jump z about 0) is still made when
+    re-ordering gains more than ``_JUMP_COST * _JUMP_Z``.
+    """
+    if not len(cuts):
+        return 0.0
+    starts = np.array([0] + list(cuts))
+    ends = np.array(list(cuts) + [w])
+    b_start = base[np.clip(starts - 1, 0, w - 2)]
+    b_end = base[np.clip(ends - 1, 0, w - 2)]
+    a_, b_ = np.asarray(order[:-1]), np.asarray(order[1:])
+    c = np.asarray(cuts) - 1
+    seams = raw[a_, b_]
+    q_rel = (np.sum(np.log(np.maximum(seams / np.sqrt(b_end[a_] * b_start[b_]), 1.0)))
+             - np.sum(np.log(np.maximum(s[c] / base[c], 1.0))))
+    q_abs = (seams.sum() - s[c].sum()) / max(float(np.median(s)), 1e-12)
+    sep = b_ != a_ + 1
+    moved = int(np.count_nonzero(sep))
+    q = float(_W_REL * q_rel + q_abs + _MOVE_COST * moved)
+    if jump is not None and _JUMP_COST > 0:
+        # the cuts whose pieces are separated: cut k + 1 is between pieces k and k + 1
+        nxt = np.full(len(cuts) + 1, -1)
+        nxt[a_] = b_
+        sep_cut = nxt[:-1] != np.arange(1, len(cuts) + 1)
+        jc = jump[c[sep_cut]]
+        q += _JUMP_COST * float(np.sum(np.maximum(0.0, _JUMP_Z - jc)))
+    return q
+
+
+def _evaluate(x, model, cuts, time_limit, bs=None, cache=None):
+    """Order the strips of a candidate cut set and score the candidate.
+
+    ``bs``: the boundary scores and their baseline ``(s, base)`` of the shuffled image, to
+    score the candidate with :func:`_quality` (lower is better); without it the quality is 0.
+    """
+    w = x.shape[1]
+    starts = np.array([0] + list(cuts), dtype=np.int64)
+    ends = np.array(list(cuts) + [w], dtype=np.int64)
+    res = _order_for_cuts(x, model, starts, ends, time_limit, cache)
+    q = 0.0
+    if bs is not None and len(cuts):
+        q = _quality(res["raw"], res["order"], cuts, bs[0], bs[1], w,
+                     jump=bs[2] if len(bs) > 2 else None)
+    res.update(starts=starts, ends=ends, quality=q, cuts=list(cuts))
+    return res
+
+
+def _merge_kept(res):
+    """Drop cuts whose two pieces stay side by side in the restored order."""
+    order = res["order"]
+    nxt = {a: b for a, b in zip(order, order[1:])}
+    keep = [c for k, c in enumerate(res["cuts"]) if nxt.get(k) != k + 1]
+    return keep
+
+
+def _better(res, best, tol):
+    return res["quality"] < best["quality"] - tol

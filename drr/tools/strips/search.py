@@ -1,0 +1,84 @@
+""":func:`_search`: the cuts and order of the shuffled image -- the given cuts, or the best of the
+candidate cut sets, grown when the number of strips is unknown (``grow``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .boundaries import _baseline, _boundary_scores
+from .candidates import _equal_cuts, _over_segment, _peak_cuts, _peak_relative, _periodic_counts
+from .costs import _grad_whitening, _SeamCache
+from .grow import _grow
+from .jumps import _jump_cuts, _jump_profile, _jump_z
+from .quality import _evaluate, _merge_kept
+
+
+def _search(x, model, n_strips, cuts, time_limit):
+    w = x.shape[1]
+    if cuts is not None:
+        return _evaluate(x, model, cuts[1:], time_limit)
+    if n_strips == 1 or w < 2:
+        return _evaluate(x, model, [], time_limit)
+    xt = np.ascontiguousarray(x.transpose(1, 0, 2))          # columns contiguous
+    stats = _grad_whitening(xt, model.unit)
+    s = _boundary_scores(x, model.unit, alpha=model.alpha, xt=xt, stats=stats)
+    base = _baseline(s)
+    z = s / base
+    logz = np.log(np.maximum(z, 1e-3))
+    cache = _SeamCache(x, model, xt, stats)
+    bs = (s, base)
+    if n_strips is None:
+        jp = _jump_profile(xt)                               # median |column difference|
+        bs = (s, base, _jump_z(jp))                          # jump evidence in _quality
+    hyps = {}
+    if n_strips is not None:
+        hyps["equal"] = _equal_cuts(logz, w, n_strips)
+        pk = _peak_cuts(z, s, n_cuts=n_strips - 1)
+        if pk is not None:
+            hyps["peaks"] = pk
+    else:
+        stats = []
+        for n in _periodic_counts(logz, w, nmax=min(w // 4, 128)):
+            c = _equal_cuts(logz, w, n)
+            v = logz[np.asarray(c) - 1]
+            stats.append((float(np.mean(np.minimum(v, 2.5))), n, c))
+        stats.sort(key=lambda t: (-round(t[0], 1), -t[1]))       # larger n on ties
+        for sc, n, c in stats[:3]:
+            if sc > 0.4:
+                hyps[f"equal{n}"] = c
+        pk = _peak_cuts(_peak_relative(s, base, z), s)
+        if pk:
+            hyps["peaks"] = pk
+        over = _over_segment(z)
+        if over:
+            hyps["over"] = over
+        jumps = _jump_cuts(x, profile=jp)
+        if jumps:
+            hyps["jumps"] = jumps
+        hyps["none"] = []
+    best = None
+    seen = set()
+    for name, c in hyps.items():
+        key = tuple(c)
+        if key in seen:
+            continue
+        seen.add(key)
+        res = _evaluate(x, model, c, time_limit, bs, cache)
+        res["hyp"] = name
+        if n_strips is None and name in ("peaks", "over", "jumps") and len(c) > 0:
+            kept = _merge_kept(res)
+            if len(kept) < len(c):
+                res = _evaluate(x, model, kept, time_limit, bs, cache)
+                res["hyp"] = name
+        res["rank"] = (0 if name.startswith("equal") else 1, len(res["cuts"]))
+        if best is None:
+            best = res
+            continue
+        tol = 1e-9 * (1.0 + float(s.sum()))
+        if res["quality"] < best["quality"] - tol or (
+                res["quality"] <= best["quality"] + tol and res["rank"] < best["rank"]):
+            best = res
+    if n_strips is None:
+        best = _grow(x, model, bs, best, time_limit, cache)
+    return best
