@@ -100,7 +100,28 @@ def _knots_from_crop(crop):
     return profile, (np.arange(n) + 0.5) / n, 0.5 / n
 
 
+_CURVE_CACHE = {}  # (knots, t, half_bin, n_samples) -> _Curve, the last few kept
+
+
 def _build_curve(knots_rgb, knots_t, half_bin, n_samples):
+    """The dense curve of a colormap's knots (:func:`_build_curve_uncached`), cached.
+
+    The same map in every call of a session is built once (~2 ms each
+    otherwise).  The cached arrays are shared: callers only read them.
+    """
+    knots_rgb = np.ascontiguousarray(knots_rgb, dtype=np.float64)
+    knots_t = np.ascontiguousarray(knots_t, dtype=np.float64)
+    key = (knots_rgb.shape, knots_rgb.tobytes(), knots_t.tobytes(), float(half_bin), int(n_samples))
+    got = _CURVE_CACHE.get(key)
+    if got is None:
+        got = _build_curve_uncached(knots_rgb, knots_t, half_bin, n_samples)
+        if len(_CURVE_CACHE) >= 16:
+            _CURVE_CACHE.pop(next(iter(_CURVE_CACHE)))
+        _CURVE_CACHE[key] = got
+    return got
+
+
+def _build_curve_uncached(knots_rgb, knots_t, half_bin, n_samples):
     t = np.linspace(knots_t[0], knots_t[-1], n_samples)
     rgb = np.stack([np.interp(t, knots_t, knots_rgb[:, c]) for c in range(3)], axis=1)
     lab = srgb_to_lab(rgb)
