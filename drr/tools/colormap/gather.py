@@ -11,12 +11,13 @@ def _gather_branch(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid):
     """:func:`_gather_kernel` into fresh arrays allocated by numpy (allocation note in __init__)."""
     out = (np.empty(inv.shape), np.empty(inv.shape), np.empty(inv.shape), np.empty(inv.shape),
            np.empty(inv.shape, dtype=np.int32))
-    _gather_kernel(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid, *out)
+    first = np.empty((est_t.shape[0], 5))  # the per-colour records too (8-13 MB at 1000^2 noisy)
+    _gather_kernel(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid, first, *out)
     return out
 
 
 @numba.njit(cache=True, parallel=True)
-def _gather_kernel(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid, t_val, t_lo, t_hi, dist, n_br):
+def _gather_kernel(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid, first, t_val, t_lo, t_hi, dist, n_br):
     """Per pixel, the chosen branch's value and interval ends (curve parameter), widened.
 
     ``t_val = est_t[inv, choice]``; ``t_lo = clip(t[lo[inv, choice]] - dt - half_bin, 0, 1)``
@@ -25,10 +26,10 @@ def _gather_kernel(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid, t
     outputs that are per colour: ``distance = d[inv]`` and
     ``n_branches = where(valid, nbr[inv], 0)`` (int32).  The first branch's
     numbers and these two are packed per colour first (one cache line per
-    pixel instead of five scattered reads); other branches are read as is.
+    pixel instead of five scattered reads), into ``first`` (U, 5); other
+    branches are read as is.
     """
     u_n = est_t.shape[0]
-    first = np.empty((u_n, 5))
     for u in range(u_n):  # serial: see _SERIAL_MS
         first[u, 0] = est_t[u, 0]
         first[u, 1] = min(max(t[lo[u, 0]] - dt - half_bin, 0.0), 1.0)
