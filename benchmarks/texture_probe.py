@@ -9,8 +9,9 @@ Three readings, printed as tables (needs CuPy and a CUDA device):
    each candidate rule reproduces exactly (round to nearest 1/256 with ties up
    or to even, truncation, exact).
 2. **Emulation.**  Random volumes sampled at random points: the largest
-   difference between ``tex3D`` and the host formula (``trilinear_ray.h``,
-   ``drr_soft_trilinear``) with each weight rule, lerps in float32 and float64.
+   difference between ``tex3D`` and nested lerps with each per-axis weight
+   rule, and the card's full rule (``drr_texture_unit_trilinear``: corner
+   weights rounded too), summed in float32 and float64.
 3. **Fetch rate.**  Filtered ``tex3D`` fetches per second from a kernel that
    does nothing else (each thread walks a short ray), for a volume that fits in
    L2 and one that does not: the trilinear renderer's ceiling on this card.
@@ -141,6 +142,33 @@ def host_sample(vox, gx, gy, gz, rule, dtype):
     return lerp(lerp(c00, c10, wy), lerp(c01, c11, wy), wz).astype(np.float64)
 
 
+def card_sample(vox, gx, gy, gz, dtype):
+    """The texture unit's rule (drr_texture_unit_trilinear in drr/kernels/trilinear_ray.h):
+    fractions rounded to 1/256, corner weights rounded in two stages, summed in ``dtype``."""
+    nk, nj, ni = vox.shape
+    x, y, z = gx - 0.5, gy - 0.5, gz - 0.5
+    i, j, k = np.floor(x).astype(int), np.floor(y).astype(int), np.floor(z).astype(int)
+    x1, y1, z1 = (np.floor((t - np.floor(t)) * 256 + 0.5).astype(np.int64) for t in (x, y, z))
+
+    def tx(di, dj, dk):
+        ii, jj, kk = i + di, j + dj, k + dk
+        ok = (ii >= 0) & (jj >= 0) & (kk >= 0) & (ii < ni) & (jj < nj) & (kk < nk)
+        v = np.zeros(len(gx), dtype=dtype)
+        v[ok] = vox[kk[ok], jj[ok], ii[ok]]
+        return v
+
+    acc = np.zeros(len(gx), dtype=dtype)
+    for c in (0, 1):
+        zc = z1 if c else 256 - z1
+        u1 = (x1 * zc + 128) >> 8
+        u0 = zc - u1
+        w11 = (u1 * y1 + 128) >> 8
+        w00 = (u0 * (256 - y1) + 128) >> 8
+        for w, di, dj in ((w00, 0, 0), (u1 - w11, 1, 0), (u0 - w00, 0, 1), (w11, 1, 1)):
+            acc += w.astype(dtype) * tx(di, dj, c)
+    return (acc / dtype(256)).astype(np.float64)
+
+
 def emulation(cp, kernel, storage):
     print(f"\n2. Emulation ({storage}): max |tex3D - host formula| / max|volume| over 2e5 random points")
     rng = np.random.default_rng(7)
@@ -158,6 +186,10 @@ def emulation(cp, kernel, storage):
             err = np.abs(hw - host_sample(vox, *g, rule, dtype))
             print(f"   {name:>20}, lerp {np.dtype(dtype).name}: max {err.max():.2e}, "
                   f"median {np.median(err):.2e}, exact {np.count_nonzero(err == 0)}/{n}")
+    for dtype in (np.float32, np.float64):
+        err = np.abs(hw - card_sample(vox, *g, dtype))
+        print(f"   {'card rule':>20}, sum {np.dtype(dtype).name}: max {err.max():.2e}, "
+              f"median {np.median(err):.2e}, exact {np.count_nonzero(err == 0)}/{n}")
 
 
 def fetch_rate(cp, rate_kernel, storage):

@@ -1,14 +1,13 @@
 """What the GPU texture unit's 8-bit interpolation weights cost: emulated on the CPU, or measured.
 
 ``method="trilinear"`` on the CUDA backend samples the volume with the texture
-unit's hardware filter, whose weights are multiples of 1/256: each axis's
-fraction is rounded to the nearest 1/256, then the eight corner weights are
-rounded again (read off the card by ``benchmarks/texture_probe.py``; see
-``docs/method.md``).  The kernels' host build (:mod:`drr.backends.host_build`)
-runs the very per-ray code of ``drr/kernels/trilinear_ray.h`` with exact
-weights (``drr_trilinear_f32``, = the CPU backend) or with the per-axis
-rounding (the first of the two), so part of the cost can be measured without
-a GPU; ``--gpu`` adds the texture unit itself.
+unit's hardware filter, whose weights are multiples of 1/256 (the rule, read
+off an H200 by ``benchmarks/texture_probe.py``, is in ``docs/method.md`` and
+``drr/kernels/trilinear_ray.h``).  The kernels' host build
+(:mod:`drr.backends.host_build`) runs the very per-ray code of
+``trilinear_ray.h`` with exact weights (``drr_trilinear_f32``, = the CPU
+backend) or with the texture unit's weights (emulated), so the cost can be
+measured without a GPU; ``--gpu`` adds the texture unit itself.
 
 Prints, per volume and step: the relative difference texture - exact over the
 pixels whose line integral is above 5 % of the image's maximum (median, 95th
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a chec
 import drr  # noqa: E402
 from drr.data import load_example_ct  # noqa: E402
 from drr.backends.cpu_backend import CPUBackend  # noqa: E402
-from drr.backends.host_build import TEXTURE_WEIGHT_BITS, build_host_library, host_render_trilinear  # noqa: E402
+from drr.backends.host_build import build_host_library, host_render_trilinear  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu import circle_geometry  # noqa: E402
@@ -70,7 +69,7 @@ def main(argv=None) -> int:
             step_mm = step * float(np.min(vol.spacing))
             exact = host_render_trilinear(lib, vol, geo, step_mm=step_mm)
             textures = {"emulated": host_render_trilinear(lib, vol, geo, step_mm=step_mm,
-                                                          weight_bits=TEXTURE_WEIGHT_BITS)}
+                                                          texture_weights=True)}
             if args.gpu:
                 textures["hardware"] = CUDABackend(vol).render(geo, method="trilinear", step=step)
             keep = exact > 0.05 * exact.max()

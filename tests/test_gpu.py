@@ -108,7 +108,7 @@ def test_cuda_trilinear_equals_the_host_build_and_the_cpu(tmp_path):
     """Software filtering = the host build's arithmetic; the texture unit = its emulation
     (weights rounded to 1/256), and within the weights' error of the exact CPU result."""
     import test_kernel_host as kh
-    from drr.backends.host_build import TEXTURE_WEIGHT_BITS, host_render_trilinear
+    from drr.backends.host_build import host_render_trilinear
 
     lib = kh.build_host_library("float", tmp_path)
     for seed in range(3):
@@ -121,16 +121,15 @@ def test_cuda_trilinear_equals_the_host_build_and_the_cpu(tmp_path):
         assert kh.max_rel(soft, cpu) <= 1e-5
         tex = CUDABackend(vol).render(geo, method="trilinear")
         assert kh.max_rel(tex, cpu) <= 2e-3
-        # The emulation rounds the per-axis weights only; the unit also rounds the 8 corner
-        # weights (test_texture_unit_corner_weights), about doubling the error (H100, H200).
-        emulated = host_render_trilinear(lib, vol, geo, step_mm=step_mm, weight_bits=TEXTURE_WEIGHT_BITS)
-        keep = cpu > 0.05 * cpu.max()
-        hardware_err = np.median(np.abs(tex[keep] - cpu[keep]))
-        emulated_err = np.median(np.abs(emulated[keep] - cpu[keep]))
-        assert 0.5 * emulated_err <= hardware_err <= 5.0 * emulated_err
+        # The emulation's weights are the card's (test_texture_unit_corner_weights and
+        # test_kernel_host.py); its summation order is a guess, not yet checked on a card.
+        emulated = host_render_trilinear(lib, vol, geo, step_mm=step_mm, texture_weights=True)
+        assert kh.max_rel(tex, emulated.astype(np.float64)) <= 1e-5
         tex16 = CUDABackend(vol, storage="float16").render(geo, method="trilinear")
         soft16 = CUDABackend(vol, storage="float16", filtering="software").render(geo, method="trilinear")
         assert kh.max_rel(tex16, soft16.astype(np.float64)) <= 2e-3
+        emulated16 = host_render_trilinear(lib, vol, geo, step_mm=step_mm, half=True, texture_weights=True)
+        assert kh.max_rel(tex16, emulated16.astype(np.float64)) <= 1e-5
 
 
 _PROBE = r"""
@@ -149,10 +148,10 @@ extern "C" __global__ void probe(cudaTextureObject_t tex, const float* x, const 
 def test_texture_unit_corner_weights(storage):
     """What the texture unit does with drr's texture (benchmarks/texture_probe.py has more):
     a 2x2x2 texture holding a single 1 returns that corner's weight.  The 8 weights are
-    multiples of 1/256 that sum to exactly 1, each within 1/256 of the exact product of
-    fractions; with no z fraction, the bilinear weights follow the rule
-    W00 = rnd(X0 Y0 / 256), W11 = rnd(X1 Y1 / 256), W10 = X1 - W11, W01 = X0 - W00
-    (in 1/256; X1 = 256 x-fraction, X0 = 256 - X1; rnd rounds half up)."""
+    multiples of 1/256 that sum to exactly 1, each within 2/256 of the exact product of
+    fractions, and follow the rule that drr_texture_unit_trilinear emulates (in 1/256:
+    U1 = rnd(X1 Zc / 256), U0 = Zc - U1 per z layer c; W11c = rnd(U1 Y1 / 256),
+    W10c = U1 - W11c, W00c = rnd(U0 Y0 / 256), W01c = U0 - W00c; rnd rounds half up)."""
     import cupy as cp
 
     kernel = cp.RawModule(code=_PROBE).get_function("probe")
@@ -174,89 +173,15 @@ def test_texture_unit_corner_weights(storage):
     np.testing.assert_array_equal(weights.sum(axis=0), 256)
     for c in range(8):
         fx, fy, fz = (f if (c >> b) & 1 else 256 - f for b, f in enumerate((X1, Y1, Z1)))
-        assert np.all(np.abs(weights[c] - fx * fy * fz / 65536.0) < 1)
-    flat = Z1 == 0
-    X0, Y0 = 256 - X1[flat], 256 - Y1[flat]
-    w00 = np.floor(X0 * Y0 / 256 + 0.5)
-    w11 = np.floor(X1[flat] * Y1[flat] / 256 + 0.5)
-    for c, expected in ((0, w00), (1, X1[flat] - w11), (2, X0 - w00), (3, w11)):
-        np.testing.assert_array_equal(weights[c, flat], expected)
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(REASON is not None, reason=f"no CUDA backend: {REASON}")
-def test_auto_picks_cuda():
-    assert drr.Renderer(drr.Volume(np.zeros((2, 2, 2))), backend="auto").backend == "cuda"
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(REASON is not None, reason=f"no CUDA backend: {REASON}")
-def test_float16_storage_within_its_bound():
-    vol, geo = random_case(600, shape_range=(30, 60), det=(30, 30))
-    ref = CPUBackend(vol).render(geo).astype(np.float64)
-    img = CUDABackend(vol, storage="float16").render(geo)
-    hit = ref > 1e-3
-    rel = np.abs(img[hit] - ref[hit]) / ref[hit]
-    assert rel.max() <= 2.0 ** -11 + 1e-5
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(REASON is not None, reason=f"no CUDA backend: {REASON}")
-def test_batch_equals_single_renders_and_device_output():
-    import cupy
-
-    vol, geo = random_case(700, n=9, det=(33, 17))
-    backend = CUDABackend(vol)
-    batch = backend.render(geo)
-    for n in range(len(geo)):
-        np.testing.assert_array_equal(backend.render(geo[n])[0], batch[n])
-    dev = backend.render(geo, device_output=True)
-    assert isinstance(dev, cupy.ndarray) and dev.dtype == cupy.float32 and dev.shape == batch.shape
-    np.testing.assert_array_equal(cupy.asnumpy(dev), batch)
-    np.testing.assert_array_equal(cupy.asnumpy(cupy.from_dlpack(dev)), batch)    # DLPack export
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(REASON is not None, reason=f"no CUDA backend: {REASON}")
-def test_device_memory_is_released():
-    import cupy
-
-    pool = cupy.get_default_memory_pool()
-    cupy.cuda.Device().synchronize()
-    before = pool.used_bytes()
-    vol, geo = random_case(800, shape_range=(60, 61), n=16, det=(64, 64))
-    backend = CUDABackend(vol)
-    resident = pool.used_bytes() - before
-    assert resident >= vol.data.nbytes
-    for _ in range(3):
-        backend.render(geo)
-    assert pool.used_bytes() - before == resident          # only the volume stays
-    backend.close()
-    assert pool.used_bytes() == before
-    with pytest.raises(drr.BackendError, match="closed"):
-        backend.render(geo)
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(REASON is not None, reason=f"no CUDA backend: {REASON}")
-def test_batch_larger_than_device_memory_is_chunked():
-    """A CuPy pool limit makes the 'device' smaller than the batch's output."""
-    import cupy
-
-    vol, geo = random_case(900, shape_range=(20, 40), n=48, det=(128, 128))   # 3 MiB of images
-    backend = CUDABackend(vol)
-    full = backend.render(geo)
-    pool = cupy.get_default_memory_pool()
-    old_limit = pool.get_limit()
-    pool.free_all_blocks()              # else the full render's cached 3 MiB block serves the batch
-    try:
-        pool.set_limit(size=pool.used_bytes() + 512 * 1024)   # room for ~4 images at a time
-        chunked = backend.render(geo)
-        with pytest.raises(drr.BackendError, match="device_output"):
-            backend.render(geo, device_output=True)
-    finally:
-        pool.set_limit(size=old_limit)
-    np.testing.assert_array_equal(chunked, full)
+        assert np.all(np.abs(weights[c] - fx * fy * fz / 65536.0) < 2)
+    for c in (0, 1):
+        zc = Z1 if c else 256 - Z1
+        u1 = (X1 * zc + 128) >> 8
+        u0 = zc - u1
+        w11 = (u1 * Y1 + 128) >> 8
+        w00 = (u0 * (256 - Y1) + 128) >> 8
+        for corner, expected in ((0, w00), (1, u1 - w11), (2, u0 - w00), (3, w11)):
+            np.testing.assert_array_equal(weights[corner + 4 * c], expected)
 
 
 # ------------------------------- the backend's host logic, with a stand-in for CuPy
@@ -314,11 +239,11 @@ class _FakeCuPy:
                 assert isinstance(step_mm, np.float64)
                 if self.name == "drr_trilinear_tex":
                     assert isinstance(source, fake.TextureObject)
-                    vox, half, bits = source.voxels(), source.half, 8
+                    vox, half, texture = source.voxels(), source.half, 1
                 else:
-                    vox, half, bits = source.arr, self.name.endswith("f16"), 0
+                    vox, half, texture = source.arr, self.name.endswith("f16"), 0
                 assert vox.shape == (int(nk), int(nj), int(ni))
-                fake.lib.drr_render_trilinear_host(vox.ctypes.data, int(half), bits, int(ni), int(nj), int(nk),
+                fake.lib.drr_render_trilinear_host(vox.ctypes.data, int(half), texture, int(ni), int(nj), int(nk),
                                                    p, int(n), int(rows), int(cols), float(step_mm), o)
 
         class Module:
@@ -471,7 +396,7 @@ def test_backend_logic_with_a_stand_in_cupy(tmp_path, monkeypatch):
     step_mm = 0.25 * float(np.min(vol.spacing))
     tex = backend.render(geo, method="trilinear", step=0.25)
     assert len(fake.textures) == 1 and len(fake.compiled) == 2         # trilinear.cu, on first use
-    np.testing.assert_array_equal(tex, host_render_trilinear(fake.lib, vol, geo, step_mm=step_mm, weight_bits=8))
+    np.testing.assert_array_equal(tex, host_render_trilinear(fake.lib, vol, geo, step_mm=step_mm, texture_weights=True))
     backend.render(geo, method="trilinear", step=0.25)
     assert len(fake.textures) == 1 and len(fake.compiled) == 2         # texture and module reused
     soft = CUDABackend(vol, filtering="software").render(geo, method="trilinear", step=0.25)
@@ -480,7 +405,7 @@ def test_backend_logic_with_a_stand_in_cupy(tmp_path, monkeypatch):
     np.testing.assert_array_equal(
         half.render(geo, method="trilinear"),
         host_render_trilinear(fake.lib, vol, geo, step_mm=0.5 * float(np.min(vol.spacing)), half=True,
-                              weight_bits=8))
+                              texture_weights=True))
     assert fake.textures[-1].data.dtype == np.float16
     soft16 = CUDABackend(vol, storage="float16", filtering="software").render(geo, method="trilinear")
     np.testing.assert_array_equal(soft16, host_render_trilinear(

@@ -31,8 +31,7 @@ from drr.backends.cpu import ray_integral
 from drr.backends.cpu_trilinear import ray_integral_trilinear, trilinear
 from drr.backends.cpu_backend import CPUBackend
 from drr.backends import host_build
-from drr.backends.host_build import (TEXTURE_WEIGHT_BITS, find_c_compiler, host_render,
-                                     host_render_trilinear, voxels)
+from drr.backends.host_build import find_c_compiler, host_render, host_render_trilinear, voxels
 from siddon_reference import render_reference, siddon_sum
 
 BUILDS = ("float", "double")
@@ -58,19 +57,20 @@ def host_ray(lib, mu, a, b, *, half=False) -> float:
 
 
 class HostBackend:
-    """Stands in for a drr backend: the kernels' host build (``weight_bits``: trilinear weights)."""
+    """Stands in for a drr backend: the kernels' host build (``texture_weights``: the texture
+    unit's trilinear weights, emulated)."""
 
     name = "cpu"
     methods = ("siddon", "trilinear")
 
-    def __init__(self, volume, lib, weight_bits=0):
-        self._volume, self._lib, self._bits = volume, lib, weight_bits
+    def __init__(self, volume, lib, texture_weights=False):
+        self._volume, self._lib, self._texture = volume, lib, texture_weights
 
     def render(self, geometry, *, method="siddon", step=0.5):
         if method == "trilinear":
             step_mm = step * float(np.min(self._volume.spacing))
             return host_render_trilinear(self._lib, self._volume, geometry, step_mm=step_mm,
-                                         weight_bits=self._bits)
+                                         texture_weights=self._texture)
         return host_render(self._lib, self._volume, geometry)
 
 
@@ -115,13 +115,13 @@ def test_render_cases_were_found():
             "test_gaussian_blob_line_integrals_match_closed_form"} <= names
 
 
-def run_with_host_backend(monkeypatch, lib, fn, kwargs, weight_bits=0):
+def run_with_host_backend(monkeypatch, lib, fn, kwargs, texture_weights=False):
     render_module = importlib.import_module("drr.render")
     calls = []
 
     def resolve(name):
         calls.append(name)
-        return lambda volume: HostBackend(volume, lib, weight_bits)
+        return lambda volume: HostBackend(volume, lib, texture_weights)
 
     monkeypatch.setattr(render_module, "resolve_backend", resolve)
     fn(backend="cpu", **kwargs)
@@ -142,8 +142,8 @@ TEXTURE_CASES = [c for c in TRILINEAR_CASES if c.values[1].get("rtol", 1.0) >= 1
 
 @pytest.mark.parametrize("fn, kwargs", TEXTURE_CASES)
 def test_trilinear_suite_with_texture_weights(host_libs, monkeypatch, fn, kwargs):
-    """The trilinear tests also pass with the texture unit's rounded weights (emulated)."""
-    run_with_host_backend(monkeypatch, host_libs["float"], fn, kwargs, weight_bits=TEXTURE_WEIGHT_BITS)
+    """The trilinear tests also pass with the texture unit's fixed-point weights (emulated)."""
+    run_with_host_backend(monkeypatch, host_libs["float"], fn, kwargs, texture_weights=True)
 
 
 # --------------------------------------------------- the double build equals Numba
@@ -326,16 +326,16 @@ def test_count_mode_counts_segments(host_libs, real):
 
 # ------------------------------------------------------ the trilinear renderer (trilinear.cu)
 
-def host_sample(lib, mu, p, *, half=False, bits=0) -> float:
+def host_sample(lib, mu, p, *, half=False, texture=False) -> float:
     vox = voxels(mu, half)
     nk, nj, ni = mu.shape
-    return lib.drr_trilinear_sample_host(vox.ctypes.data, int(half), bits, ni, nj, nk, *map(float, p))
+    return lib.drr_trilinear_sample_host(vox.ctypes.data, int(half), int(texture), ni, nj, nk, *map(float, p))
 
 
-def host_trilinear_ray(lib, mu, a, b, step_t, *, half=False, bits=0) -> float:
+def host_trilinear_ray(lib, mu, a, b, step_t, *, half=False, texture=False) -> float:
     vox = voxels(mu, half)
     nk, nj, ni = mu.shape
-    return lib.drr_trilinear_ray_host(vox.ctypes.data, int(half), bits, ni, nj, nk,
+    return lib.drr_trilinear_ray_host(vox.ctypes.data, int(half), int(texture), ni, nj, nk,
                                       *map(float, a), *map(float, b), float(step_t))
 
 
@@ -388,34 +388,84 @@ def test_float16_storage_trilinear(host_libs):
 
 # ------------------------------------------- the texture unit's weights (emulated on the CPU)
 
+TEXTURE_READINGS = Path(__file__).parent / "data" / "texture_unit_weights.npz"
+
+
+@pytest.mark.parametrize("real", BUILDS)
+def test_texture_weights_reproduce_the_card_readings(host_libs, real):
+    """drr_texture_unit_trilinear's corner weights equal 4,000 read off an H200 (2x2x2 textures
+    holding a single 1, at fractions that are multiples of 1/256, rounding ties included; the
+    full table of 3.67 M readings follows the same rule), exactly."""
+    data = np.load(TEXTURE_READINGS)
+    lib = host_libs[real]
+    deltas = []
+    for c in range(8):
+        mu = np.zeros((2, 2, 2), np.float32)
+        mu[c >> 2, (c >> 1) & 1, c & 1] = 1.0
+        deltas.append(mu)
+    got = np.array([256 * host_sample(lib, deltas[c], (0.5 + x / 256, 0.5 + y / 256, 0.5 + z / 256), texture=True)
+                    for c, x, y, z in zip(data["corner"], data["x1"], data["y1"], data["z1"])])
+    assert np.count_nonzero(data["weight"] != np.round(data["weight"])) == 0
+    np.testing.assert_array_equal(got, data["weight"])
+    exact = np.array([256 * host_sample(host_libs["double"], deltas[c], (0.5 + x / 256, 0.5 + y / 256, 0.5 + z / 256))
+                      for c, x, y, z in zip(data["corner"], data["x1"], data["y1"], data["z1"])])
+    assert 0.5 < np.max(np.abs(got - exact)) < 1.0        # the card's corner rounding shows
+
+
+@pytest.mark.parametrize("axis, changes, weights", [
+    (0, [8, 40, 72, 104, 136, 168], [2, 4, 6, 8, 10, 12]),
+    (1, [24, 40, 88, 104, 152, 168], [2, 4, 6, 8, 10, 12]),
+    (2, [8, 24, 40, 56, 72, 88], [1, 2, 3, 4, 5, 6]),
+])
+def test_texture_weights_reproduce_the_card_sweeps(host_libs, axis, changes, weights):
+    """Read off an H200 (benchmarks/texture_probe.py section 1): texels equal to their index along
+    one axis, sampled at 37 + 1/2 + m/4096 on it and at fraction 1/2 on the others.  The weight
+    (value - 37) first changes at these m, to these multiples of 1/256: along x and y in steps of
+    2/256 with ties resolved differently, along z in steps of 1/256 (the order of the rounding)."""
+    shape = [4, 4, 4]
+    shape[2 - axis] = 64
+    mu = np.indices(shape)[2 - axis].astype(np.float32)
+    lib = host_libs["float"]
+    w = []
+    for m in range(200):
+        p = [2.0, 2.0, 2.0]
+        p[axis] = 37.5 + m / 4096
+        w.append(round((host_sample(lib, mu, p, texture=True) - 37) * 256, 6))
+    w = np.array(w)
+    steps = np.flatnonzero(np.diff(w)) + 1
+    assert steps[:6].tolist() == changes
+    assert w[steps[:6]].tolist() == weights
+
+
 def test_texture_weight_rounding_reproduces_a_hardware_reading(host_libs):
     """tex1D between texels 1 and 2 at fraction 0.1 returns 1 + 26/256 = 1.1015625 on NVIDIA
-    hardware (NVIDIA developer forum, "tex1D accuracy", with the Programming Guide's 1.8 fixed
-    point): weights are rounded to the nearest 1/256, not truncated (that would give 25/256)."""
+    hardware (NVIDIA developer forum, "tex1D accuracy"): fractions are rounded to the nearest
+    1/256, not truncated (that would give 25/256)."""
     mu = np.array([[[1.0, 2.0]]], np.float32)                      # ni = 2, nj = nk = 1
     lib = host_libs["float"]
     for frac, want in [(0.1, 1 + 26 / 256), (0.2, 1 + 51 / 256), (0.3, 1 + 77 / 256), (0.5, 1.5)]:
         p = (0.5 + frac, 0.5, 0.5)                                  # texel centres at 0.5 and 1.5
-        assert host_sample(lib, mu, p, bits=TEXTURE_WEIGHT_BITS) == want
+        assert host_sample(lib, mu, p, texture=True) == want
         assert host_sample(lib, mu, p) == pytest.approx(1 + frac, rel=1e-7)
 
 
 def test_texture_weight_error_is_within_its_bound(host_libs):
-    """|rounded - exact| <= sum over axes of (1/512) * the largest texel difference along that axis."""
+    """The eight weights' errors sum to zero and their magnitudes to < 8/256, so the texture
+    sample is within (8/256) * (max - min) / 2 of the exact one over the cell's texels."""
     lib = host_libs["double"]
     rng = np.random.default_rng(34)
     mu = rng.uniform(0, 1, size=(6, 7, 8)).astype(np.float32)
     pad = np.pad(mu.astype(np.float64), 1)
     worst = 0.0
-    for _ in range(500):
+    for _ in range(2000):
         p = rng.uniform(-0.4, np.array(mu.shape[::-1]) + 0.4)
         i, j, k = (np.floor(p - 0.5).astype(int) + 1)              # cell corner in the padded array
         cell = pad[k:k + 2, j:j + 2, i:i + 2]
-        bound = sum(np.max(np.abs(np.diff(cell, axis=ax))) for ax in range(3)) / 512 + 1e-12
-        err = abs(host_sample(lib, mu, p, bits=8) - host_sample(lib, mu, p))
+        bound = (cell.max() - cell.min()) / 64 + 1e-12
+        err = abs(host_sample(lib, mu, p, texture=True) - host_sample(lib, mu, p))
         assert err <= bound
         worst = max(worst, err / bound)
-    assert worst > 0.3                                              # the rounding shows
+    assert worst > 0.1                                              # the rounding shows
 
 
 def test_texture_weights_on_the_uniform_box(host_libs):
@@ -425,7 +475,7 @@ def test_texture_weights_on_the_uniform_box(host_libs):
     vol = tr.box_volume(shape_kji=(20, 20, 20), spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0))
     geo = tr.random_look_at(rng, vol.center(), 60.0, shape=(7, 7), spacing=0.8, n=4)
     exact = host_render_trilinear(host_libs["double"], vol, geo, step_mm=0.05).astype(np.float64)
-    tex = host_render_trilinear(host_libs["double"], vol, geo, step_mm=0.05, weight_bits=8)
+    tex = host_render_trilinear(host_libs["double"], vol, geo, step_mm=0.05, texture_weights=True)
     hit = exact > 0.1
     rel = np.abs(tex[hit] - exact[hit]) / exact[hit]
     assert hit.sum() > 100

@@ -9,11 +9,10 @@ compiler into a shared library, loaded with :mod:`ctypes`:
 * ``real="double"`` — the march in float64, which reproduces the Numba backend.
 
 :func:`host_render` and :func:`host_render_trilinear` are the kernels' grid
-loops over poses and pixels; ``weight_bits=8`` makes the trilinear sampler
-round its per-axis weights as the texture unit does, so the host build stands
-in for ``drr_trilinear_tex`` on a machine without a GPU (the unit also rounds
-the eight corner weights, which this does not reproduce: its error is about
-twice the emulated one, see ``docs/method.md``).  Not used by the renderer itself.
+loops over poses and pixels; ``texture_weights=True`` gives the trilinear
+sampler the texture unit's fixed-point weights (the rule read off an H200,
+see ``docs/method.md``), so the host build stands in for
+``drr_trilinear_tex`` on a machine without a GPU.  Not used by the renderer itself.
 """
 
 from __future__ import annotations
@@ -33,13 +32,10 @@ from ..geometry import Geometry
 from ..volume import Volume
 from .poses import pose_table
 
-__all__ = ["SOURCES", "find_c_compiler", "build_host_library", "host_render", "host_render_trilinear",
-           "TEXTURE_WEIGHT_BITS"]
+__all__ = ["SOURCES", "find_c_compiler", "build_host_library", "host_render", "host_render_trilinear"]
 
 #: Files the host library is built from (all in ``drr/kernels``).
 SOURCES = ("host_api.c", "ray_common.h", "siddon_ray.h", "trilinear_ray.h", "host_shim.h")
-#: Fractional bits of the texture unit's interpolation weights (multiples of 1/256).
-TEXTURE_WEIGHT_BITS = 8
 
 
 def kernel_dir() -> Path:
@@ -130,16 +126,16 @@ def host_render(lib, volume: Volume, geometry: Geometry, *, half: bool = False, 
 
 
 def host_render_trilinear(lib, volume: Volume, geometry: Geometry, *, step_mm: float, half: bool = False,
-                          weight_bits: int = 0) -> np.ndarray:
+                          texture_weights: bool = False) -> np.ndarray:
     """Trilinear renderer, ``(N, rows, cols)`` float32, by ``trilinear.cu``'s per-ray code on the CPU.
 
-    ``weight_bits=0``: exact weights (``drr_trilinear_f32`` / ``_f16``);
-    :data:`TEXTURE_WEIGHT_BITS`: the texture unit's per-axis rounding (``drr_trilinear_tex``, approximately).
+    ``texture_weights=False``: exact weights (``drr_trilinear_f32`` / ``_f16``);
+    True: the texture unit's fixed-point weights (``drr_trilinear_tex``, emulated).
     """
     nk, nj, ni = volume.data.shape
     vox = voxels(volume.data, half)
     poses, out = _prepare(volume, geometry)
-    lib.drr_render_trilinear_host(vox.ctypes.data, int(half), int(weight_bits), ni, nj, nk,
+    lib.drr_render_trilinear_host(vox.ctypes.data, int(half), int(bool(texture_weights)), ni, nj, nk,
                                   _ptr(poses, ctypes.c_double), len(geometry), *geometry.shape,
                                   float(step_mm), _ptr(out, ctypes.c_float))
     return out

@@ -42,23 +42,23 @@ DRR_EXPORT double drr_ray_integral_host(const void* vol, int half, int ni, int n
     return (double)drr_ray_integral(vol, half, 0, ni, nj, nk, ax, ay, az, bx, by, bz);
 }
 
-/* A software sampler of the voxels `vol` (weight_bits: see trilinear_ray.h). */
-static drr_sampler soft_sampler(const void* vol, int half, int weight_bits, int ni, int nj, int nk)
+/* A software sampler of the voxels `vol` (texture_weights: see trilinear_ray.h). */
+static drr_sampler soft_sampler(const void* vol, int half, int texture_weights, int ni, int nj, int nk)
 {
     drr_sampler s;
     s.hardware = 0; s.tex = 0; s.vol = vol; s.half = half;
-    s.ni = ni; s.nj = nj; s.nk = nk; s.weight_bits = weight_bits;
+    s.ni = ni; s.nj = nj; s.nk = nk; s.texture_weights = texture_weights;
     return s;
 }
 
 /* Trilinear renderer (trilinear.cu): out[n, r, c] for every pose and pixel.
- * weight_bits = 0: exact weights (drr_trilinear_f32 / _f16, the CPU backend);
- * 8: the texture unit's rounded weights (drr_trilinear_tex, emulated). */
-DRR_EXPORT void drr_render_trilinear_host(const void* vol, int half, int weight_bits, int ni, int nj, int nk,
+ * texture_weights = 0: exact weights (drr_trilinear_f32 / _f16, the CPU backend);
+ * 1: the texture unit's fixed-point weights (drr_trilinear_tex, emulated). */
+DRR_EXPORT void drr_render_trilinear_host(const void* vol, int half, int texture_weights, int ni, int nj, int nk,
                                           const double* poses, int n_poses, int rows, int cols,
                                           double step_mm, float* out)
 {
-    drr_sampler s = soft_sampler(vol, half, weight_bits, ni, nj, nk);
+    drr_sampler s = soft_sampler(vol, half, texture_weights, ni, nj, nk);
     int n, r, c;
     for (n = 0; n < n_poses; ++n)
         for (r = 0; r < rows; ++r)
@@ -68,19 +68,19 @@ DRR_EXPORT void drr_render_trilinear_host(const void* vol, int half, int weight_
 }
 
 /* The trilinear field at grid point (x, y, z) (cpu_trilinear.py: trilinear), as double. */
-DRR_EXPORT double drr_trilinear_sample_host(const void* vol, int half, int weight_bits, int ni, int nj, int nk,
+DRR_EXPORT double drr_trilinear_sample_host(const void* vol, int half, int texture_weights, int ni, int nj, int nk,
                                             double x, double y, double z)
 {
-    drr_sampler s = soft_sampler(vol, half, weight_bits, ni, nj, nk);
+    drr_sampler s = soft_sampler(vol, half, texture_weights, ni, nj, nk);
     return (double)drr_soft_trilinear(&s, (drr_real)x, (drr_real)y, (drr_real)z);
 }
 
 /* Trapezoid sum(f * dt) along grid segment a -> b (cpu_trilinear.py:
  * ray_integral_trilinear), as double. */
-DRR_EXPORT double drr_trilinear_ray_host(const void* vol, int half, int weight_bits, int ni, int nj, int nk,
+DRR_EXPORT double drr_trilinear_ray_host(const void* vol, int half, int texture_weights, int ni, int nj, int nk,
                                          double ax, double ay, double az, double bx, double by, double bz,
                                          double step_t)
 {
-    drr_sampler s = soft_sampler(vol, half, weight_bits, ni, nj, nk);
+    drr_sampler s = soft_sampler(vol, half, texture_weights, ni, nj, nk);
     return (double)drr_trilinear_integral(&s, ax, ay, az, bx, by, bz, step_t);
 }

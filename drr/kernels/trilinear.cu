@@ -39,7 +39,7 @@ drr_trilinear_tex(cudaTextureObject_t tex, int ni, int nj, int nk,
                   const double* __restrict__ poses, int n_poses, int rows, int cols, double step_mm,
                   float* __restrict__ out)
 {
-    drr_sampler s = {1, tex, 0, 0, ni, nj, nk, 8};
+    drr_sampler s = {1, tex, 0, 0, ni, nj, nk, 1};
     drr_trilinear_tile(&s, poses, n_poses, rows, cols, step_mm, out);
 }
 

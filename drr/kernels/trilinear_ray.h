@@ -21,13 +21,13 @@
  *     Programming Guide, "Texture fetching: linear filtering"): each axis's
  *     fraction is rounded to the nearest 1/256 (ties up), and the 8 corner
  *     weights are rounded again to multiples of 1/256 that sum to 1, each
- *     within 1/256 of the exact product (read off an H100 and an H200,
- *     benchmarks/texture_probe.py; docs/method.md).
+ *     within 1/256 of the exact product (read off an H200,
+ *     benchmarks/texture_probe.py; the rule: drr_texture_unit_trilinear).
  *   - software filtering from the voxel array (hardware == 0): exact weights
- *     (weight_bits = 0, what the CPU backend does), or per-axis weights rounded
- *     to weight_bits fractional bits (8: the texture unit's first rounding,
- *     emulated, so the host build can stand in for the hardware and estimate
- *     its error; the unit's corner rounding about doubles it).
+ *     (texture_weights = 0, what the CPU backend does), or the texture unit's
+ *     weights (texture_weights = 1, drr_texture_unit_trilinear: the rule read
+ *     off the card, emulated, so the host build can stand in for the hardware
+ *     and measure its error on a machine without a GPU).
  *
  * Precision: the set-up (clipping, m, h, the entry point) is float64, as on the
  * CPU; the sample positions are entry + q * (h d) in DRR_REAL (texture
@@ -51,7 +51,7 @@ typedef struct drr_sampler {
     const void* vol;     /* software: C-ordered (nk, nj, ni) float32, or binary16 bits if half */
     int half;
     int ni, nj, nk;
-    int weight_bits;     /* software: 0 = exact weights; b > 0 = rounded to multiples of 2^-b */
+    int texture_weights; /* software: 0 = exact weights; 1 = the texture unit's (emulated) */
 } drr_sampler;
 
 /* Voxel (i, j, k), or zero outside the grid. */
@@ -62,35 +62,59 @@ DRR_HD drr_real drr_texel(const drr_sampler* s, int i, int j, int k)
     return (drr_real)drr_load_voxel(s->vol, ((long long)k * s->nj + j) * s->ni + i, s->half);
 }
 
-/* A fractional weight in [0, 1), kept exact or rounded to weight_bits fractional bits
- * (to nearest, ties up, as the texture unit rounds each axis's fraction: 0.1 -> 26/256). */
-DRR_HD drr_real drr_weight(drr_real w, int weight_bits)
-{
-    drr_real scale;
-    if (weight_bits <= 0)
-        return w;
-    scale = (drr_real)(1 << weight_bits);
-    return (drr_real)floor(w * scale + (drr_real)0.5) / scale;
-}
-
 DRR_HD drr_real drr_lerp(drr_real a, drr_real b, drr_real w)
 {
     return ((drr_real)1.0 - w) * a + w * b;
 }
 
-/* The field at grid point (gx, gy, gz) by software filtering.  cpu_trilinear.py: trilinear */
+/* A fraction in [0, 1] in units of 1/256, rounded to nearest, ties up: rnd(256 f). */
+DRR_HD int drr_fixed8(drr_real f)
+{
+    return (int)floor(f * (drr_real)256.0 + (drr_real)0.5);
+}
+
+/* The texture unit's trilinear filter, emulated: the value at fractions (fx, fy, fz)
+ * of the cell whose low corner is voxel (i, j, k).  The unit's eight corner weights,
+ * in units of 1/256, as read off an H200 (benchmarks/texture_probe.py: all 3.67 M
+ * weights of its table follow this; tests/test_kernel_host.py checks 4,000 of them
+ * and its 1-D sweeps): each axis's fraction is rounded, X1 = rnd(256 fx), Y1, Z1
+ * alike (X0 = 256 - X1, ...); in each z layer c (Zc = Z0 or
+ * Z1) the x weights are U1 = rnd(X1 Zc / 256), U0 = Zc - U1, split across y as
+ * W(1,1,c) = rnd(U1 Y1 / 256), W(1,0,c) = U1 - W(1,1,c), W(0,0,c) = rnd(U0 Y0 / 256),
+ * W(0,1,c) = U0 - W(0,0,c), with rnd(v) = floor(v + 1/2).  They sum to exactly 256;
+ * the result is sum(W T) / 256, summed here in DRR_REAL (the card's own summation
+ * order and precision are not known). */
+DRR_HD drr_real drr_texture_unit_trilinear(const drr_sampler* s, int i, int j, int k,
+                                           drr_real fx, drr_real fy, drr_real fz)
+{
+    int x1 = drr_fixed8(fx), y1 = drr_fixed8(fy), z1 = drr_fixed8(fz), y0 = 256 - y1, c;
+    drr_real acc = (drr_real)0.0;
+    for (c = 0; c < 2; ++c) {
+        int zc = c ? z1 : 256 - z1;
+        int u1 = (x1 * zc + 128) >> 8, u0 = zc - u1;
+        int w11 = (u1 * y1 + 128) >> 8, w10 = u1 - w11;
+        int w00 = (u0 * y0 + 128) >> 8, w01 = u0 - w00;
+        acc += (drr_real)w00 * drr_texel(s, i, j, k + c) + (drr_real)w10 * drr_texel(s, i + 1, j, k + c)
+             + (drr_real)w01 * drr_texel(s, i, j + 1, k + c) + (drr_real)w11 * drr_texel(s, i + 1, j + 1, k + c);
+    }
+    return acc * (drr_real)(1.0 / 256.0);
+}
+
+/* The field at grid point (gx, gy, gz) by software filtering, with exact weights or
+ * the texture unit's (texture_weights).  cpu_trilinear.py: trilinear */
 DRR_HD drr_real drr_soft_trilinear(const drr_sampler* s, drr_real gx, drr_real gy, drr_real gz)
 {
     drr_real x = gx - (drr_real)0.5, y = gy - (drr_real)0.5, z = gz - (drr_real)0.5;
     drr_real fx = (drr_real)floor(x), fy = (drr_real)floor(y), fz = (drr_real)floor(z);
     int i = (int)fx, j = (int)fy, k = (int)fz;
-    drr_real wx = drr_weight(x - fx, s->weight_bits);
-    drr_real wy = drr_weight(y - fy, s->weight_bits);
-    drr_real wz = drr_weight(z - fz, s->weight_bits);
-    drr_real c00 = drr_lerp(drr_texel(s, i, j, k), drr_texel(s, i + 1, j, k), wx);
-    drr_real c10 = drr_lerp(drr_texel(s, i, j + 1, k), drr_texel(s, i + 1, j + 1, k), wx);
-    drr_real c01 = drr_lerp(drr_texel(s, i, j, k + 1), drr_texel(s, i + 1, j, k + 1), wx);
-    drr_real c11 = drr_lerp(drr_texel(s, i, j + 1, k + 1), drr_texel(s, i + 1, j + 1, k + 1), wx);
+    drr_real wx = x - fx, wy = y - fy, wz = z - fz;
+    drr_real c00, c10, c01, c11;
+    if (s->texture_weights)
+        return drr_texture_unit_trilinear(s, i, j, k, wx, wy, wz);
+    c00 = drr_lerp(drr_texel(s, i, j, k), drr_texel(s, i + 1, j, k), wx);
+    c10 = drr_lerp(drr_texel(s, i, j + 1, k), drr_texel(s, i + 1, j + 1, k), wx);
+    c01 = drr_lerp(drr_texel(s, i, j, k + 1), drr_texel(s, i + 1, j, k + 1), wx);
+    c11 = drr_lerp(drr_texel(s, i, j + 1, k + 1), drr_texel(s, i + 1, j + 1, k + 1), wx);
     return drr_lerp(drr_lerp(c00, c10, wy), drr_lerp(c01, c11, wy), wz);
 }
 
