@@ -33,14 +33,47 @@ def load(name):
     return getattr(data, name)()
 
 
+_REJECT_P = 1e-6   # acceptance probability from which unequal widths are drawn by rejection
+
+
+def _log10_accept(w, n, wmin):
+    """log10 of the probability that n - 1 distinct cuts drawn uniformly from 1..w-1 leave
+    every piece at least wmin wide (compositions of w into n parts >= wmin over all)."""
+    from math import lgamma, log
+
+    def lc(a, b):
+        return lgamma(a + 1) - lgamma(b + 1) - lgamma(a - b + 1)
+    r = w - n * wmin
+    return (lc(r + n - 1, n - 1) - lc(w - 1, n - 1)) / log(10)
+
+
 def bounds_for(w, n, rng, equal):
+    """Strip boundaries ``[0, ..., w]`` of n strips: equal widths, or unequal widths drawn
+    uniformly among those with every strip at least ``max(2, w // (3 n))`` wide
+    (or ``w // n`` where that is less).
+
+    Unequal widths are drawn by rejection (n - 1 distinct cut positions, redrawn until
+    every piece is wide enough) where that succeeds with probability >= ``_REJECT_P`` (all
+    the benchmark's cases, N <= 40, so their draws are those of earlier runs), otherwise
+    directly: the minimum width plus a uniform random composition of the remaining pixels
+    (stars and bars; the same distribution, which rejection would take too long to reach,
+    e.g. 100 strips over 600 px)."""
     if equal:
         return np.round(np.linspace(0, w, n + 1)).astype(int)
-    wmin = max(2, w // (3 * n))
-    while True:
-        b = np.r_[0, np.sort(rng.choice(np.arange(1, w), n - 1, replace=False)), w]
-        if np.diff(b).min() >= wmin:
-            return b
+    if not 1 <= n <= w:
+        raise ValueError(f"cannot cut {w} pixels into {n} strips")
+    wmin = min(max(2, w // (3 * n)), w // n)
+    if n == 1:
+        return np.array([0, w])
+    if _log10_accept(w, n, wmin) >= np.log10(_REJECT_P):
+        while True:
+            b = np.r_[0, np.sort(rng.choice(np.arange(1, w), n - 1, replace=False)), w]
+            if np.diff(b).min() >= wmin:
+                return b
+    r = w - n * wmin                      # pixels left over once every strip has wmin
+    bars = np.sort(rng.choice(r + n - 1, n - 1, replace=False))
+    extra = np.diff(np.r_[-1, bars, r + n - 1]) - 1           # n parts >= 0 summing to r
+    return np.r_[0, np.cumsum(wmin + extra)]
 
 
 def make(img, n, rng, equal, axis):

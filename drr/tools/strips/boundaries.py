@@ -106,7 +106,3 @@ def _alternating(s):
     d = np.diff(s)
     return float(np.mean(d[:-1] * d[1:] < 0)) >= _ALTERNATING
 
-
-def _relative_scores(s):
-    """Boundary scores relative to their neighbourhood's typical (natural) score."""
-    return s / _baseline(s) if s.size else s
