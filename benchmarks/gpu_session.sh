@@ -14,7 +14,8 @@
 # card and software versions.  "tests": ptxas resource reports of both kernels
 # and the GPU tests (tests/test_gpu.py -m gpu: kernels vs the float64
 # reference, the Numba backend and their own host build; the texture unit vs
-# its emulation).  "bench": benchmarks/gpu.py in float32 (Siddon, trilinear
+# its emulation), the texture unit's weight rule and fetch rate
+# (texture_probe.py) and what its weights cost (texture_weights.py --gpu).  "bench": benchmarks/gpu.py in float32 (Siddon, trilinear
 # texture, trilinear software) and float16.  Each step has its own time limit,
 # so that a mode ends within the device tool's 10 minutes per call; a step that
 # fails does not stop the others.  Copy the tables into benchmarks/RESULTS.md
@@ -46,8 +47,10 @@ if [ "$MODE" = tests ]; then
 step ptxas 60 bash -c "for cu in siddon trilinear; do nvcc -arch=sm_90 -fmad=false -cubin -Xptxas -v \
     -Idrr/kernels drr/kernels/\$cu.cu -o /tmp/\$cu.cubin 2>&1 | grep -E 'entry|registers|spill'; done"
 step pytest_gpu 200 "$PY" -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py
+step texture_probe 120 "$PY" benchmarks/texture_probe.py
+step texture_weights 150 "$PY" benchmarks/texture_weights.py --gpu
 else
-step bench_float32 400 "$PY" benchmarks/gpu.py --max-seconds 8
-step bench_float16 120 "$PY" benchmarks/gpu.py --storage float16 --quick --max-seconds 4
+step bench_float32 400 "$PY" benchmarks/gpu.py --max-seconds 1.5
+step bench_float16 120 "$PY" benchmarks/gpu.py --storage float16 --quick --max-seconds 1
 fi
 echo "logs in $OUT"
