@@ -6,17 +6,17 @@
 # pydicom are not: carry them as wheels in .whl/ for the example CT, as the
 # device README says, and install them with pip --target /tmp/site first):
 #
-#     bash benchmarks/gpu_session.sh tests     # first call  (~1 min on an H100)
-#     bash benchmarks/gpu_session.sh bench     # second call (~9 min at most; ~1 min
-#                                              # with --max-seconds 1.5, see RESULTS.md)
+#     bash benchmarks/gpu_session.sh tests     # first call  (~1-2 min on an H100/H200)
+#     bash benchmarks/gpu_session.sh bench     # second call (~1 min on an H100; step limits 9 min)
 #
 # Logs go to $OUT (the device tool's), else ./gpu-out.  Both modes record the
 # card and software versions.  "tests": ptxas resource reports of both kernels
 # and the GPU tests (tests/test_gpu.py -m gpu: kernels vs the float64
 # reference, the Numba backend and their own host build; the texture unit vs
 # its emulation), the texture unit's weight rule and fetch rate
-# (texture_probe.py) and what its weights cost (texture_weights.py --gpu).  "bench": benchmarks/gpu.py in float32 (Siddon, trilinear
-# texture, trilinear software) and float16.  Each step has its own time limit,
+# (texture_probe.py) and what its weights cost (texture_weights.py --gpu).
+# "bench": benchmarks/gpu.py in float32 (Siddon, trilinear texture, trilinear
+# software) and float16.  Each step has its own time limit,
 # so that a mode ends within the device tool's 10 minutes per call; a step that
 # fails does not stop the others.  Copy the tables into benchmarks/RESULTS.md
 # with the card's name.
