@@ -777,3 +777,22 @@ def test_jpeg_interval_reaches_beyond_neighbours_across_edges_off_the_curve(monk
     flat = (ndimage.maximum_filter(field, 3) - ndimage.minimum_filter(field, 3)) < 0.05
     grow = (res.interval_high - res.interval_low) - (base.interval_high - base.interval_low)
     assert grow[v & ~flat].mean() > 3 * grow[v & flat].mean()
+
+
+def test_weighted_median_matches_the_sort_definition():
+    # the noise estimates' count-weighted median: a histogram pass for whole-number
+    # weights, the sort otherwise; both must give v[order][searchsorted(cumsum, half)]
+    from drr.tools.colormap.noise import _weighted_median
+
+    rng = np.random.default_rng(7)
+    for it in range(400):
+        n = int(rng.integers(1, 2000))
+        v = [rng.random(n) * 30, np.round(rng.random(n) * 20, 1), rng.exponential(3, n), np.full(n, 2.5)][it % 4]
+        w = rng.integers(1, 6, n).astype(float)
+        if it % 5 == 0:
+            w = np.minimum(w, 2.7)  # fractional clip (a percentile): the sort
+        sel = rng.random(n) < 0.8
+        sel[0] = True
+        order = np.argsort(v[sel])
+        cum = np.cumsum(w[sel][order])
+        assert _weighted_median(v, w, sel) == v[sel][order][np.searchsorted(cum, 0.5 * cum[-1])]

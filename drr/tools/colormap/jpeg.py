@@ -6,7 +6,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .noise import _RAYLEIGH_MEDIAN, _RGB_ROUNDING, _thin
+from .noise import _RAYLEIGH_MEDIAN, _RGB_ROUNDING, _thin, _weighted_median
 
 # JPEG (ITU-T T.871): full-range sRGB -> Y Cb Cr
 _RGB_TO_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
@@ -85,9 +85,7 @@ def _jpeg_value_variance(pw, cw, t, est, k_near, d, counts):
     sel = ds < max(5.0, 5.0 * float(np.median(ds)))
     if not sel.any():
         return np.zeros(len(pw))
-    order = np.argsort(rs[sel])
-    cum = np.cumsum(wgt[sel][order])
-    s = float(rs[sel][order][np.searchsorted(cum, 0.5 * cum[-1])]) / _RAYLEIGH_MEDIAN
+    s = _weighted_median(rs, wgt, sel) / _RAYLEIGH_MEDIAN
     speed_w = np.linalg.norm(np.gradient(cw, t, axis=0), axis=1)
     wm = np.diag([1.0, _JPEG_CHROMA**-0.5, _JPEG_CHROMA**-0.5]) @ _RGB_TO_YCC
     rounding = _RGB_ROUNDING**2 * (wm**2).sum() / 3.0  # 8-bit rounding per whitened axis (mean)
