@@ -796,3 +796,25 @@ def test_weighted_median_matches_the_sort_definition():
         order = np.argsort(v[sel])
         cum = np.cumsum(w[sel][order])
         assert _weighted_median(v, w, sel) == v[sel][order][np.searchsorted(cum, 0.5 * cum[-1])]
+
+
+def test_jpeg_phase_steps_uint8_path_equals_the_general_one():
+    # the uint8 path (tables, unrolled phases) must give the same sums bit for bit
+    from drr.tools.colormap.jpeg import _RGB_TO_YCC, _phase_steps, _phase_steps_u8
+
+    rng = np.random.default_rng(11)
+    for h, w in ((33, 40), (37, 101), (64, 64), (100, 33), (200, 257)):
+        img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        for a, b in zip(_phase_steps(img, _RGB_TO_YCC[0], 255.0), _phase_steps_u8(img, _RGB_TO_YCC[0], 255.0)):
+            assert a.tobytes() == b.tobytes()
+
+
+def test_drop_specks_matches_its_definition():
+    from drr.tools.colormap.validity import _drop_specks
+
+    rng = np.random.default_rng(12)
+    for h, w in ((1, 1), (1, 7), (7, 1), (2, 2), (65, 3), (130, 129)):
+        for p in (0.3, 0.7, 0.95):
+            v = rng.random((h, w)) < p
+            n = ndimage.convolve(v.astype(int), np.ones((3, 3), int), mode="constant") - v
+            np.testing.assert_array_equal(_drop_specks(v), v & (n >= 2))

@@ -26,7 +26,8 @@ def _jpeg_blockiness(f):
     if h < 32 or w < 32:
         return 1.0
     ratios = []
-    for ph in _phase_steps(f, _RGB_TO_YCC[0], 255.0 if f.dtype == np.uint8 else 1.0):
+    steps = _phase_steps_u8 if f.dtype == np.uint8 else _phase_steps
+    for ph in steps(f, _RGB_TO_YCC[0], 255.0 if f.dtype == np.uint8 else 1.0):
         med = float(np.median(ph))
         ratios.append(float(ph.max()) / med if med > 0 else 1.0)
     return min(ratios)
@@ -61,6 +62,48 @@ def _phase_steps(f, wy, div):
             if step_down:
                 rows[y % 8] += abs(below[x] - v)
         luma, below = below, luma
+    return rows / max(1, nr // 8 * w), cols / max(1, nc // 8 * h)
+
+
+@numba.njit(cache=True)
+def _phase_steps_u8(f, wy, div):
+    """:func:`_phase_steps` for uint8 images, the same sums in the same order: each
+    channel's luma term from a 256-entry table (the same products), the 8
+    column phases in registers (unrolled by 8) and a row's steps summed in a
+    register before they join their phase (7.2 -> ~3 ms at 1000^2)."""
+    h, w = f.shape[0], f.shape[1]
+    nr = (h - 1) // 8 * 8
+    nc = (w - 1) // 8 * 8
+    tab = np.empty((3, 256))
+    for c in range(3):
+        for v in range(256):
+            tab[c, v] = wy[c] * (np.uint8(v) / div)
+    rows = np.zeros(8)
+    c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = 0.0
+    luma = np.empty(w)  # row y
+    below = np.empty(w)  # row y + 1
+    for x in range(w):
+        luma[x] = tab[0, f[0, x, 0]] + tab[1, f[0, x, 1]] + tab[2, f[0, x, 2]]
+    for y in range(h):
+        if y + 1 < h:
+            for x in range(w):
+                below[x] = tab[0, f[y + 1, x, 0]] + tab[1, f[y + 1, x, 1]] + tab[2, f[y + 1, x, 2]]
+        for x in range(1, nc + 1, 8):  # step x - 1 -> x has phase (x - 1) % 8
+            c0 += abs(luma[x] - luma[x - 1])
+            c1 += abs(luma[x + 1] - luma[x])
+            c2 += abs(luma[x + 2] - luma[x + 1])
+            c3 += abs(luma[x + 3] - luma[x + 2])
+            c4 += abs(luma[x + 4] - luma[x + 3])
+            c5 += abs(luma[x + 5] - luma[x + 4])
+            c6 += abs(luma[x + 6] - luma[x + 5])
+            c7 += abs(luma[x + 7] - luma[x + 6])
+        if y + 1 < h and y < nr:
+            acc = rows[y % 8]
+            for x in range(w):
+                acc += abs(below[x] - luma[x])
+            rows[y % 8] = acc
+        luma, below = below, luma
+    cols = np.array([c0, c1, c2, c3, c4, c5, c6, c7])
     return rows / max(1, nr // 8 * w), cols / max(1, nc // 8 * h)
 
 
