@@ -818,3 +818,18 @@ def test_drop_specks_matches_its_definition():
             v = rng.random((h, w)) < p
             n = ndimage.convolve(v.astype(int), np.ones((3, 3), int), mode="constant") - v
             np.testing.assert_array_equal(_drop_specks(v), v & (n >= 2))
+
+
+def test_unique_24bit_matches_numpy_unique():
+    from drr.tools.colormap.colors import _unique_24bit
+
+    rng = np.random.default_rng(13)
+    for key in (rng.integers(0, 1 << 24, 5000), np.zeros(10), np.full(7, (1 << 24) - 1),
+                rng.integers(0, 300, 20000), rng.integers(0, 64, 1000) * 64 + 63, np.arange(0, 1 << 24, 4099)):
+        key = key.astype(np.int32)
+        for _ in range(2):  # the kept bitmap comes back zeroed
+            uniq, inv, counts = _unique_24bit(key)
+            ref = np.unique(key, return_inverse=True, return_counts=True)
+            np.testing.assert_array_equal(uniq, ref[0])
+            np.testing.assert_array_equal(inv, ref[1].reshape(-1))
+            np.testing.assert_array_equal(counts, ref[2])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_CUBE_SCRATCH = []  # reusable zeroed (slot, block) arrays for _unique_24bit
+_CUBE_SCRATCH = []  # reusable (zeroed bitmap, word prefix) of the 8-bit cube for _unique_24bit
 _CUBE_SCRATCH_LOCK = __import__("threading").Lock()
 
 
@@ -72,51 +72,63 @@ def _keys_8bit(flat):
 def _unique_24bit(key):
     """np.unique(key, return_inverse=True, return_counts=True) for keys in [0, 2**24).
 
-    The 64 MiB count array is kept between calls (zeroed again after use:
-    a fresh one costs page faults on every call); a call that finds it in
-    use (another thread) allocates its own.
+    A bitmap of the cube (2 MB, cached in the fast caches) marks the keys
+    present; per 64-bit word the number of keys before it gives each key its
+    index (the old count array of 64 MB missed the caches on every pixel:
+    13.9 -> ~6 ms at 1000^2 noisy).  The bitmap and the word prefix are kept
+    between calls (the bitmap zeroed again after use); a call that finds
+    them in use (another thread) allocates its own.
     """
     if _CUBE_SCRATCH_LOCK.acquire(blocking=False):
         try:
             if not _CUBE_SCRATCH:
-                _CUBE_SCRATCH.append((np.zeros(1 << 24, dtype=np.int32), np.zeros(1 << 16, dtype=np.int32)))
-            slot, block = _CUBE_SCRATCH[0]
-            return _unique_24bit_kernel(key, slot, block)
+                _CUBE_SCRATCH.append((np.zeros(1 << 18, dtype=np.uint64), np.zeros(1 << 18, dtype=np.int32)))
+            bits, prefix = _CUBE_SCRATCH[0]
+            return _unique_24bit_kernel(key, bits, prefix)
         finally:
             _CUBE_SCRATCH_LOCK.release()
-    return _unique_24bit_kernel(key, np.zeros(1 << 24, dtype=np.int32), np.zeros(1 << 16, dtype=np.int32))
+    return _unique_24bit_kernel(key, np.zeros(1 << 18, dtype=np.uint64), np.zeros(1 << 18, dtype=np.int32))
+
+
+@numba.njit(cache=True, inline="always")
+def _popcount64(x):
+    """Set bits of a uint64 (SWAR)."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
 @numba.njit(cache=True)
-def _unique_24bit_kernel(key, slot, block):
-    """:func:`_unique_24bit` with zeroed scratch ``slot`` (2**24) and ``block`` (2**16), left zeroed.
-
-    A count per key, then a sweep in key order that visits only the
-    256-key blocks holding at least one key.
-    """
-    n = 0
+def _unique_24bit_kernel(key, bits, prefix):
+    """:func:`_unique_24bit` with a zeroed bitmap ``bits`` (2**18 uint64), left zeroed,
+    and scratch ``prefix`` (2**18 int32)."""
+    one = np.uint64(1)
     for i in range(key.shape[0]):
         k = key[i]
-        if slot[k] == 0:
-            n += 1
-            block[k >> 8] += 1
-        slot[k] += 1
+        bits[k >> 6] |= one << np.uint64(k & 63)
+    n = 0
+    for wi in range(bits.shape[0]):
+        prefix[wi] = n
+        if bits[wi] != 0:
+            n += _popcount64(bits[wi])
     uniq = np.empty(n, dtype=np.int64)
-    counts = np.empty(n, dtype=np.int64)
     j = 0
-    for b in range(1 << 16):
-        if block[b] == 0:
-            continue
-        for k in range(b << 8, (b + 1) << 8):
-            if slot[k] > 0:
-                uniq[j] = k
-                counts[j] = slot[k]
-                slot[k] = j
-                j += 1
+    for wi in range(bits.shape[0]):
+        wd = bits[wi]
+        while wd != 0:
+            low = wd & (~wd + one)  # lowest set bit
+            uniq[j] = (wi << 6) + _popcount64(low - one)
+            j += 1
+            wd ^= low
     inv = np.empty(key.shape[0], dtype=np.int32)  # fewer than 2**24 colours
+    counts = np.zeros(n, dtype=np.int64)
     for i in range(key.shape[0]):
-        inv[i] = slot[key[i]]
+        k = key[i]
+        below = bits[k >> 6] & ((one << np.uint64(k & 63)) - one)
+        v = prefix[k >> 6] + _popcount64(below)
+        inv[i] = v
+        counts[v] += 1
     for j in range(n):
-        slot[uniq[j]] = 0
-        block[uniq[j] >> 8] = 0
+        bits[uniq[j] >> 6] = 0
     return uniq, inv, counts
