@@ -148,48 +148,72 @@ def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, pad, 
 
     Threads take bands of 32 rows; each band keeps the row sums of its rows
     and ``radius`` halo rows in a small buffer of its own (a full-image
-    buffer cost more in page faults than the sums).  Same sums, same order.
+    buffer cost more in page faults than the sums).  Same sums, same order:
+    each window is summed from its first column (row) to its last, with
+    zeros for invalid pixels and the padding (adding +0.0 to these
+    non-negative sums changes nothing), one window offset at a time over the
+    whole row so that the loops run branch-free over x (21 -> ~8 ms at
+    1000^2, one thread).
     """
     h, w = raw.shape
     band = 32
+    win = 2 * radius + 1
     for bi in numba.prange((h + band - 1) // band):
         y0 = bi * band
         y1 = min(h, y0 + band)
         ya = max(0, y0 - radius)
         yb = min(h, y1 + radius)
         rows = np.empty((yb - ya, 3, w))  # horizontal sums of n, r², var
-        r2_row = np.empty(w)  # r² and var of one row's pixels, read once per pixel
-        v_row = np.empty(w)
+        # one row's (valid, r², var), zero where invalid and in the padding of radius on each side
+        m_n = np.zeros(w + 2 * radius)
+        m_r = np.zeros(w + 2 * radius)
+        m_v = np.zeros(w + 2 * radius)
         for y in range(ya, yb):
             for x in range(w):
                 if valid[y, x]:
                     r = raw[y, x] - smooth[y + pad, x + pad]
-                    r2_row[x] = r * r
-                    v_row[x] = var_raw[inv[y, x]]
+                    m_n[x + radius] = 1.0
+                    m_r[x + radius] = r * r
+                    m_v[x + radius] = var_raw[inv[y, x]]
+                else:
+                    m_n[x + radius] = 0.0
+                    m_r[x + radius] = 0.0
+                    m_v[x + radius] = 0.0
+            rn = rows[y - ya, 0]
+            rr = rows[y - ya, 1]
+            rv = rows[y - ya, 2]
             for x in range(w):
-                a = 0.0
-                b = 0.0
-                c = 0.0
-                for xx in range(max(0, x - radius), min(w, x + radius + 1)):
-                    if valid[y, xx]:
-                        a += 1.0
-                        b += r2_row[xx]
-                        c += v_row[xx]
-                rows[y - ya, 0, x] = a
-                rows[y - ya, 1, x] = b
-                rows[y - ya, 2, x] = c
+                rn[x] = 0.0
+                rr[x] = 0.0
+                rv[x] = 0.0
+            for i in range(win):
+                for x in range(w):
+                    rn[x] += m_n[x + i]
+                    rr[x] += m_r[x + i]
+                    rv[x] += m_v[x + i]
+        sn = np.empty(w)
+        se = np.empty(w)
+        sv = np.empty(w)
         for y in range(y0, y1):
+            for x in range(w):
+                sn[x] = 0.0
+                se[x] = 0.0
+                sv[x] = 0.0
+            for yy in range(max(0, y - radius), min(h, y + radius + 1)):
+                rn = rows[yy - ya, 0]
+                rr = rows[yy - ya, 1]
+                rv = rows[yy - ya, 2]
+                for x in range(w):
+                    sn[x] += rn[x]
+                    se[x] += rr[x]
+                    sv[x] += rv[x]
             for x in range(w):
                 if not valid[y, x]:
                     out[y, x] = raw[y, x]
                     continue
-                n = 0.0
-                e = 0.0
-                v = 0.0
-                for yy in range(max(0, y - radius), min(h, y + radius + 1)):
-                    n += rows[yy - ya, 0, x]
-                    e += rows[yy - ya, 1, x]
-                    v += rows[yy - ya, 2, x]
+                n = sn[x]
+                e = se[x]
+                v = sv[x]
                 g = 0.0
                 if n > 0.0 and e > 0.0:
                     g = min(max(1.0 - excess * (v / n) / (e / n), 0.0), 1.0)
