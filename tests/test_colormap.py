@@ -833,3 +833,13 @@ def test_unique_24bit_matches_numpy_unique():
             np.testing.assert_array_equal(uniq, ref[0])
             np.testing.assert_array_equal(inv, ref[1].reshape(-1))
             np.testing.assert_array_equal(counts, ref[2])
+
+
+def test_median_matches_numpy():
+    from drr.tools.colormap.noise import _median
+
+    rng = np.random.default_rng(17)
+    for it in range(300):
+        n = int(rng.integers(1, 2000))
+        v = [rng.random(n) * 30, np.round(rng.random(n) * 20, 1), np.full(n, 2.5), rng.random(n) * 1e-300][it % 4]
+        assert np.float64(_median(v)).tobytes() == np.float64(np.median(v)).tobytes()

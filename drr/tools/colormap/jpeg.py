@@ -6,7 +6,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .noise import _RAYLEIGH_MEDIAN, _RGB_ROUNDING, _thin, _weighted_median
+from .noise import _RAYLEIGH_MEDIAN, _RGB_ROUNDING, _median, _thin, _weighted_median
 
 # JPEG (ITU-T T.871): full-range sRGB -> Y Cb Cr
 _RGB_TO_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
@@ -125,7 +125,7 @@ def _jpeg_value_variance(pw, cw, t, est, k_near, d, counts):
     r = np.sqrt((res**2).sum(axis=1))
     rs, ds, cs = _thin(r, d, counts)
     wgt = np.minimum(cs, max(1.0, float(np.percentile(cs, 90))))
-    sel = ds < max(5.0, 5.0 * float(np.median(ds)))
+    sel = ds < max(5.0, 5.0 * _median(ds))
     if not sel.any():
         return np.zeros(len(pw))
     s = _weighted_median(rs, wgt, sel) / _RAYLEIGH_MEDIAN

@@ -25,6 +25,74 @@ def _thin(*arrays):
     return tuple(a[::step] for a in arrays)
 
 
+def _median(x):
+    """``np.median`` of a 1-D float array without NaN, the same value: the middle
+    order statistic, or the mean ``(a + b) / 2`` of the two middle ones (as
+    numpy's mean of the two partitioned elements), found by a histogram
+    pass (:func:`_order_pair`; 245 k values 3.0 -> ~0.7 ms)."""
+    n = len(x)
+    if n == 0:
+        return float(np.median(x))
+    return float(_median_kernel(np.ascontiguousarray(x, dtype=np.float64)))
+
+
+@numba.njit(cache=True)
+def _median_kernel(x):
+    n = x.shape[0]
+    k1 = n // 2
+    if n % 2 == 1:
+        a, _ = _order_pair(x, k1, k1)
+        return a
+    a, b = _order_pair(x, k1 - 1, k1)
+    return (a + b) / 2.0
+
+
+@numba.njit(cache=True)
+def _order_pair(x, k0, k1):
+    """The ``k0``-th and ``k1``-th smallest values of ``x`` (0-based, ``k0 <= k1``; no NaN).
+
+    Counts per bin of a 4096-bin histogram over the range (bins are
+    monotone in the value) locate the two ranks; the values of the bins
+    from the first to the second are sorted.
+    """
+    nb = 4096
+    lo = np.inf
+    hi = -np.inf
+    for i in range(x.shape[0]):
+        lo = min(lo, x[i])
+        hi = max(hi, x[i])
+    if not hi > lo:
+        return lo, lo
+    scale = nb / (hi - lo)
+    if not scale < 1e300:
+        scale = 0.0
+    hist = np.zeros(nb, dtype=np.int64)
+    for i in range(x.shape[0]):
+        hist[min(int((x[i] - lo) * scale), nb - 1)] += 1
+    c = 0
+    b0 = 0
+    while c + hist[b0] <= k0:
+        c += hist[b0]
+        b0 += 1
+    c0 = c
+    b1 = b0
+    while c + hist[b1] <= k1:
+        c += hist[b1]
+        b1 += 1
+    m = 0
+    for b in range(b0, b1 + 1):
+        m += hist[b]
+    vals = np.empty(m)
+    j = 0
+    for i in range(x.shape[0]):
+        b = min(int((x[i] - lo) * scale), nb - 1)
+        if b0 <= b <= b1:
+            vals[j] = x[i]
+            j += 1
+    vals.sort()
+    return vals[k0 - c0], vals[k1 - c0]
+
+
 def _weighted_median(values, weights, sel):
     """Count-weighted median of ``values[sel]``: the value at the first place where the
     cumulative weight, in the order of the values, reaches half the total.
@@ -138,7 +206,7 @@ def _along_noise(s, valid, t, inv, period=None, n_bins=16):
     if len(r) < 50:
         return None
     k = 1.4826 / math.sqrt(1.5)
-    glob = max(k * float(np.median(r)), _NOISE_FLOOR)
+    glob = max(k * _median(r), _NOISE_FLOOR)
     bins = np.minimum((w * n_bins).astype(np.int64), n_bins - 1)
     sig = np.full(n_bins, glob)
     # residuals grouped by bin once (a median does not depend on the order)
@@ -147,7 +215,7 @@ def _along_noise(s, valid, t, inv, period=None, n_bins=16):
     for b in range(n_bins):
         rb = r_sorted[(ends[b - 1] if b else 0):ends[b]]
         if len(rb) >= 200:
-            sig[b] = min(max(k * float(np.median(rb)), _NOISE_FLOOR), 3.0 * glob)
+            sig[b] = min(max(k * _median(rb), _NOISE_FLOOR), 3.0 * glob)
     return glob, sig
 
 
@@ -250,7 +318,7 @@ def _estimate_rgb_noise(d, across, counts):
     d, across, counts = _thin(d, across, counts)
     z = d / np.sqrt(across)
     w = np.minimum(counts, max(1.0, float(np.percentile(counts, 90))))
-    sel = d < max(5.0, 5.0 * float(np.median(d)))
+    sel = d < max(5.0, 5.0 * _median(d))
     if not sel.any():
         return _RGB_ROUNDING
     med = _weighted_median(z, w, sel)
@@ -293,5 +361,5 @@ def _noise_model(curve, d, k_near, counts, noise, sigma_perp):
     # the pixelwise value is the sRGB projection (_refine_in_rgb): variance s² / |d rgb / dt|²
     var_raw = (s_rgb**2 - _RGB_ROUNDING**2) / np.maximum(rgb_speed[k_near], 1e-12) ** 2
     sigma_along = np.maximum(s_rgb * np.sqrt(along), sigma_perp)
-    noise = max(math.sqrt(float(np.median(var_lab)) / 3.0), _NOISE_FLOOR)
+    noise = max(math.sqrt(_median(var_lab) / 3.0), _NOISE_FLOOR)
     return sigma_along, var_lab, var_raw, noise
