@@ -694,3 +694,55 @@ def test_strong_jumps_local_maxima_away_from_cuts():
     # boundary index i is cut i + 1: 7 is next to the stronger 6, 21 next to cut 22,
     # 28 is below _JUMP_Z and 30 would leave a 1-pixel end piece
     assert _strong_jumps(jz, 31, [22]) == [6, 13]
+
+
+@pytest.mark.parametrize("pairs", [False, True])
+def test_unknown_count_page_cut_pairs(monkeypatch, pairs):
+    """page, 10 unequal horizontal strips, nothing given: the true cuts at shuffled rows
+    107 and 169 improve the quality by 5.4 together, but neither alone (107's pieces stay
+    together; 169 gains 0.47, less than its partner margin); _add_pairs tries them
+    together."""
+    skdata = pytest.importorskip("skimage.data")
+    page = skdata.page()
+    sh, _, _ = _shuffle(page, [0, 13, 30, 36, 82, 92, 103, 151, 160, 168, 191],
+                        [5, 1, 8, 6, 9, 4, 2, 3, 7, 0], axis=0)
+    monkeypatch.setattr("drr.tools.strips.grow._PAIRS", pairs)
+    res = reassemble(sh, axis=0)
+    assert ({107, 169} <= set(res.cuts)) == pairs
+    assert np.array_equal(res.image, page) == pairs
+
+
+@pytest.mark.parametrize("margin", [0.0, 1.0])
+def test_unknown_count_brick_pair_margin(monkeypatch, margin):
+    """brick, 20 unequal vertical strips, nothing given: without a margin _add_pairs cuts
+    two strong natural edges (shuffled columns 75 and 104, 0.59 better than the truth);
+    with _PAIR_MARGIN 1.0 the answer is exact."""
+    skdata = pytest.importorskip("skimage.data")
+    brick = skdata.brick()
+    bounds = [0, 13, 48, 56, 76, 92, 122, 133, 151, 173, 220, 253, 287, 303, 332, 342, 377,
+              390, 403, 489, 512]
+    perm = [17, 8, 2, 7, 9, 0, 19, 10, 18, 3, 6, 16, 11, 1, 12, 13, 4, 5, 14, 15]
+    sh, _, _ = _shuffle(brick, bounds, perm)
+    monkeypatch.setattr("drr.tools.strips.grow._PAIR_MARGIN", margin)
+    monkeypatch.setattr("drr.tools.strips.grow._PAIR_K", 6)
+    res = reassemble(sh)
+    assert np.array_equal(res.image, brick) == (margin > 0)
+
+
+@pytest.mark.parametrize("low", [1.3, 1.2])
+def test_unknown_count_coins_low_rank_cut_with_partner(monkeypatch, low):
+    """coins, 40 unequal horizontal strips, nothing given: the true cut at shuffled row
+    151 has relative score 1.29, under _grow's 1.3, but a better partner exists (partner
+    score 0.26); with _GROW_Z_LOW 1.2 it is tried and kept."""
+    skdata = pytest.importorskip("skimage.data")
+    coins = skdata.coins()
+    bounds = [0, 5, 10, 14, 22, 29, 32, 35, 39, 44, 52, 54, 58, 67, 82, 93, 113, 126, 135,
+              145, 149, 153, 156, 160, 187, 189, 193, 200, 208, 214, 221, 224, 230, 251,
+              255, 259, 266, 269, 289, 295, 303]
+    perm = [24, 34, 15, 27, 0, 20, 31, 6, 17, 37, 21, 16, 8, 9, 14, 4, 5, 30, 33, 36, 18,
+            22, 13, 25, 2, 7, 10, 38, 28, 39, 3, 11, 23, 12, 19, 35, 1, 29, 32, 26]
+    sh, _, _ = _shuffle(coins, bounds, perm, axis=0)
+    monkeypatch.setattr("drr.tools.strips.grow._GROW_Z_LOW", low)
+    res = reassemble(sh, axis=0)
+    assert (151 in res.cuts) == (low < 1.3)
+    assert np.array_equal(res.image, coins) == (low < 1.3)
