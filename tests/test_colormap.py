@@ -843,3 +843,19 @@ def test_median_matches_numpy():
         n = int(rng.integers(1, 2000))
         v = [rng.random(n) * 30, np.round(rng.random(n) * 20, 1), np.full(n, 2.5), rng.random(n) * 1e-300][it % 4]
         assert np.float64(_median(v)).tobytes() == np.float64(np.median(v)).tobytes()
+
+
+def test_py_mod_matches_python_modulo():
+    # the along-curve residuals of cyclic maps wrap with _py_mod: Python's % bit for bit
+    import numba
+
+    from drr.tools.colormap.noise import _py_mod
+
+    ref = numba.njit(lambda x, p: x % p)
+    rng = np.random.default_rng(19)
+    for p in (1.0, 0.1, 123.456, 7.0 / 3.0):
+        xs = np.concatenate([(rng.random(2000) * 3 - 1) * p, rng.random(2000) * p - rng.random(2000) * p + 0.5 * p,
+                             [0.0, -0.0, p, -p, 2 * p, -p / 2, np.nextafter(p, 0), np.nextafter(-p, 0), 1e-300, -1e-300,
+                              5 * p, -3 * p]])
+        for x in xs:
+            assert np.float64(_py_mod(x, p)).tobytes() == np.float64(ref(x, p)).tobytes()

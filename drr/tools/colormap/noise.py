@@ -219,6 +219,22 @@ def _along_noise(s, valid, t, inv, period=None, n_bins=16):
     return glob, sig
 
 
+@numba.njit(cache=True, inline="always")
+def _py_mod(x, p):
+    """Python's ``x % p`` for ``p > 0`` without the libm ``fmod`` where ``-p <= x < 2 p``
+    (the same value: ``fmod`` is exact, ``x - p`` is exact there by Sterbenz's
+    lemma, and a negative ``x`` gets ``x + p`` as Python adds it)."""
+    if x == 0.0:
+        return 0.0  # Python: +0.0 for a zero (of either sign) modulo p > 0
+    if 0.0 < x < p:
+        return x
+    if -p <= x < 0.0:
+        return x + p
+    if p <= x < 2.0 * p:
+        return x - p
+    return x % p
+
+
 @numba.njit(cache=True)
 def _second_differences(s_u, valid_u, t_u, inv, period, row_step):
     """|s - mean of the two neighbours| along rows and columns, where all three are valid.
@@ -250,8 +266,8 @@ def _second_differences(s_u, valid_u, t_u, inv, period, row_step):
                     a = s_u[inv[y, x - 1]]
                     b = s_u[inv[y, x + 1]]
                 if period > 0.0:
-                    d1 = (a - c + half) % period - half
-                    d2 = (b - c + half) % period - half
+                    d1 = _py_mod(a - c + half, period) - half
+                    d2 = _py_mod(b - c + half, period) - half
                     r = 0.5 * (d1 + d2)
                 else:
                     r = c - 0.5 * (a + b)
