@@ -747,3 +747,19 @@ def test_unknown_count_coins_low_rank_cut_with_partner(monkeypatch, low):
     res = reassemble(sh, axis=0)
     assert (151 in res.cuts) == (low < 1.3)
     assert np.array_equal(res.image, coins) == (low < 1.3)
+
+
+@pytest.mark.parametrize("with_jumps", [False, True])
+def test_unknown_count_page_pair_with_strong_jumps(monkeypatch, with_jumps):
+    """page, 10 unequal vertical strips, nothing given: the true cuts at shuffled columns
+    86 and 262 are strong column jumps (jump z 5.2 and 6.1) and 326 is not (0.0); only
+    the three together improve the quality (by 1.7), each alone or in pairs leaves the
+    pieces together.  _add_pairs tries the strong jumps with each cut tried."""
+    skdata = pytest.importorskip("skimage.data")
+    page = skdata.page()
+    sh, _, _ = _shuffle(page, [0, 102, 115, 136, 164, 237, 271, 301, 314, 326, 384],
+                        [1, 4, 7, 0, 3, 2, 8, 5, 6, 9])
+    monkeypatch.setattr("drr.tools.strips.grow._PAIR_JUMPS", with_jumps)
+    res = reassemble(sh)
+    assert ({86, 262, 326} <= set(res.cuts)) == with_jumps
+    assert np.array_equal(res.image, page) == with_jumps

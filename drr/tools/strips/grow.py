@@ -91,6 +91,7 @@ def _grow(x, model, bs, best, time_limit, cache, max_trials=32, z_min=_GROW_Z):
 
 _PAIRS = True         # _grow then tries pairs of the cuts it tried and did not keep
 _PAIR_MARGIN = 1.0    # ... kept when the quality improves by this much
+_PAIR_JUMPS = True    # ... and each with the strong column jumps not cut
 _PAIR_K = 4           # ... among the first this many such cuts (in the order tried)
 
 
@@ -101,11 +102,31 @@ def _add_pairs(x, model, bs, best, time_limit, cache, tried, tol, k=None):
     (``page``, 10 horizontal strips: a cut whose pieces stay together alone and one that
     gains 0.47, 5.4 together).  Kept when the quality improves by :data:`_PAIR_MARGIN`
     (without it two strong natural edges of ``brick`` were cut, 0.59 better than the
-    truth); cuts whose pieces stay together are merged.  The pairs' seams are mostly
-    cached already (about 0.2 ms each at 20 strips)."""
+    truth); cuts whose pieces stay together are merged.  With :data:`_PAIR_JUMPS`, first
+    each of these cuts together with all the strong column jumps not cut
+    (:func:`_strong_jumps`): a piece that starts at a jump may move only once its end is
+    cut too, where the image need not jump (``page``, 10 vertical strips: two jumps and
+    one cut of jump z 0.0, none of which helps alone or in pairs).  The seams are mostly
+    cached already (about 0.2 ms per set at 20 strips)."""
     w = x.shape[1]
     k = _PAIR_K if k is None else k
     top = [b for b in tried if b not in best["cuts"]][:k]
+    jz = bs[2] if len(bs) > 2 else None
+    if _PAIR_JUMPS and jz is not None:
+        # the strong column jumps not cut, with each of the cuts: a piece that starts at
+        # a jump may need its end cut too, where the image does not jump (page, 10 v)
+        sj = _strong_jumps(jz, w, best["cuts"])
+        for a in [b for b in tried if b not in best["cuts"] and b not in sj][:k] if sj else ():
+            cur = best["cuts"]
+            if a in cur or not 1 < a < w - 1:
+                continue
+            res = _evaluate(x, model, sorted(set(cur) | set(sj) | {a}), time_limit, bs, cache)
+            kept = _merge_kept(res)
+            if len(kept) < len(res["cuts"]):
+                res = _evaluate(x, model, kept, time_limit, bs, cache)
+            if _better(res, best, tol + _PAIR_MARGIN):
+                res["hyp"] = best.get("hyp", "") + "q"
+                best = res
     for i in range(len(top)):
         for j in range(i + 1, len(top)):
             a, b = top[i], top[j]
