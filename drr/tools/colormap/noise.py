@@ -329,9 +329,10 @@ def _estimate_rgb_noise(d, across, counts):
     count-weighted median / 1.177 over colours near the curve (counts clipped
     at their 90th percentile so that a flat background cannot dominate),
     at least the 8-bit rounding ``1 / (255 sqrt 12)``.  At most
-    ``_NOISE_SAMPLE`` colours are used (a regular stride).
+    ``_NOISE_SAMPLE`` colours are used (a regular stride, :func:`_thin`);
+    ``across`` is given for those colours only (``d`` and ``counts`` for all).
     """
-    d, across, counts = _thin(d, across, counts)
+    d, counts = _thin(d, counts)
     z = d / np.sqrt(across)
     w = np.minimum(counts, max(1.0, float(np.percentile(counts, 90))))
     sel = d < max(5.0, 5.0 * _median(d))
@@ -368,14 +369,33 @@ def _noise_model(curve, d, k_near, counts, noise, sigma_perp):
         at the median colour.
     """
     along, across, speed, rgb_speed = _curve_factors(curve)
-    along, across, speed = along[k_near], across[k_near], speed[k_near]
     if noise is not None:
+        speed = speed[k_near]
         var = np.full(len(d), max(noise, 1e-9) ** 2)
         return np.sqrt(var), var, var / np.maximum(speed, 1e-12) ** 2, noise
-    s_rgb = _estimate_rgb_noise(d, across, counts)
-    var_lab = s_rgb**2 * (along + 2.0 * across)  # >= the largest axis
-    # the pixelwise value is the sRGB projection (_refine_in_rgb): variance s² / |d rgb / dt|²
-    var_raw = (s_rgb**2 - _RGB_ROUNDING**2) / np.maximum(rgb_speed[k_near], 1e-12) ** 2
-    sigma_along = np.maximum(s_rgb * np.sqrt(along), sigma_perp)
+    # the strided sample of the estimate needs ``across`` of those colours only
+    step = max(1, -(-len(d) // _NOISE_SAMPLE))
+    s_rgb = _estimate_rgb_noise(d, across[k_near[::step]], counts)
+    var_lab = np.empty(len(d))
+    var_raw = np.empty(len(d))
+    sigma_along = np.empty(len(d))
+    _noise_terms(k_near, along, across, rgb_speed, s_rgb**2, s_rgb**2 - _RGB_ROUNDING**2, s_rgb, sigma_perp,
+                 var_lab, var_raw, sigma_along)
     noise = max(math.sqrt(_median(var_lab) / 3.0), _NOISE_FLOOR)
     return sigma_along, var_lab, var_raw, noise
+
+
+@numba.njit(cache=True)  # serial: see _SERIAL_MS
+def _noise_terms(k_near, along, across, rgb_speed, s2, c_raw, s_rgb, sigma_perp, var_lab, var_raw, sigma_along):
+    """Per colour (curve factors at its nearest sample), in one pass, what numpy computed as
+    ``var_lab = s2 * (along + 2 across)`` (>= the largest axis), ``var_raw =
+    c_raw / max(rgb_speed, 1e-12)²`` (the pixelwise value is the sRGB projection,
+    :func:`_refine_in_rgb`: variance s² / |d rgb / dt|², less the 8-bit rounding)
+    and ``sigma_along = max(s_rgb sqrt(along), sigma_perp)``: the same operations."""
+    for u in range(k_near.shape[0]):
+        k = k_near[u]
+        al = along[k]
+        var_lab[u] = s2 * (al + 2.0 * across[k])
+        m = max(rgb_speed[k], 1e-12)
+        var_raw[u] = c_raw / (m * m)
+        sigma_along[u] = max(s_rgb * math.sqrt(al), sigma_perp)
