@@ -859,3 +859,16 @@ def test_py_mod_matches_python_modulo():
                               5 * p, -3 * p]])
         for x in xs:
             assert np.float64(_py_mod(x, p)).tobytes() == np.float64(ref(x, p)).tobytes()
+
+
+def test_group_by_bin_matches_stable_argsort():
+    from drr.tools.colormap.noise import _group_by_bin
+
+    rng = np.random.default_rng(23)
+    for n in (0, 1, 50, 3000):
+        r, w = rng.random(n), rng.random(n)
+        w[: n // 10] = 1.0  # the top edge goes to the last bin
+        bins = np.minimum((w * 16).astype(np.int64), 15)
+        got, ends = _group_by_bin(r, w, 16)
+        np.testing.assert_array_equal(got, r[np.argsort(bins, kind="stable")])
+        np.testing.assert_array_equal(ends, np.cumsum(np.bincount(bins, minlength=16)))

@@ -207,16 +207,31 @@ def _along_noise(s, valid, t, inv, period=None, n_bins=16):
         return None
     k = 1.4826 / math.sqrt(1.5)
     glob = max(k * _median(r), _NOISE_FLOOR)
-    bins = np.minimum((w * n_bins).astype(np.int64), n_bins - 1)
     sig = np.full(n_bins, glob)
     # residuals grouped by bin once (a median does not depend on the order)
-    r_sorted = r[np.argsort(bins.astype(np.uint8), kind="stable")]  # n_bins <= 256: a radix sort
-    ends = np.cumsum(np.bincount(bins, minlength=n_bins))
+    r_sorted, ends = _group_by_bin(r, w, n_bins)
     for b in range(n_bins):
         rb = r_sorted[(ends[b - 1] if b else 0):ends[b]]
         if len(rb) >= 200:
             sig[b] = min(max(k * _median(rb), _NOISE_FLOOR), 3.0 * glob)
     return glob, sig
+
+
+@numba.njit(cache=True)
+def _group_by_bin(r, w, n_bins):
+    """``r`` grouped by the bin ``min(int(w n_bins), n_bins - 1)`` of each element, in
+    order within a bin (a counting sort), and the cumulative bin sizes (ends)."""
+    counts = np.zeros(n_bins, dtype=np.int64)
+    for i in range(r.shape[0]):
+        counts[min(np.int64(w[i] * n_bins), n_bins - 1)] += 1
+    ends = np.cumsum(counts)
+    pos = ends - counts
+    out = np.empty(r.shape[0])
+    for i in range(r.shape[0]):
+        b = min(np.int64(w[i] * n_bins), n_bins - 1)
+        out[pos[b]] = r[i]
+        pos[b] += 1
+    return out, ends
 
 
 @numba.njit(cache=True, inline="always")
