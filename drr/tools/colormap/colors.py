@@ -30,14 +30,25 @@ def _pack_colors_keyed(f):
         key = _keys_8bit(flat) if len(flat) >= 4096 else None
     if key is not None and key[0] >= 0:
         uniq, inv, counts = _unique_24bit(key)
-        cols = np.stack([(uniq >> 16) & 0xFF, (uniq >> 8) & 0xFF, uniq & 0xFF], axis=1) / 255.0
-        return cols, inv, counts, uniq
+        return _cols_of_keys(uniq), inv, counts, uniq
     q = np.rint(flat * 65535.0).astype(np.int64)
     key = (q[:, 0] << 32) | (q[:, 1] << 16) | q[:, 2]
     uniq, inv = np.unique(key, return_inverse=True)
     cols = np.stack([(uniq >> 32) & 0xFFFF, (uniq >> 16) & 0xFFFF, uniq & 0xFFFF], axis=1) / 65535.0
     counts = np.bincount(inv, minlength=len(uniq))
     return cols, inv.reshape(-1), counts, None
+
+
+@numba.njit(cache=True)  # serial: see _SERIAL_MS
+def _cols_of_keys(uniq):
+    """Colours in [0, 1] of 24-bit keys: ``stack([R, G, B], axis=1) / 255.0`` in one pass."""
+    cols = np.empty((uniq.shape[0], 3))
+    for j in range(uniq.shape[0]):
+        k = uniq[j]
+        cols[j, 0] = ((k >> 16) & 0xFF) / 255.0
+        cols[j, 1] = ((k >> 8) & 0xFF) / 255.0
+        cols[j, 2] = (k & 0xFF) / 255.0
+    return cols
 
 
 @numba.njit(cache=True)
