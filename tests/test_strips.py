@@ -763,3 +763,15 @@ def test_unknown_count_page_pair_with_strong_jumps(monkeypatch, with_jumps):
     res = reassemble(sh)
     assert ({86, 262, 326} <= set(res.cuts)) == with_jumps
     assert np.array_equal(res.image, page) == with_jumps
+
+
+def test_unknown_count_brick_two_strips_no_one_pixel_piece():
+    """brick, 2 equal vertical strips swapped, nothing given: exactly the one true cut.
+    The strong jumps tried with each cut in _add_pairs once also took a cut next to a
+    strong jump (a 1-pixel piece at 472 | 473, pixel-exact but a false pair of cuts)."""
+    skdata = pytest.importorskip("skimage.data")
+    brick = skdata.brick()
+    sh, cuts, _ = _shuffle(brick, [0, 256, 512], [1, 0])
+    res = reassemble(sh)
+    assert res.cuts == cuts
+    assert np.array_equal(res.image, brick)

@@ -116,9 +116,10 @@ def _add_pairs(x, model, bs, best, time_limit, cache, tried, tol, k=None):
         # the strong column jumps not cut, with each of the cuts: a piece that starts at
         # a jump may need its end cut too, where the image does not jump (page, 10 v)
         sj = _strong_jumps(jz, w, best["cuts"])
-        for a in [b for b in tried if b not in best["cuts"] and b not in sj][:k] if sj else ():
+        near_sj = set(sj) | {v + d for v in sj for d in (-1, 1)}
+        for a in [b for b in tried if b not in best["cuts"] and b not in near_sj][:k] if sj else ():
             cur = best["cuts"]
-            if a in cur or not 1 < a < w - 1:
+            if {a - 1, a, a + 1} & set(cur) or not 1 < a < w - 1:
                 continue
             res = _evaluate(x, model, sorted(set(cur) | set(sj) | {a}), time_limit, bs, cache)
             kept = _merge_kept(res)
