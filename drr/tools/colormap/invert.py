@@ -83,7 +83,7 @@ from .jpeg import (
     _widen_by_neighbours,
 )
 from .nearest import _nearest
-from .noise import _NOISE_FLOOR, _along_noise, _estimate_noise, _noise_model
+from .noise import _NOISE_FLOOR, _along_noise, _estimate_noise, _noise_model, _search_radius
 from .resolve import _plausible_branches, _resolve_branches
 from .search import _branch_scan, _refine_in_rgb
 from .smoothing import _keep_texture, _sigma_padded
@@ -265,6 +265,7 @@ def invert_colormap(
     on_curve = d <= max_distance
     given = noise is not None
     sigma_u, var_lab, var_raw, noise = _noise_model(curve, d, k_near, counts, noise, sigma_perp)
+    sig_bins = np.zeros(0)  # along-curve noise per bin of t: none
     if len(shape) == 2 and not given:
         # noise the off-curve distances cannot see (luma noise on a grey map, JPEG
         # ringing along the curve) shows in the second differences of the positions
@@ -275,11 +276,10 @@ def invert_colormap(
                            period=arc[-1] if curve.cyclic else None)
         if est is not None:
             sig_bins = np.clip(est[1], sigma_perp, _ALONG_CAP * sigma_perp)
-            nb = len(sig_bins)
-            sigma_u = np.maximum(sigma_u, sig_bins[np.minimum((t_near * nb).astype(np.int64), nb - 1)])
     # the true colour is |noise| from the pixel: within d + 3σ along the curve of
     # the nearest branch, and within ~4σ (3-D) of any other branch it may lie on
-    radius = np.maximum(d + 3.0 * sigma_u, _R3D * sigma_u) + 1e-6
+    # (σ: sigma_u raised to the along-curve noise of the colour's bin of t, if any)
+    radius = _search_radius(d, sigma_u, sig_bins, curve.t, k_near, _R3D)
     # per-colour arrays are dropped after their last use below: less memory is held
     # at the per-pixel steps, which then reuse it instead of faulting in fresh pages
     del keys, sigma_u

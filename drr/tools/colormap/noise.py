@@ -217,6 +217,22 @@ def _along_noise(s, valid, t, inv, period=None, n_bins=16):
     return glob, sig
 
 
+@numba.njit(cache=True)  # serial: see _SERIAL_MS
+def _search_radius(d, sigma_u, sig_bins, t, k_near, r3d):
+    """Ambiguity radius per colour, in one pass: with ``nb = len(sig_bins)`` (0: none),
+    ``s = max(sigma_u, sig_bins[min(int(t[k_near] nb), nb - 1)])`` and
+    ``max(d + 3 s, r3d s) + 1e-6`` -- the operations of the numpy expressions
+    it replaces, in the same order."""
+    nb = sig_bins.shape[0]
+    out = np.empty(d.shape[0])
+    for u in range(d.shape[0]):
+        s = sigma_u[u]
+        if nb > 0:
+            s = max(s, sig_bins[min(np.int64(t[k_near[u]] * nb), nb - 1)])
+        out[u] = max(d[u] + 3.0 * s, r3d * s) + 1e-6
+    return out
+
+
 @numba.njit(cache=True)
 def _group_by_bin(r, w, n_bins):
     """``r`` grouped by the bin ``min(int(w n_bins), n_bins - 1)`` of each element, in
