@@ -70,7 +70,9 @@ natural wins (:func:`_quality`, a joint search of cuts and order); cuts are then
 by one while the restored image improves (:func:`_grow`), first the boundaries where a
 *better partner exists* (:func:`_partner_scores`: the piece before the boundary continues
 into the start of another piece, or the piece after it out of another's end, much better
-than across the boundary itself), which finds cuts that do not stand out in a texture.
+than across the boundary itself), which finds cuts that do not stand out in a texture;
+then pairs of the cuts tried and not kept, and each of them with the strong column jumps
+not cut (:func:`_add_pairs`): a piece moves only when both its ends are cut.
 The quality also charges each moved cut whose median column jump does not stand out
 (:func:`_quality`, ``jump``): a true cut joins unrelated columns in every row, a natural
 edge (a text line) only in some.  Boundary scores are judged against their neighbourhood

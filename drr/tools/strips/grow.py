@@ -1,6 +1,7 @@
 """The joint search of cuts and order after the candidates (number of strips unknown): cuts added
 one at a time while the restored image improves, strong column jumps and twin cuts added at
-once, cuts shifted onto a stronger jump, weak cuts dropped or moved.
+once, pairs of cuts tried together, cuts shifted onto a stronger jump, weak cuts dropped or
+moved.
 """
 
 from __future__ import annotations
