@@ -775,3 +775,34 @@ def test_unknown_count_brick_two_strips_no_one_pixel_piece():
     res = reassemble(sh)
     assert res.cuts == cuts
     assert np.array_equal(res.image, brick)
+
+
+def _bench_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "strips.py"
+    spec = importlib.util.spec_from_file_location("_strips_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_benchmark_unequal_widths_drawn_directly_when_rejection_is_hopeless():
+    """benchmarks/strips.py bounds_for: 100 unequal strips over 600 px (every piece >= 2 px,
+    acceptance about 1e-60 by rejection) are drawn directly, valid and seeded; the
+    rejection draws of an existing case are unchanged; n > w is an error."""
+    bench = _bench_module()
+    for w, n in [(600, 100), (172, 60), (10, 5), (5, 5)]:
+        b = bench.bounds_for(w, n, np.random.default_rng(1), False)
+        d = np.diff(b)
+        assert b[0] == 0 and b[-1] == w and len(d) == n
+        assert d.min() >= min(max(2, w // (3 * n)), w // n)
+    b1 = bench.bounds_for(600, 100, np.random.default_rng(7), False)
+    assert np.array_equal(b1, bench.bounds_for(600, 100, np.random.default_rng(7), False))
+    # an existing case (page, N = 10, seed 2, vertical) keeps its rejection draw
+    rng = np.random.default_rng([2, 10, 1, 4, False])
+    assert list(bench.bounds_for(384, 10, rng, False)) == [0, 102, 115, 136, 164, 237, 271,
+                                                           301, 314, 326, 384]
+    with pytest.raises(ValueError):
+        bench.bounds_for(5, 6, np.random.default_rng(0), False)
