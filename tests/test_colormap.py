@@ -872,3 +872,18 @@ def test_group_by_bin_matches_stable_argsort():
         got, ends = _group_by_bin(r, w, 16)
         np.testing.assert_array_equal(got, r[np.argsort(bins, kind="stable")])
         np.testing.assert_array_equal(ends, np.cumsum(np.bincount(bins, minlength=16)))
+
+
+def test_medians_with_nan_or_inf_fall_back_to_numpy():
+    from drr.tools.colormap.noise import _median, _weighted_median
+
+    for bad in (np.nan, np.inf, -np.inf):
+        v = np.array([1.0, 3.0, bad, 2.0, 5.0])
+        assert np.float64(_median(v)).tobytes() == np.float64(np.median(v)).tobytes()
+        w = np.array([1.0, 2.0, 1.0, 1.0, 3.0])
+        sel = np.ones(5, bool)
+        order = np.argsort(v)
+        cum = np.cumsum(w[order])
+        ref = v[order][np.searchsorted(cum, 0.5 * cum[-1])]
+        got = _weighted_median(v, w, sel)
+        assert got == ref or (np.isnan(got) and np.isnan(ref))

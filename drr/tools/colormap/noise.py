@@ -26,30 +26,34 @@ def _thin(*arrays):
 
 
 def _median(x):
-    """``np.median`` of a 1-D float array without NaN, the same value: the middle
-    order statistic, or the mean ``(a + b) / 2`` of the two middle ones (as
-    numpy's mean of the two partitioned elements), found by a histogram
-    pass (:func:`_order_pair`; 245 k values 3.0 -> ~0.7 ms)."""
+    """``np.median`` of a 1-D float array, the same value: the middle order
+    statistic, or the mean ``(a + b) / 2`` of the two middle ones (as numpy's
+    mean of the two partitioned elements), found by a histogram pass
+    (:func:`_order_pair`; 245 k values 3.0 -> ~0.7 ms).  Arrays with a NaN or
+    an infinity go to ``np.median``."""
     n = len(x)
     if n == 0:
         return float(np.median(x))
-    return float(_median_kernel(np.ascontiguousarray(x, dtype=np.float64)))
+    ok, med = _median_kernel(np.ascontiguousarray(x, dtype=np.float64))
+    return float(med) if ok else float(np.median(x))
 
 
 @numba.njit(cache=True)
 def _median_kernel(x):
+    """(all finite, median) of a non-empty array (see :func:`_median`)."""
     n = x.shape[0]
     k1 = n // 2
     if n % 2 == 1:
-        a, _ = _order_pair(x, k1, k1)
-        return a
-    a, b = _order_pair(x, k1 - 1, k1)
-    return (a + b) / 2.0
+        ok, a, _ = _order_pair(x, k1, k1)
+        return ok, a
+    ok, a, b = _order_pair(x, k1 - 1, k1)
+    return ok, (a + b) / 2.0
 
 
 @numba.njit(cache=True)
 def _order_pair(x, k0, k1):
-    """The ``k0``-th and ``k1``-th smallest values of ``x`` (0-based, ``k0 <= k1``; no NaN).
+    """(all finite, the ``k0``-th and ``k1``-th smallest values of ``x``) (0-based,
+    ``k0 <= k1``); with a NaN or an infinity in ``x``: (False, 0, 0).
 
     Counts per bin of a 4096-bin histogram over the range (bins are
     monotone in the value) locate the two ranks; the values of the bins
@@ -59,10 +63,12 @@ def _order_pair(x, k0, k1):
     lo = np.inf
     hi = -np.inf
     for i in range(x.shape[0]):
+        if not abs(x[i]) < np.inf:
+            return False, 0.0, 0.0
         lo = min(lo, x[i])
         hi = max(hi, x[i])
     if not hi > lo:
-        return lo, lo
+        return True, lo, lo
     scale = nb / (hi - lo)
     if not scale < 1e300:
         scale = 0.0
@@ -90,7 +96,7 @@ def _order_pair(x, k0, k1):
             vals[j] = x[i]
             j += 1
     vals.sort()
-    return vals[k0 - c0], vals[k1 - c0]
+    return True, vals[k0 - c0], vals[k1 - c0]
 
 
 def _weighted_median(values, weights, sel):
@@ -106,7 +112,9 @@ def _weighted_median(values, weights, sel):
     """
     w = weights[sel]
     if len(w) and float(w.max()) < 2.0**40 and bool(np.all(w == np.floor(w))):
-        return float(_weighted_median_kernel(values, weights, sel))
+        ok, med = _weighted_median_kernel(values, weights, sel)
+        if ok:
+            return float(med)
     v = values[sel]
     order = np.argsort(v)
     cum = np.cumsum(w[order])
@@ -115,8 +123,9 @@ def _weighted_median(values, weights, sel):
 
 @numba.njit(cache=True)
 def _weighted_median_kernel(values, weights, sel):
-    """:func:`_weighted_median` for whole-number weights (>= 0, some > 0): the smallest
-    selected value ``v`` with ``sum(weights[sel & (values <= v)]) >= total / 2``.
+    """:func:`_weighted_median` for whole-number weights (>= 0, some > 0): (True, the
+    smallest selected value ``v`` with ``sum(weights[sel & (values <= v)]) >= total / 2``);
+    (False, 0) when a selected value is a NaN or an infinity.
 
     Weights are summed per bin of a 4096-bin histogram over the values' range
     (bins are monotone in the value), then the values of the bin where half
@@ -128,12 +137,14 @@ def _weighted_median_kernel(values, weights, sel):
     total = 0.0
     for i in range(values.shape[0]):
         if sel[i]:
+            if not abs(values[i]) < np.inf:
+                return False, 0.0
             lo = min(lo, values[i])
             hi = max(hi, values[i])
             total += weights[i]
     half = 0.5 * total
     if not hi > lo:
-        return lo
+        return True, lo
     scale = nb / (hi - lo)
     if not scale < 1e300:  # a range too narrow to bin: one bin, sorted
         scale = 0.0
@@ -162,8 +173,8 @@ def _weighted_median_kernel(values, weights, sel):
     for j in range(n):
         c0 += wb[order[j]]
         if c0 >= half:
-            return vb[order[j]]
-    return vb[order[n - 1]]
+            return True, vb[order[j]]
+    return True, vb[order[n - 1]]
 
 
 def _estimate_noise(d, counts):
