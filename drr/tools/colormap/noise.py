@@ -239,23 +239,24 @@ def _search_radius(d, sigma_u, sig_bins, t, k_near, r3d):
     for u in range(d.shape[0]):
         s = sigma_u[u]
         if nb > 0:
-            s = max(s, sig_bins[min(np.int64(t[k_near[u]] * nb), nb - 1)])
+            s = max(s, sig_bins[max(min(np.int64(t[k_near[u]] * nb), nb - 1), 0)])  # t in [0, 1]
         out[u] = max(d[u] + 3.0 * s, r3d * s) + 1e-6
     return out
 
 
 @numba.njit(cache=True)
 def _group_by_bin(r, w, n_bins):
-    """``r`` grouped by the bin ``min(int(w n_bins), n_bins - 1)`` of each element, in
-    order within a bin (a counting sort), and the cumulative bin sizes (ends)."""
+    """``r`` grouped by the bin ``min(int(w n_bins), n_bins - 1)`` of each element (``w``
+    in [0, 1]; clamped at 0 so that no index leaves the bins), in order within a bin
+    (a counting sort), and the cumulative bin sizes (ends)."""
     counts = np.zeros(n_bins, dtype=np.int64)
     for i in range(r.shape[0]):
-        counts[min(np.int64(w[i] * n_bins), n_bins - 1)] += 1
+        counts[max(min(np.int64(w[i] * n_bins), n_bins - 1), 0)] += 1
     ends = np.cumsum(counts)
     pos = ends - counts
     out = np.empty(r.shape[0])
     for i in range(r.shape[0]):
-        b = min(np.int64(w[i] * n_bins), n_bins - 1)
+        b = max(min(np.int64(w[i] * n_bins), n_bins - 1), 0)
         out[pos[b]] = r[i]
         pos[b] += 1
     return out, ends
