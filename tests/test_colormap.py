@@ -887,3 +887,70 @@ def test_medians_with_nan_or_inf_fall_back_to_numpy():
         ref = v[order][np.searchsorted(cum, 0.5 * cum[-1])]
         got = _weighted_median(v, w, sel)
         assert got == ref or (np.isnan(got) and np.isnan(ref))
+
+
+def _resolve_reference(est_t, inv, nstored, valid, cyclic):
+    """Branch resolution with whole summed-area tables (the code the rolling rows replaced)."""
+    import math
+
+    h, w = inv.shape
+    two_pi = 2.0 * np.pi
+    if cyclic:  # math.cos / math.sin as in the kernel (numpy's may differ in the last bit)
+        va = np.array([[math.cos(two_pi * est_t[u, 0]) for u in row] for row in inv]).reshape(h, w)
+        vb = np.array([[math.sin(two_pi * est_t[u, 0]) for u in row] for row in inv]).reshape(h, w)
+    else:
+        va, vb = est_t[inv, 0].copy(), np.zeros((h, w))
+    settled = valid & (nstored[inv] == 1)
+    todo = [(y, x) for y in range(h) for x in range(w) if valid[y, x] and nstored[inv[y, x]] > 1]
+    choice = np.zeros((h, w), np.int8)
+    for size in (5, 17, 65, 257):
+        if not todo:
+            break
+        sats = []
+        for z in (settled.astype(float), np.where(settled, va, 0.0), np.where(settled, vb, 0.0)):
+            s = np.zeros((h + 1, w + 1))
+            s[1:, 1:] = np.cumsum(np.cumsum(z, axis=1), axis=0)  # sequential sums, the kernel's order
+            sats.append(s)
+        r = size // 2
+        picks = []
+        for y, x in todo:
+            y0, y1, x0, x1 = max(0, y - r), min(h, y + r + 1), max(0, x - r), min(w, x + r + 1)
+            n, a, b = (s[y1, x1] - s[y0, x1] - s[y1, x0] + s[y0, x0] for s in sats)
+            if n <= 0.5:
+                picks.append(-1)
+                continue
+            ref = (math.atan2(b, a) / two_pi) % 1.0 if cyclic else a / n
+            u = inv[y, x]
+            dd = np.abs(est_t[u, : nstored[u]] - ref)
+            if cyclic:
+                dd = np.minimum(dd, 1.0 - dd)
+            picks.append(int(np.argmin(dd)))
+        left = []
+        for (y, x), j in zip(todo, picks):
+            if j < 0:
+                left.append((y, x))
+                continue
+            choice[y, x] = j
+            t = est_t[inv[y, x], j]
+            va[y, x], vb[y, x] = (math.cos(two_pi * t), math.sin(two_pi * t)) if cyclic else (t, 0.0)
+            settled[y, x] = True
+        todo = left
+    return choice
+
+
+def test_resolve_rolling_rows_match_whole_tables():
+    from drr.tools.colormap.resolve import _resolve_branches
+
+    rng = np.random.default_rng(29)
+    # shapes whose rows wrap the ring for every window (300 > 2 * 128 + 2) and small ones that do not
+    for h, w, u in ((300, 9, 40), (31, 47, 200), (7, 5, 6), (1, 12, 3)):
+        est = np.sort(rng.random((u, 4)), axis=1)
+        nst = rng.integers(1, 5, u)
+        nst[: u // 2] = 1
+        inv = rng.integers(0, u, (h, w)).astype(np.int32)
+        valid = rng.random((h, w)) < 0.9
+        if h == 300:  # settled pixels only in the top rows: the larger windows settle the rest
+            inv[10:] = rng.integers(u // 2, u, (h - 10, w))
+        for cyclic in (False, True):
+            got = _resolve_branches(est, inv, nst, valid, cyclic)
+            np.testing.assert_array_equal(got, _resolve_reference(est, inv, nst, valid, cyclic))

@@ -55,33 +55,40 @@ def _resolve_branches(est_t, inv, nstored, valid, cyclic):
     h, w = inv.shape
     cyclic = bool(cyclic)
     big = (h, w) if cyclic else (1, 1)  # the sine terms: cyclic maps only
+    # summed-area tables: only the rows the largest window spans (a ring, see _resolve_kernel)
+    rows = min(2 * (_WINDOWS[-1] // 2) + 2, h + 1)
     # work arrays by numpy (allocation note in __init__)
-    work = (np.zeros((h, w), dtype=np.bool_), np.empty((h, w)), np.empty(big), np.zeros((h + 1, w + 1)),
-            np.zeros((h + 1, w + 1)), np.zeros((big[0] + 1, big[1] + 1)), np.zeros((est_t.shape[0], 3)))
+    work = (np.zeros((h, w), dtype=np.bool_), np.empty((h, w)), np.empty(big),
+            np.zeros((3 if cyclic else 2, rows, w + 1)), np.zeros((est_t.shape[0], 3)))
     _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, *work)
     return choice
 
 
-@numba.njit(cache=True)
-def _window_sum(sat, y, x, r):
-    """Sum over rows y-r..y+r and columns x-r..x+r (clipped) from a summed-area table (H+1, W+1)."""
-    h = sat.shape[0] - 1
-    w = sat.shape[1] - 1
-    y0 = max(0, y - r)
-    y1 = min(h, y + r + 1)
-    x0 = max(0, x - r)
-    x1 = min(w, x + r + 1)
-    return sat[y1, x1] - sat[y0, x1] - sat[y1, x0] + sat[y0, x0]
+_WINDOWS = (5, 17, 65, 257)
+
+
+@numba.njit(cache=True, inline="always")
+def _ring_sum(sat, r0, r1, x0, x1):
+    """Window sum from rows r0 (top) and r1 (bottom) of a summed-area table, columns x0..x1."""
+    return sat[r1, x1] - sat[r0, x1] - sat[r1, x0] + sat[r0, x0]
 
 
 @numba.njit(cache=True)
-def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, settled, va, vb, sat_n, sat_a, sat_b, per_u):
+def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, settled, va, vb, ring, per_u):
     """:func:`_resolve_branches` in one compiled pass per window size.
 
     Work arrays (given zeroed where so allocated): ``settled`` (H, W) bool;
-    ``va``, ``vb`` (H, W) summands; ``sat_n``, ``sat_a``, ``sat_b`` (H+1, W+1)
-    summed-area tables (``vb``, ``sat_b`` unused, any shape, when not cyclic);
-    ``per_u`` (U, 3) zeros.
+    ``va``, ``vb`` (H, W) summands (``vb`` unused, any shape, when not
+    cyclic); ``ring`` (2 or 3, R, W+1) zeros, R = min(2 r + 2, H + 1) for
+    the largest window radius r: rolling rows of the summed-area tables of
+    the count, ``va`` and ``vb``; ``per_u`` (U, 3) zeros.
+
+    The pixels still to settle are visited in row order, so a window of
+    radius r needs table rows y - r .. y + r + 1 only: rows are added as the
+    visit reaches them (row ``s`` of the table lives in ring row ``s % R``),
+    each by the same sums as a whole table, and the sums of earlier rows are
+    overwritten once no window needs them (24 MB -> 6 MB at 1000^2, and no
+    rows below the last pixel to settle).
     """
     h, w = inv.shape
     nb = est_t.shape[1]
@@ -90,13 +97,16 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, settled, va, vb,
     # (valid, several branches) still to settle; the summands of a settled pixel
     # (its value, or the cosine and sine of its angle on a cyclic map) are
     # computed once: per colour for the first branch, per pixel on another one;
-    # per_u holds (a, b, branches) per colour: one cache line per pixel
+    # per_u holds (a, b, branches) per colour: one cache line per pixel.  The
+    # summands are read at settled pixels only: a colour with several branches
+    # settles on the branch it picks, so its first-branch terms are not computed
     for u in range(est_t.shape[0]):
-        if cyclic:
-            per_u[u, 0] = math.cos(two_pi * est_t[u, 0])
-            per_u[u, 1] = math.sin(two_pi * est_t[u, 0])
-        else:
-            per_u[u, 0] = est_t[u, 0]
+        if nstored[u] == 1:
+            if cyclic:
+                per_u[u, 0] = math.cos(two_pi * est_t[u, 0])
+                per_u[u, 1] = math.sin(two_pi * est_t[u, 0])
+            else:
+                per_u[u, 0] = est_t[u, 0]
         per_u[u, 2] = nstored[u]
     amb = np.zeros((h, w), dtype=np.bool_)
     n_todo = 0
@@ -122,35 +132,54 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, settled, va, vb,
                 todo_x[i] = x
                 i += 1
     pick = np.empty(n_todo, dtype=np.int64)
-    for size in (5, 17, 65, 257):
+    sat_n = ring[0]
+    sat_a = ring[1]
+    sat_b = ring[ring.shape[0] - 1]  # cyclic only
+    for size in _WINDOWS:
         if n_todo == 0:
             break
-        for y in range(h):
-            rn = 0.0
-            ra = 0.0
-            rb = 0.0
-            for x in range(w):
-                if settled[y, x]:
-                    rn += 1.0
-                    ra += va[y, x]
-                    if cyclic:
-                        rb += vb[y, x]
-                sat_n[y + 1, x + 1] = sat_n[y, x + 1] + rn
-                sat_a[y + 1, x + 1] = sat_a[y, x + 1] + ra
-                if cyclic:
-                    sat_b[y + 1, x + 1] = sat_b[y, x + 1] + rb
         r = size // 2
+        nr = min(2 * r + 2, h + 1)
+        for x in range(w + 1):  # table row 0 (column 0 is never written: zeros)
+            sat_n[0, x] = 0.0
+            sat_a[0, x] = 0.0
+            if cyclic:
+                sat_b[0, x] = 0.0
+        built = 0  # table rows 0..built are in the ring
         for i in range(n_todo):
             y = todo_y[i]
             x = todo_x[i]
+            y1 = min(h, y + r + 1)
+            while built < y1:  # table row built + 1 from image row built
+                yy = built
+                p0 = yy % nr
+                p1 = (yy + 1) % nr
+                rn = 0.0
+                ra = 0.0
+                rb = 0.0
+                for xx in range(w):
+                    if settled[yy, xx]:
+                        rn += 1.0
+                        ra += va[yy, xx]
+                        if cyclic:
+                            rb += vb[yy, xx]
+                    sat_n[p1, xx + 1] = sat_n[p0, xx + 1] + rn
+                    sat_a[p1, xx + 1] = sat_a[p0, xx + 1] + ra
+                    if cyclic:
+                        sat_b[p1, xx + 1] = sat_b[p0, xx + 1] + rb
+                built += 1
             pick[i] = -1
-            cnt = _window_sum(sat_n, y, x, r)
+            r0 = max(0, y - r) % nr
+            r1 = y1 % nr
+            x0 = max(0, x - r)
+            x1 = min(w, x + r + 1)
+            cnt = _ring_sum(sat_n, r0, r1, x0, x1)
             if cnt <= 0.5:
                 continue
             if cyclic:
-                ref = (math.atan2(_window_sum(sat_b, y, x, r), _window_sum(sat_a, y, x, r)) / two_pi) % 1.0
+                ref = (math.atan2(_ring_sum(sat_b, r0, r1, x0, x1), _ring_sum(sat_a, r0, r1, x0, x1)) / two_pi) % 1.0
             else:
-                ref = _window_sum(sat_a, y, x, r) / cnt
+                ref = _ring_sum(sat_a, r0, r1, x0, x1) / cnt
             u = inv[y, x]
             best = np.inf
             jb = 0
