@@ -954,3 +954,14 @@ def test_resolve_rolling_rows_match_whole_tables():
         for cyclic in (False, True):
             got = _resolve_branches(est, inv, nst, valid, cyclic)
             np.testing.assert_array_equal(got, _resolve_reference(est, inv, nst, valid, cyclic))
+
+
+def test_scan_reach_test_without_sqrt_implies_the_sqrt_test():
+    # _branch_scan skips a block when db2 > reach² (1 + 1e-12) before taking sqrt(db2):
+    # that must only skip blocks that sqrt(db2) > reach skips too
+    rng = np.random.default_rng(31)
+    reach = rng.uniform(1e-6, 300.0, 200_000)
+    for rel in (1e-12, 1e-13, 1e-11, 0.0):
+        db2 = reach * reach * (1.0 + rel * rng.uniform(-3.0, 3.0, reach.size))
+        fast = db2 > reach * reach * (1.0 + 1e-12)
+        assert np.all(np.sqrt(db2[fast]) > reach[fast])

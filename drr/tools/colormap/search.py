@@ -59,8 +59,14 @@ def _branch_scan(p, radius, k_near, lab, gc, gr, group, bc, br, block, max_br, e
                 dx = px - bc[b, 0]
                 dy = py - bc[b, 1]
                 dz = pz - bc[b, 2]
-                dc = math.sqrt(dx * dx + dy * dy + dz * dz)
-                if dc > r + br[b] + 1e-9:
+                db2 = dx * dx + dy * dy + dz * dz
+                reach = r + br[b] + 1e-9
+                # db2 beyond reach² by more than rounding: sqrt(db2) > reach surely, the
+                # same skip as below without the square root (most blocks tested are skipped)
+                if db2 > reach * reach * (1.0 + 1e-12):
+                    continue
+                dc = math.sqrt(db2)
+                if dc > reach:
                     continue
                 k0 = b * block
                 k1 = min(k0 + block, m)
