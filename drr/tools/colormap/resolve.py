@@ -58,8 +58,10 @@ def _resolve_branches(est_t, inv, nstored, valid, cyclic):
     # summed-area tables: only the rows the largest window spans (a ring, see _resolve_kernel)
     rows = min(2 * (_WINDOWS[-1] // 2) + 2, h + 1)
     # work arrays by numpy (allocation note in __init__)
+    per_u = np.zeros((est_t.shape[0], 3))
+    _colour_terms(est_t, nstored, cyclic, per_u)
     work = (np.zeros((h, w), dtype=np.bool_), np.empty((h, w)), np.empty(big),
-            np.zeros((3 if cyclic else 2, rows, w + 1)), np.zeros((est_t.shape[0], 3)))
+            np.zeros((3 if cyclic else 2, rows, w + 1)), per_u)
     _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, *work)
     return choice
 
@@ -73,6 +75,26 @@ def _ring_sum(sat, r0, r1, x0, x1):
     return sat[r1, x1] - sat[r0, x1] - sat[r1, x0] + sat[r0, x0]
 
 
+@numba.njit(cache=True, parallel=True)
+def _colour_terms(est_t, nstored, cyclic, per_u):
+    """Per colour: (a, b, branches), the summands of its first branch (the value, or the
+    cosine and sine of its angle on a cyclic map) and its number of branches.
+
+    The summands are read at settled pixels only: a colour with several
+    branches settles on the branch it picks, so its first-branch terms are
+    not computed (left as given).
+    """
+    two_pi = 2.0 * np.pi
+    for u in numba.prange(est_t.shape[0]):
+        if nstored[u] == 1:
+            if cyclic:
+                per_u[u, 0] = math.cos(two_pi * est_t[u, 0])
+                per_u[u, 1] = math.sin(two_pi * est_t[u, 0])
+            else:
+                per_u[u, 0] = est_t[u, 0]
+        per_u[u, 2] = nstored[u]
+
+
 @numba.njit(cache=True)
 def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, settled, va, vb, ring, per_u):
     """:func:`_resolve_branches` in one compiled pass per window size.
@@ -81,7 +103,7 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, settled, va, vb,
     ``va``, ``vb`` (H, W) summands (``vb`` unused, any shape, when not
     cyclic); ``ring`` (2 or 3, R, W+1) zeros, R = min(2 r + 2, H + 1) for
     the largest window radius r: rolling rows of the summed-area tables of
-    the count, ``va`` and ``vb``; ``per_u`` (U, 3) zeros.
+    the count, ``va`` and ``vb``; ``per_u`` (U, 3) from :func:`_colour_terms`.
 
     The pixels still to settle are visited in row order, so a window of
     radius r needs table rows y - r .. y + r + 1 only: rows are added as the
@@ -94,21 +116,13 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, settled, va, vb,
     nb = est_t.shape[1]
     two_pi = 2.0 * np.pi
     # per pixel: settled (valid, one branch), or the first of the ambiguous pixels
-    # (valid, several branches) still to settle; the summands of a settled pixel
-    # (its value, or the cosine and sine of its angle on a cyclic map) are
-    # computed once: per colour for the first branch, per pixel on another one;
-    # per_u holds (a, b, branches) per colour: one cache line per pixel.  The
-    # summands are read at settled pixels only: a colour with several branches
-    # settles on the branch it picks, so its first-branch terms are not computed
-    for u in range(est_t.shape[0]):
-        if nstored[u] == 1:
-            if cyclic:
-                per_u[u, 0] = math.cos(two_pi * est_t[u, 0])
-                per_u[u, 1] = math.sin(two_pi * est_t[u, 0])
-            else:
-                per_u[u, 0] = est_t[u, 0]
-        per_u[u, 2] = nstored[u]
-    amb = np.zeros((h, w), dtype=np.bool_)
+    # (valid, several branches) still to settle, listed in row order; the summands
+    # of a settled pixel (its value, or the cosine and sine of its angle on a cyclic
+    # map) come per colour for the first branch (per_u, :func:`_colour_terms`), per
+    # pixel on another one.  The lists are sized for every pixel, but only the
+    # entries written are ever touched (pages of a fresh allocation)
+    todo_y = np.empty(h * w, dtype=np.int64)
+    todo_x = np.empty(h * w, dtype=np.int64)
     n_todo = 0
     for y in range(h):
         for x in range(w):
@@ -120,17 +134,9 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, settled, va, vb,
                 if per_u[u, 2] == 1.0:
                     settled[y, x] = True
                 elif per_u[u, 2] > 1.0:
-                    amb[y, x] = True
+                    todo_y[n_todo] = y
+                    todo_x[n_todo] = x
                     n_todo += 1
-    todo_y = np.empty(n_todo, dtype=np.int64)
-    todo_x = np.empty(n_todo, dtype=np.int64)
-    i = 0
-    for y in range(h):
-        for x in range(w):
-            if amb[y, x]:
-                todo_y[i] = y
-                todo_x[i] = x
-                i += 1
     pick = np.empty(n_todo, dtype=np.int64)
     sat_n = ring[0]
     sat_a = ring[1]
