@@ -61,7 +61,7 @@ def _sigma_init(v, valid, cur, r):
             cur[y, x + r] = v[yy, x] if valid[yy, x] else np.nan
 
 
-@numba.njit(cache=True)  # serial: see _SERIAL_MS
+@numba.njit(cache=True, parallel=True)  # ~3.3 ms a pass serially at 1000^2: over _SERIAL_MS
 def _sigma_pass1(src, dst, v, k_half, clip_lo, clip_hi, valid):
     """One sigma-filter pass, 3 x 3 window, on NaN-padded ``src`` into ``dst``.
 
