@@ -60,9 +60,14 @@ def _resolve_branches(est_t, inv, nstored, valid, cyclic):
     # work arrays by numpy (allocation note in __init__)
     per_u = np.zeros((est_t.shape[0], 3))
     _colour_terms(est_t, nstored, cyclic, per_u)
-    work = (np.zeros((h, w), dtype=np.bool_), np.empty((h, w)), np.empty(big),
-            np.zeros((3 if cyclic else 2, rows, w + 1)), per_u)
-    _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, *work)
+    settled = np.zeros((h, w), dtype=np.bool_)
+    amb = np.zeros((h, w), dtype=np.bool_)
+    va = np.empty((h, w))
+    vb = np.empty(big)
+    row_n = np.zeros(h, dtype=np.int64)
+    _pixel_terms(inv, valid, per_u, cyclic, va, vb, settled, amb, row_n)
+    ring = np.zeros((3 if cyclic else 2, rows, w + 1))
+    _resolve_kernel(est_t, inv, nstored, cyclic, choice, settled, amb, row_n, va, vb, ring)
     return choice
 
 
@@ -95,15 +100,38 @@ def _colour_terms(est_t, nstored, cyclic, per_u):
         per_u[u, 2] = nstored[u]
 
 
+@numba.njit(cache=True, parallel=True)
+def _pixel_terms(inv, valid, per_u, cyclic, va, vb, settled, amb, row_n):
+    """Per pixel, rows in parallel: the summands ``va``, ``vb`` of its colour's first branch
+    (read only where settled), and whether it is settled (valid, one branch) or
+    ambiguous (valid, several branches: ``amb``, ``row_n`` of them per row)."""
+    h, w = inv.shape
+    for y in numba.prange(h):
+        n = 0
+        for x in range(w):
+            u = inv[y, x]
+            va[y, x] = per_u[u, 0]
+            if cyclic:
+                vb[y, x] = per_u[u, 1]
+            if valid[y, x]:
+                if per_u[u, 2] == 1.0:
+                    settled[y, x] = True
+                elif per_u[u, 2] > 1.0:
+                    amb[y, x] = True
+                    n += 1
+        row_n[y] = n
+
+
 @numba.njit(cache=True)
-def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, settled, va, vb, ring, per_u):
+def _resolve_kernel(est_t, inv, nstored, cyclic, choice, settled, amb, row_n, va, vb, ring):
     """:func:`_resolve_branches` in one compiled pass per window size.
 
-    Work arrays (given zeroed where so allocated): ``settled`` (H, W) bool;
-    ``va``, ``vb`` (H, W) summands (``vb`` unused, any shape, when not
-    cyclic); ``ring`` (2 or 3, R, W+1) zeros, R = min(2 r + 2, H + 1) for
-    the largest window radius r: rolling rows of the summed-area tables of
-    the count, ``va`` and ``vb``; ``per_u`` (U, 3) from :func:`_colour_terms`.
+    Inputs from :func:`_pixel_terms`: ``settled`` (H, W) bool, ``amb`` (H, W)
+    bool and ``row_n`` (H,) its count per row, the summands ``va``, ``vb``
+    (H, W) (``vb`` unused, any shape, when not cyclic); work array ``ring``
+    (2 or 3, R, W+1) zeros, R = min(2 r + 2, H + 1) for the largest window
+    radius r: rolling rows of the summed-area tables of the count, ``va`` and
+    ``vb``.
 
     The pixels still to settle are visited in row order, so a window of
     radius r needs table rows y - r .. y + r + 1 only: rows are added as the
@@ -115,28 +143,22 @@ def _resolve_kernel(est_t, inv, nstored, valid, cyclic, choice, settled, va, vb,
     h, w = inv.shape
     nb = est_t.shape[1]
     two_pi = 2.0 * np.pi
-    # per pixel: settled (valid, one branch), or the first of the ambiguous pixels
-    # (valid, several branches) still to settle, listed in row order; the summands
-    # of a settled pixel (its value, or the cosine and sine of its angle on a cyclic
-    # map) come per colour for the first branch (per_u, :func:`_colour_terms`), per
-    # pixel on another one.  The lists are sized for every pixel, but only the
-    # entries written are ever touched (pages of a fresh allocation)
-    todo_y = np.empty(h * w, dtype=np.int64)
-    todo_x = np.empty(h * w, dtype=np.int64)
+    # the ambiguous pixels still to settle, in row order; a settled pixel sums its
+    # colour's first-branch terms (va, vb), or those of the branch it picked
     n_todo = 0
     for y in range(h):
+        n_todo += row_n[y]
+    todo_y = np.empty(n_todo, dtype=np.int64)
+    todo_x = np.empty(n_todo, dtype=np.int64)
+    i = 0
+    for y in range(h):
+        if row_n[y] == 0:
+            continue
         for x in range(w):
-            u = inv[y, x]
-            va[y, x] = per_u[u, 0]
-            if cyclic:
-                vb[y, x] = per_u[u, 1]
-            if valid[y, x]:
-                if per_u[u, 2] == 1.0:
-                    settled[y, x] = True
-                elif per_u[u, 2] > 1.0:
-                    todo_y[n_todo] = y
-                    todo_x[n_todo] = x
-                    n_todo += 1
+            if amb[y, x]:
+                todo_y[i] = y
+                todo_x[i] = x
+                i += 1
     pick = np.empty(n_todo, dtype=np.int64)
     sat_n = ring[0]
     sat_a = ring[1]
