@@ -337,14 +337,24 @@ def _refine_in_rgb(p, crgb, lo, hi, nstored, est):
             k = min(max(int(est[u, j] + 0.5), a), b)
             dk = _rgb_d2(p, u, crgb, k)
             for step in (64, 16, 4, 1):
+                # after a move, the sample the round started from is one of the two
+                # next candidates and farther than the current one: not evaluated again
+                known = -1
                 moved = True
                 while moved:
                     moved = False
-                    for kk in (k - step, k + step):
-                        if a <= kk <= b:
-                            dd = _rgb_d2(p, u, crgb, kk)
-                            if dd < dk:
-                                k, dk, moved = kk, dd, True
+                    k_start = k
+                    kk = k - step
+                    if a <= kk <= b and kk != known:
+                        dd = _rgb_d2(p, u, crgb, kk)
+                        if dd < dk:
+                            k, dk, moved = kk, dd, True
+                    kk = k_start + step
+                    if a <= kk <= b and kk != known:
+                        dd = _rgb_d2(p, u, crgb, kk)
+                        if dd < dk:
+                            k, dk, moved = kk, dd, True
+                    known = k_start
             best = float(k)
             if k > a:
                 sp, dd = _project(p, u, crgb, k - 1, k)
