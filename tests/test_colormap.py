@@ -942,8 +942,9 @@ def test_resolve_rolling_rows_match_whole_tables():
     from drr.tools.colormap.resolve import _resolve_branches
 
     rng = np.random.default_rng(29)
-    # shapes whose rows wrap the ring for every window (300 > 2 * 128 + 2) and small ones that do not
-    for h, w, u in ((300, 9, 40), (31, 47, 200), (7, 5, 6), (1, 12, 3)):
+    # shapes whose rows wrap the ring for every window (300 > 2 * 128 + 2) and small ones that do not;
+    # (300, 90): over _PARALLEL_PICKS pixels to settle, their branches picked in parallel
+    for h, w, u in ((300, 9, 40), (300, 90, 60), (31, 47, 200), (7, 5, 6), (1, 12, 3)):
         est = np.sort(rng.random((u, 4)), axis=1)
         nst = rng.integers(1, 5, u)
         nst[: u // 2] = 1
@@ -951,6 +952,8 @@ def test_resolve_rolling_rows_match_whole_tables():
         valid = rng.random((h, w)) < 0.9
         if h == 300:  # settled pixels only in the top rows: the larger windows settle the rest
             inv[10:] = rng.integers(u // 2, u, (h - 10, w))
+            nst[u // 2:] = np.maximum(nst[u // 2:], 2)
+            assert w < 90 or (valid & (nst[inv] > 1)).sum() >= 20000
         for cyclic in (False, True):
             got = _resolve_branches(est, inv, nst, valid, cyclic)
             np.testing.assert_array_equal(got, _resolve_reference(est, inv, nst, valid, cyclic))

@@ -122,6 +122,42 @@ def _pixel_terms(inv, valid, per_u, cyclic, va, vb, settled, amb, row_n):
         row_n[y] = n
 
 
+_PARALLEL_PICKS = 20000  # pixels to settle from which a window size picks their branches in parallel
+
+
+@numba.njit(cache=True, inline="always")
+def _pick(win, i, todo_y, todo_x, inv, est_t, nstored, cyclic):
+    """Branch of pixel ``i`` to settle nearest the mean of its window (``win[i]``: count and
+    sums), or -1 where the window holds no settled pixel."""
+    cnt = win[i, 0]
+    if cnt <= 0.5:
+        return -1
+    if cyclic:
+        two_pi = 2.0 * np.pi
+        ref = (math.atan2(win[i, 2], win[i, 1]) / two_pi) % 1.0
+    else:
+        ref = win[i, 1] / cnt
+    u = inv[todo_y[i], todo_x[i]]
+    best = np.inf
+    jb = 0
+    for j in range(min(nstored[u], est_t.shape[1])):
+        dd = abs(est_t[u, j] - ref)
+        if cyclic:
+            dd = min(dd, 1.0 - dd)
+        if dd < best:
+            best = dd
+            jb = j
+    return jb
+
+
+@numba.njit(cache=True, parallel=True)
+def _pick_parallel(win, todo_y, todo_x, n_todo, inv, est_t, nstored, cyclic, pick):
+    """:func:`_pick` for the first ``n_todo`` pixels to settle, in parallel (the atan2 of a
+    cyclic map's circular mean is most of a window size's work on twilight)."""
+    for i in numba.prange(n_todo):
+        pick[i] = _pick(win, i, todo_y, todo_x, inv, est_t, nstored, cyclic)
+
+
 @numba.njit(cache=True)
 def _resolve_kernel(est_t, inv, nstored, cyclic, choice, settled, amb, row_n, va, vb, ring):
     """:func:`_resolve_branches` in one compiled pass per window size.
@@ -141,7 +177,6 @@ def _resolve_kernel(est_t, inv, nstored, cyclic, choice, settled, amb, row_n, va
     rows below the last pixel to settle).
     """
     h, w = inv.shape
-    nb = est_t.shape[1]
     two_pi = 2.0 * np.pi
     # the ambiguous pixels still to settle, in row order; a settled pixel sums its
     # colour's first-branch terms (va, vb), or those of the branch it picked
@@ -160,6 +195,7 @@ def _resolve_kernel(est_t, inv, nstored, cyclic, choice, settled, amb, row_n, va
                 todo_x[i] = x
                 i += 1
     pick = np.empty(n_todo, dtype=np.int64)
+    win = np.empty((n_todo, 3))  # window sums of the count, va and vb at each pixel to settle
     sat_n = ring[0]
     sat_a = ring[1]
     sat_b = ring[ring.shape[0] - 1]  # cyclic only
@@ -196,29 +232,19 @@ def _resolve_kernel(est_t, inv, nstored, cyclic, choice, settled, amb, row_n, va
                     if cyclic:
                         sat_b[p1, xx + 1] = sat_b[p0, xx + 1] + rb
                 built += 1
-            pick[i] = -1
             r0 = max(0, y - r) % nr
             r1 = y1 % nr
             x0 = max(0, x - r)
             x1 = min(w, x + r + 1)
-            cnt = _ring_sum(sat_n, r0, r1, x0, x1)
-            if cnt <= 0.5:
-                continue
+            win[i, 0] = _ring_sum(sat_n, r0, r1, x0, x1)
+            win[i, 1] = _ring_sum(sat_a, r0, r1, x0, x1)
             if cyclic:
-                ref = (math.atan2(_ring_sum(sat_b, r0, r1, x0, x1), _ring_sum(sat_a, r0, r1, x0, x1)) / two_pi) % 1.0
-            else:
-                ref = _ring_sum(sat_a, r0, r1, x0, x1) / cnt
-            u = inv[y, x]
-            best = np.inf
-            jb = 0
-            for j in range(min(nstored[u], nb)):
-                dd = abs(est_t[u, j] - ref)
-                if cyclic:
-                    dd = min(dd, 1.0 - dd)
-                if dd < best:
-                    best = dd
-                    jb = j
-            pick[i] = jb
+                win[i, 2] = _ring_sum(sat_b, r0, r1, x0, x1)
+        if n_todo >= _PARALLEL_PICKS:
+            _pick_parallel(win, todo_y, todo_x, n_todo, inv, est_t, nstored, cyclic, pick)
+        else:
+            for i in range(n_todo):
+                pick[i] = _pick(win, i, todo_y, todo_x, inv, est_t, nstored, cyclic)
         # settle the picked pixels; the others stay on the list, in order
         n_left = 0
         for i in range(n_todo):
