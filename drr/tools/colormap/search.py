@@ -10,14 +10,15 @@ import numpy as np
 
 
 @numba.njit(cache=True, parallel=True)
-def _branch_scan(p, radius, k_near, lab, gc, gr, group, bc, br, block, max_br, est, lo, hi, bd, nbr):
+def _branch_scan(p, radius, k_near, lab, gc, gr, group, bc, br, block, sc, sr, sub, max_br, est, lo, hi, bd, nbr):
     """For each colour p[u]: runs of curve samples within radius[u]; keep the max_br closest.
 
     Groups of ``group`` blocks (spheres gc, gr) and blocks of ``block``
     samples (spheres bc, br) that do not reach the ball are skipped, and a
     block wholly inside the ball only extends the current run: samples are
-    visited only in blocks that cross the sphere, then :func:`_run_best`
-    finds each run's closest sample.
+    visited only in blocks that cross the sphere (and in those, only in
+    sub-blocks of ``sub`` samples, spheres sc, sr, that cross it, by the same
+    tests), then :func:`_run_best` finds each run's closest sample.
 
     est: fractional sample index of the best point of each run (projected onto
     the adjacent segments, or the middle of a run of exactly tied samples).
@@ -78,18 +79,41 @@ def _branch_scan(p, radius, k_near, lab, gc, gr, group, bc, br, block, max_br, e
                         run_lo = k0
                     last = k1 - 1
                     continue
-                for k in range(k0, k1):
-                    dx = px - lab[k, 0]
-                    dy = py - lab[k, 1]
-                    dz = pz - lab[k, 2]
-                    if dx * dx + dy * dy + dz * dz > r2:
+                # the block crosses the sphere: its sub-blocks of ``sub`` samples in turn,
+                # skipped or taken whole as above, samples tested only in those crossing it
+                for s in range(k0 // sub, (k1 + sub - 1) // sub):
+                    dx = px - sc[s, 0]
+                    dy = py - sc[s, 1]
+                    dz = pz - sc[s, 2]
+                    ds2 = dx * dx + dy * dy + dz * dz
+                    reach = r + sr[s] + 1e-9
+                    if ds2 > reach * reach * (1.0 + 1e-12):
                         continue
-                    if k != last + 1:
-                        if run_lo >= 0:
-                            stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
-                                                       max_br, est, lo, hi, bd, stored, count)
-                        run_lo = k
-                    last = k
+                    ds = math.sqrt(ds2)
+                    if ds > reach:
+                        continue
+                    s0 = s * sub
+                    s1 = min(s0 + sub, m)
+                    if ds + sr[s] < r - 1e-9:  # wholly inside
+                        if s0 != last + 1:
+                            if run_lo >= 0:
+                                stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
+                                                           max_br, est, lo, hi, bd, stored, count)
+                            run_lo = s0
+                        last = s1 - 1
+                        continue
+                    for k in range(s0, s1):
+                        dx = px - lab[k, 0]
+                        dy = py - lab[k, 1]
+                        dz = pz - lab[k, 2]
+                        if dx * dx + dy * dy + dz * dz > r2:
+                            continue
+                        if k != last + 1:
+                            if run_lo >= 0:
+                                stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
+                                                           max_br, est, lo, hi, bd, stored, count)
+                            run_lo = k
+                        last = k
         if run_lo >= 0:
             stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
                                        max_br, est, lo, hi, bd, stored, count)
