@@ -110,6 +110,17 @@ def _popcount64(x):
     return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
+@numba.njit(cache=True, parallel=True)
+def _ranks(key, bits, prefix, inv):
+    """Index of each key among the keys present (bitmap ``bits``, keys before each word
+    ``prefix``), in parallel."""
+    one = np.uint64(1)
+    for i in numba.prange(key.shape[0]):
+        k = key[i]
+        below = bits[k >> 6] & ((one << np.uint64(k & 63)) - one)
+        inv[i] = prefix[k >> 6] + _popcount64(below)
+
+
 @numba.njit(cache=True)
 def _unique_24bit_kernel(key, bits, prefix):
     """:func:`_unique_24bit` with a zeroed bitmap ``bits`` (2**18 uint64), left zeroed,
@@ -133,13 +144,10 @@ def _unique_24bit_kernel(key, bits, prefix):
             j += 1
             wd ^= low
     inv = np.empty(key.shape[0], dtype=np.int32)  # fewer than 2**24 colours
+    _ranks(key, bits, prefix, inv)
     counts = np.zeros(n, dtype=np.int64)
     for i in range(key.shape[0]):
-        k = key[i]
-        below = bits[k >> 6] & ((one << np.uint64(k & 63)) - one)
-        v = prefix[k >> 6] + _popcount64(below)
-        inv[i] = v
-        counts[v] += 1
+        counts[inv[i]] += 1
     for j in range(n):
         bits[uniq[j] >> 6] = 0
     return uniq, inv, counts
