@@ -288,7 +288,7 @@ def invert_colormap(
     est = np.zeros((u, _MAX_BRANCHES))
     lo = np.zeros((u, _MAX_BRANCHES), dtype=np.int32)  # curve samples: n_samples <= 2**20
     hi = np.zeros((u, _MAX_BRANCHES), dtype=np.int32)
-    bd = np.full((u, _MAX_BRANCHES), np.inf)
+    bd = np.empty((u, _MAX_BRANCHES))  # +inf where no branch: written by _branch_scan
     nbr = np.zeros(u, dtype=np.int64)
     _branch_scan(lab, radius, k_near, curve.lab, curve.group_center, curve.group_radius, _GROUP,
                  curve.block_center, curve.block_radius, _BLOCK, curve.sub_center, curve.sub_radius, _SUB,

@@ -21,7 +21,10 @@ def _branch_scan(p, radius, k_near, lab, gc, gr, group, bc, br, block, sc, sr, s
     tests), then :func:`_run_best` finds each run's closest sample.
 
     est: fractional sample index of the best point of each run (projected onto
-    the adjacent segments, or the middle of a run of exactly tied samples).
+    the adjacent segments, or the middle of a run of exactly tied samples);
+    bd: its distance, +inf in the slots left without a run (written here, so
+    ``bd`` may be given uninitialised; ``est``, ``lo``, ``hi`` keep their
+    values there).
 
     The helpers (:func:`_close_run`, :func:`_run_best`, :func:`_store`,
     :func:`_project`, :func:`_rgb_d2`) are inlined (``inline="always"``): as
@@ -134,6 +137,8 @@ def _branch_scan(p, radius, k_near, lab, gc, gr, group, bc, br, block, sc, sr, s
                 bd[u, j] = bd[u, j - 1]
                 bd[u, j - 1] = tmp
                 j -= 1
+        for i in range(stored, max_br):  # slots without a branch (``bd`` may come uninitialised)
+            bd[u, i] = np.inf
         nbr[u] = count
 
 
