@@ -122,19 +122,27 @@ def lerp(a, b, w):
     return (1.0 - w) * a + w * b
 
 
-def host_sample(vox, gx, gy, gz, rule, dtype):
+def cell(vox, gx, gy, gz, dtype):
+    """For grid points (gx, gy, gz): the fractions (x, y, z) - floor within their texel cell,
+    and ``texel(di, dj, dk)``, the cell's corner texels (zero outside the volume) in ``dtype``."""
     nk, nj, ni = vox.shape
     x, y, z = gx - 0.5, gy - 0.5, gz - 0.5
     i, j, k = np.floor(x).astype(int), np.floor(y).astype(int), np.floor(z).astype(int)
-    wx, wy, wz = (rule(t - np.floor(t)).astype(dtype) for t in (x, y, z))
 
-    def tx(di, dj, dk):
+    def texel(di, dj, dk):
         ii, jj, kk = i + di, j + dj, k + dk
         ok = (ii >= 0) & (jj >= 0) & (kk >= 0) & (ii < ni) & (jj < nj) & (kk < nk)
         v = np.zeros(len(gx), dtype=dtype)
         v[ok] = vox[kk[ok], jj[ok], ii[ok]]
         return v
 
+    return [t - np.floor(t) for t in (x, y, z)], texel
+
+
+def host_sample(vox, gx, gy, gz, rule, dtype):
+    """Nested lerps with each axis's fraction passed through ``rule``."""
+    fractions, tx = cell(vox, gx, gy, gz, dtype)
+    wx, wy, wz = (rule(f).astype(dtype) for f in fractions)
     c00 = lerp(tx(0, 0, 0), tx(1, 0, 0), wx)
     c10 = lerp(tx(0, 1, 0), tx(1, 1, 0), wx)
     c01 = lerp(tx(0, 0, 1), tx(1, 0, 1), wx)
@@ -145,18 +153,8 @@ def host_sample(vox, gx, gy, gz, rule, dtype):
 def card_sample(vox, gx, gy, gz, dtype):
     """The texture unit's rule (drr_texture_unit_trilinear in drr/kernels/trilinear_ray.h):
     fractions rounded to 1/256, corner weights rounded in two stages, summed in ``dtype``."""
-    nk, nj, ni = vox.shape
-    x, y, z = gx - 0.5, gy - 0.5, gz - 0.5
-    i, j, k = np.floor(x).astype(int), np.floor(y).astype(int), np.floor(z).astype(int)
-    x1, y1, z1 = (np.floor((t - np.floor(t)) * 256 + 0.5).astype(np.int64) for t in (x, y, z))
-
-    def tx(di, dj, dk):
-        ii, jj, kk = i + di, j + dj, k + dk
-        ok = (ii >= 0) & (jj >= 0) & (kk >= 0) & (ii < ni) & (jj < nj) & (kk < nk)
-        v = np.zeros(len(gx), dtype=dtype)
-        v[ok] = vox[kk[ok], jj[ok], ii[ok]]
-        return v
-
+    fractions, tx = cell(vox, gx, gy, gz, dtype)
+    x1, y1, z1 = (np.floor(f * 256 + 0.5).astype(np.int64) for f in fractions)
     acc = np.zeros(len(gx), dtype=dtype)
     for c in (0, 1):
         zc = z1 if c else 256 - z1
