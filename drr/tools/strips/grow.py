@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .candidates import _over_segment, _partner_scores, _twin_cuts
-from .quality import _JUMP_Z, _better, _evaluate, _merge_kept
+from .quality import _JUMP_Z, _better, _evaluate, _without_merged
 
 _PARTNER_MIN = 0.5    # partner score (log ratio) of a cut that _grow tries first (at least)
 _PARTNER_MARGIN = 0.5  # quality gain that such a cut must bring (on top of _MOVE_COST)
@@ -74,11 +74,9 @@ def _grow(x, model, bs, best, time_limit, cache, max_trials=32, z_min=_GROW_Z):
             continue                    # the cut's pieces stay together: nothing learnt
         trials += 1
         if _better(res, best, tol + (_PARTNER_MARGIN if b in lead else 0.0)):
-            kept = _merge_kept(res)
-            if len(kept) < len(res["cuts"]):
-                res2 = _evaluate(x, model, kept, time_limit, bs, cache)
-                if not _better(res, res2, tol):
-                    res = res2
+            merged = _without_merged(x, model, res, time_limit, bs, cache)
+            if not _better(res, merged, tol):
+                res = merged
             res["hyp"] = best.get("hyp", "") + "+"
             best = res
     if _PAIRS and tried:
@@ -123,9 +121,7 @@ def _add_pairs(x, model, bs, best, time_limit, cache, tried, tol, k=None):
             if {a - 1, a, a + 1} & set(cur) or not 1 < a < w - 1:
                 continue
             res = _evaluate(x, model, sorted(set(cur) | set(sj) | {a}), time_limit, bs, cache)
-            kept = _merge_kept(res)
-            if len(kept) < len(res["cuts"]):
-                res = _evaluate(x, model, kept, time_limit, bs, cache)
+            res = _without_merged(x, model, res, time_limit, bs, cache)
             if _better(res, best, tol + _PAIR_MARGIN):
                 res["hyp"] = best.get("hyp", "") + "q"
                 best = res
@@ -138,11 +134,9 @@ def _add_pairs(x, model, bs, best, time_limit, cache, tried, tol, k=None):
                 continue
             res = _evaluate(x, model, sorted(cur + [a, b]), time_limit, bs, cache)
             if _better(res, best, tol + _PAIR_MARGIN):
-                kept = _merge_kept(res)
-                if len(kept) < len(res["cuts"]):
-                    res2 = _evaluate(x, model, kept, time_limit, bs, cache)
-                    if not _better(res, res2, tol):
-                        res = res2
+                merged = _without_merged(x, model, res, time_limit, bs, cache)
+                if not _better(res, merged, tol):
+                    res = merged
                 res["hyp"] = best.get("hyp", "") + "p"
                 best = res
     return best
@@ -175,9 +169,7 @@ def _add_jumps(x, model, bs, best, time_limit, cache, jz, tol):
     if not add:
         return best
     res = _evaluate(x, model, sorted(best["cuts"] + add), time_limit, bs, cache)
-    kept = _merge_kept(res)
-    if len(kept) < len(res["cuts"]):
-        res = _evaluate(x, model, kept, time_limit, bs, cache)
+    res = _without_merged(x, model, res, time_limit, bs, cache)
     if _better(res, best, tol):
         res["hyp"] = best.get("hyp", "") + "j"
         return res
@@ -203,9 +195,7 @@ def _add_twins(x, model, bs, best, time_limit, cache, tol):
     if not add:
         return best
     res = _evaluate(x, model, sorted(best["cuts"] + add), time_limit, bs, cache)
-    kept = _merge_kept(res)
-    if len(kept) < len(res["cuts"]):
-        res = _evaluate(x, model, kept, time_limit, bs, cache)
+    res = _without_merged(x, model, res, time_limit, bs, cache)
     if _TWIN_FORCE or _better(res, best, tol):
         res["hyp"] = best.get("hyp", "") + "t"
         return res

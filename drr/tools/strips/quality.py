@@ -113,5 +113,14 @@ def _merge_kept(res):
     return keep
 
 
+def _without_merged(x, model, res, time_limit, bs, cache):
+    """``res`` evaluated again without the cuts whose two pieces stay side by side in its
+    order (:func:`_merge_kept`); ``res`` itself when there are none."""
+    kept = _merge_kept(res)
+    if len(kept) < len(res["cuts"]):
+        return _evaluate(x, model, kept, time_limit, bs, cache)
+    return res
+
+
 def _better(res, best, tol):
     return res["quality"] < best["quality"] - tol

@@ -11,7 +11,7 @@ from .candidates import _equal_cuts, _over_segment, _peak_cuts, _peak_relative, 
 from .costs import _grad_whitening, _SeamCache
 from .grow import _grow
 from .jumps import _jump_cuts, _jump_profile, _jump_z
-from .quality import _evaluate, _merge_kept
+from .quality import _evaluate, _without_merged
 
 
 def _search(x, model, n_strips, cuts, time_limit):
@@ -67,10 +67,8 @@ def _search(x, model, n_strips, cuts, time_limit):
         res = _evaluate(x, model, c, time_limit, bs, cache)
         res["hyp"] = name
         if n_strips is None and name in ("peaks", "over", "jumps") and len(c) > 0:
-            kept = _merge_kept(res)
-            if len(kept) < len(c):
-                res = _evaluate(x, model, kept, time_limit, bs, cache)
-                res["hyp"] = name
+            res = _without_merged(x, model, res, time_limit, bs, cache)
+            res["hyp"] = name
         res["rank"] = (0 if name.startswith("equal") else 1, len(res["cuts"]))
         if best is None:
             best = res
