@@ -127,10 +127,10 @@ def trilinear_samples(vol, geo, step: float) -> float:
     """Texture fetches per view of ``method="trilinear"`` (m + 1 per ray that meets the
     zero-padded box, as drr_trilinear_integral counts them), from the first pose."""
     A, b = vol.world_to_grid_affine()
+    pix_w = geo.pixel_centers()[0].reshape(-1, 3)
+    length = np.linalg.norm(pix_w - geo.source[0], axis=1)                 # mm
     src = geo.source[0] @ A.T + b
-    pix = geo.pixel_centers()[0].reshape(-1, 3) @ A.T + b
-    d = pix - src
-    length = np.linalg.norm((pix - src) @ np.linalg.inv(A).T, axis=1)      # mm
+    d = pix_w @ A.T + b - src
     t_lo, t_hi = np.zeros(len(d)), np.ones(len(d))
     with np.errstate(divide="ignore", invalid="ignore"):
         for axis, n in enumerate(vol.shape_ijk):
