@@ -10,14 +10,18 @@ Three readings, printed as tables (needs CuPy and a CUDA device):
    or to even, truncation, exact).
 2. **Emulation.**  Random volumes sampled at random points: the largest
    difference between ``tex3D`` and nested lerps with each per-axis weight
-   rule, and the card's full rule (``drr_texture_unit_trilinear``: corner
-   weights rounded too), summed in float32 and float64.
+   rule, and the card's full rule (``drr_texture_unit_trilinear``: coordinate
+   rounded, corner weights rounded too), summed exactly and rounded to float32
+   (what the card does, up to rounding ties) or kept in float64.
 3. **Fetch rate.**  Filtered ``tex3D`` fetches per second from a kernel that
    does nothing else (each thread walks a short ray), for a volume that fits in
    L2 and one that does not: the trilinear renderer's ceiling on this card.
 4. **Corner weights.**  A 2x2x2 texture holding a single 1 returns that
    corner's weight; read on a 256 x 256 grid of fractions (multiples of 1/256)
    at several z fractions, optionally saved (``--save``) for fitting a rule.
+5. **Random fractions.**  All 8 corner weights at random fractions: whether
+   the unit rounds each fraction within its cell, or rounds the coordinate
+   first (a fraction that rounds to 1 then moves to the next cell).
 
 Usage::
 
@@ -152,10 +156,21 @@ def host_sample(vox, gx, gy, gz, rule, dtype):
 
 def card_sample(vox, gx, gy, gz, dtype):
     """The texture unit's rule (drr_texture_unit_trilinear in drr/kernels/trilinear_ray.h):
-    fractions rounded to 1/256, corner weights rounded in two stages, summed in ``dtype``."""
-    fractions, tx = cell(vox, gx, gy, gz, dtype)
-    x1, y1, z1 = (np.floor(f * 256 + 0.5).astype(np.int64) for f in fractions)
-    acc = np.zeros(len(gx), dtype=dtype)
+    each coordinate rounded to 1/256 and split into a cell and a fraction in [0, 255], corner
+    weights rounded in two stages, the eight products summed exactly (float64) and rounded
+    once to ``dtype``."""
+    nk, nj, ni = vox.shape
+    q = [np.floor(256.0 * (g - 0.5) + 0.5).astype(np.int64) for g in (gx, gy, gz)]
+    (i, j, k), (x1, y1, z1) = [a >> 8 for a in q], [a & 255 for a in q]
+
+    def texel(di, dj, dk):
+        ii, jj, kk = i + di, j + dj, k + dk
+        ok = (ii >= 0) & (jj >= 0) & (kk >= 0) & (ii < ni) & (jj < nj) & (kk < nk)
+        v = np.zeros(len(gx))
+        v[ok] = vox[kk[ok], jj[ok], ii[ok]]
+        return v
+
+    acc = np.zeros(len(gx))
     for c in (0, 1):
         zc = z1 if c else 256 - z1
         u1 = (x1 * zc + 128) >> 8
@@ -163,8 +178,8 @@ def card_sample(vox, gx, gy, gz, dtype):
         w11 = (u1 * y1 + 128) >> 8
         w00 = (u0 * (256 - y1) + 128) >> 8
         for w, di, dj in ((w00, 0, 0), (u1 - w11, 1, 0), (u0 - w00, 0, 1), (w11, 1, 1)):
-            acc += w.astype(dtype) * tx(di, dj, c)
-    return (acc / dtype(256)).astype(np.float64)
+            acc += w * texel(di, dj, c)
+    return (acc / 256).astype(dtype).astype(np.float64)
 
 
 def emulation(cp, kernel, storage):
@@ -186,7 +201,7 @@ def emulation(cp, kernel, storage):
                   f"median {np.median(err):.2e}, exact {np.count_nonzero(err == 0)}/{n}")
     for dtype in (np.float32, np.float64):
         err = np.abs(hw - card_sample(vox, *g, dtype))
-        print(f"   {'card rule':>20}, sum {np.dtype(dtype).name}: max {err.max():.2e}, "
+        print(f"   {'card rule':>20}, exact sum rounded to {np.dtype(dtype).name}: max {err.max():.2e}, "
               f"median {np.median(err):.2e}, exact {np.count_nonzero(err == 0)}/{n}")
 
 
@@ -238,6 +253,57 @@ def corner_weights(cp, kernel, storage, save):
         print(f"   saved {save}")
 
 
+def rule_weights(x1, y1, z1):
+    """The 8 corner weights (x 256, corner c = dx + 2 dy + 4 dz) of drr_texture_unit_trilinear
+    for fractions X1, Y1, Z1 in units of 1/256 (0-256)."""
+    w = np.empty((8, len(x1)), dtype=np.int64)
+    for dz in (0, 1):
+        zc = z1 if dz else 256 - z1
+        u1 = (x1 * zc + 128) >> 8
+        u0 = zc - u1
+        w11 = (u1 * y1 + 128) >> 8
+        w00 = (u0 * (256 - y1) + 128) >> 8
+        w[4 * dz], w[4 * dz + 1], w[4 * dz + 2], w[4 * dz + 3] = w00, u1 - w11, u0 - w00, w11
+    return w
+
+
+def random_fractions(cp, kernel, storage, n=200_000):
+    """All 8 corner weights at random fractions (multiples of 2^-20, a third within 2^-12 of a
+    rounding tie): a 4x4x4 texture holding a single 1 at texel (2, 2, 2), sampled in the 8
+    cells around it.  Compares the rule that rounds the coordinate before splitting it into
+    cell and fraction (drr_texture_unit_trilinear) with one that rounds the fraction within
+    its cell (a fraction may round to 256/256)."""
+    rng = np.random.default_rng(11)
+    f = [rng.integers(0, 2**20, n) / 2.0**20 for _ in range(3)]
+    m = n // 3
+    for a in range(3):
+        near = (rng.integers(0, 256, m) + 0.5) / 256 + rng.integers(-2**8, 2**8 + 1, m) / 2.0**20
+        f[a][:m] = np.clip(near, 0, 1 - 2.0**-20)
+    card = np.empty((8, n))
+    vox = np.zeros((4, 4, 4), dtype=np.float32)
+    vox[2, 2, 2] = 1.0
+    backend, (array, tex) = texture(drr.Volume(vox, spacing=(1, 1, 1)), storage)
+    for c in range(8):
+        d = (c & 1, (c >> 1) & 1, (c >> 2) & 1)
+        card[c] = sample(cp, kernel, tex, *[((2 - dd) + 0.5 + fa).astype(np.float32) for dd, fa in zip(d, f)])
+    backend.close()
+    card = np.round(card * 256).astype(np.int64)
+    q = [np.floor(fa * 256 + 0.5).astype(np.int64) for fa in f]       # 0-256
+    in_cell = rule_weights(*q)
+    moved = rule_weights(*[a & 255 for a in q])                       # a fraction of 256 -> next cell, 0
+    for axis, a in enumerate(q):                                      # ... whose weights sit one cell on
+        shift = a == 256
+        step = 1 << axis
+        for c in range(8):
+            if c & step:
+                moved[c, shift] = moved[c - step, shift]
+                moved[c - step, shift] = 0
+    print(f"\n5. Corner weights ({storage}) at {n} random fractions (multiples of 2^-20), all 8 read back")
+    for name, w in (("fraction rounded within its cell", in_cell), ("coordinate rounded, then split", moved)):
+        ok = np.all(w == card, axis=0)
+        print(f"   {name:>34}: {np.count_nonzero(ok)}/{n} points exact ({np.count_nonzero(ok[:m])}/{m} near ties)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--storage", choices=("float32", "float16"), default="float32")
@@ -254,6 +320,7 @@ def main(argv=None) -> int:
     emulation(cp, kernel, args.storage)
     fetch_rate(cp, rate_kernel, args.storage)
     corner_weights(cp, kernel, args.storage, args.save)
+    random_fractions(cp, kernel, args.storage)
     return 0
 
 

@@ -122,14 +122,19 @@ def test_cuda_trilinear_equals_the_host_build_and_the_cpu(tmp_path):
         tex = CUDABackend(vol).render(geo, method="trilinear")
         assert kh.max_rel(tex, cpu) <= 2e-3
         # The emulation's weights are the card's (test_texture_unit_corner_weights and
-        # test_kernel_host.py); its summation order is a guess, not yet checked on a card.
+        # test_kernel_host.py); the card sums the 8 products exactly and rounds once, as the
+        # emulation does up to rounding ties (benchmarks/texture_probe.py section 2).
         emulated = host_render_trilinear(lib, vol, geo, step_mm=step_mm, texture_weights=True)
         assert kh.max_rel(tex, emulated.astype(np.float64)) <= 1e-5
         tex16 = CUDABackend(vol, storage="float16").render(geo, method="trilinear")
         soft16 = CUDABackend(vol, storage="float16", filtering="software").render(geo, method="trilinear")
         assert kh.max_rel(tex16, soft16.astype(np.float64)) <= 2e-3
+        # Half-float textures: the unit rounds each fetch to binary16, as the emulation does,
+        # but 0.1-0.2 % of fetches round the other way (one binary16 step, 2^-10 relative:
+        # tests/test_kernel_host.py, half-float fetches), so a ray of ~100 samples can differ
+        # by ~1e-5.  Measured on an H200: 1.07e-5 (4.9e-5 without the rounding).
         emulated16 = host_render_trilinear(lib, vol, geo, step_mm=step_mm, half=True, texture_weights=True)
-        assert kh.max_rel(tex16, emulated16.astype(np.float64)) <= 1e-5
+        assert kh.max_rel(tex16, emulated16.astype(np.float64)) <= 2.5e-5
 
 
 _PROBE = r"""

@@ -412,6 +412,48 @@ def test_texture_weights_reproduce_the_card_readings(host_libs, real):
     assert 0.5 < np.max(np.abs(got - exact)) < 1.0        # the card's corner rounding shows
 
 
+TEXTURE_RANDOM_READINGS = Path(__file__).parent / "data" / "texture_unit_random_weights.npz"
+
+
+def test_texture_weights_reproduce_the_card_at_random_fractions(host_libs):
+    """All 8 corner weights at 1,000 random fractions (multiples of 2^-20) read off an H200
+    (benchmarks/texture_probe.py section 5), exactly.  Among them the 8 of 200,000 readings that
+    a rule rounding each fraction within its cell gets wrong: the unit rounds the coordinate
+    first, so a fraction that rounds to 1 moves to the next cell, where a tie across y rounds
+    the other corner (e.g. f * 256 = (255.53, 226.45, 64.48): weights 23 and 169, not 22 and 170)."""
+    data = np.load(TEXTURE_RANDOM_READINGS)
+    f, want = data["f"], data["weight"]
+    lib = host_libs["float"]
+    got = np.empty(want.shape)
+    for c in range(8):
+        d = np.array([c & 1, (c >> 1) & 1, (c >> 2) & 1])
+        mu = np.zeros((4, 4, 4), np.float32)
+        mu[2, 2, 2] = 1.0
+        for n in range(f.shape[1]):
+            got[c, n] = 256 * host_sample(lib, mu, tuple(2 - d + 0.5 + f[:, n]), texture=True)
+    assert np.array_equal(got, want)
+    assert np.count_nonzero(np.floor(f * 256 + 0.5) == 256) >= 200      # the cases that need the cell rule
+
+
+TEXTURE_HALF_FETCHES = Path(__file__).parent / "data" / "texture_unit_half_fetches.npz"
+
+
+def test_texture_emulation_reproduces_half_float_fetches(host_libs):
+    """1,000 tex3D fetches of a half-float texture read off an H200: the unit filters with its
+    weights, sums exactly and rounds the result to binary16, and so does the emulation (ties
+    and sums that the card's accumulator rounds differently aside: >= 99 % exact, all within
+    one binary16 step).  Rounding to float32 instead matches almost none."""
+    data = np.load(TEXTURE_HALF_FETCHES)
+    mu, pts, want = data["vox"].astype(np.float32), data["points"].astype(np.float64), data["fetch"]
+    lib = host_libs["float"]
+    got = np.array([host_sample(lib, mu, pts[:, n], half=True, texture=True) for n in range(len(want))])
+    step = np.spacing(np.abs(want).astype(np.float16)).astype(np.float64)
+    assert np.count_nonzero(got == want) >= 990
+    assert np.all(np.abs(got - want) <= step)
+    unrounded = np.array([host_sample(lib, mu, pts[:, n], texture=True) for n in range(len(want))])
+    assert np.count_nonzero(unrounded == want) < 100
+
+
 @pytest.mark.parametrize("axis, changes, weights", [
     (0, [8, 40, 72, 104, 136, 168], [2, 4, 6, 8, 10, 12]),
     (1, [24, 40, 88, 104, 152, 168], [2, 4, 6, 8, 10, 12]),

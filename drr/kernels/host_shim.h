@@ -11,7 +11,7 @@
 #ifndef DRR_HOST_SHIM_H
 #define DRR_HOST_SHIM_H
 
-#include <math.h>   /* floor, sqrt */
+#include <math.h>   /* floor, sqrt, frexp, ldexp, round */
 #include <string.h> /* memcpy */
 
 /* __ldg(p): load through the read-only data cache -> a plain load on the host. */

@@ -19,9 +19,10 @@
  *     border address mode reads zero outside: tex3D(x, y, z) *is* the field
  *     above, except that the unit works with weights in fixed point (CUDA C++
  *     Programming Guide, "Texture fetching: linear filtering"): each axis's
- *     fraction is rounded to the nearest 1/256 (ties up), and the 8 corner
- *     weights are rounded again to multiples of 1/256 that sum to 1, each
- *     within 1/256 of the exact product (read off an H200,
+ *     coordinate is rounded to the nearest 1/256 (ties up) before it is split
+ *     into a cell and a fraction, and the 8 corner weights are rounded again
+ *     to multiples of 1/256 that sum to 1, each within 1/256 of the exact
+ *     product (read off an H200,
  *     benchmarks/texture_probe.py; the rule: drr_texture_unit_trilinear).
  *   - software filtering from the voxel array (hardware == 0): exact weights
  *     (texture_weights = 0, what the CPU backend does), or the texture unit's
@@ -67,50 +68,84 @@ DRR_HD drr_real drr_lerp(drr_real a, drr_real b, drr_real w)
     return ((drr_real)1.0 - w) * a + w * b;
 }
 
-/* A fraction in [0, 1] in units of 1/256, rounded to nearest, ties up: rnd(256 f). */
-DRR_HD int drr_fixed8(drr_real f)
+/* The texture unit's fixed-point coordinate on one axis: g - 1/2 (texel centres at
+ * integers) in units of 1/256, rounded to nearest, ties up: q = floor(256 (g - 1/2) + 1/2).
+ * The cell's low texel is floor(q / 256) and the fraction q mod 256, in [0, 255]: the
+ * unit rounds the coordinate before it splits it, so a fraction that rounds to 1 moves
+ * to the next cell with fraction 0 (read off an H200; which corner weights a tie then
+ * rounds depends on it, see drr_texture_unit_trilinear). */
+DRR_HD void drr_fixed8_coordinate(drr_real g, int* cell, int* fraction)
 {
-    return (int)floor(f * (drr_real)256.0 + (drr_real)0.5);
+    double q = floor(((double)g - 0.5) * 256.0 + 0.5);
+    double c = floor(q / 256.0);
+    *cell = (int)c;
+    *fraction = (int)(q - 256.0 * c);
 }
 
-/* The texture unit's trilinear filter, emulated: the value at fractions (fx, fy, fz)
- * of the cell whose low corner is voxel (i, j, k).  The unit's eight corner weights,
- * in units of 1/256, as read off an H200 (benchmarks/texture_probe.py: all 3.67 M
- * weights of its table follow this; tests/test_kernel_host.py checks 4,000 of them
- * and its 1-D sweeps): each axis's fraction is rounded, X1 = rnd(256 fx), Y1, Z1
- * alike (X0 = 256 - X1, ...); in each z layer c (Zc = Z0 or
- * Z1) the x weights are U1 = rnd(X1 Zc / 256), U0 = Zc - U1, split across y as
- * W(1,1,c) = rnd(U1 Y1 / 256), W(1,0,c) = U1 - W(1,1,c), W(0,0,c) = rnd(U0 Y0 / 256),
- * W(0,1,c) = U0 - W(0,0,c), with rnd(v) = floor(v + 1/2).  They sum to exactly 256;
- * the result is sum(W T) / 256, summed here in DRR_REAL (the card's own summation
- * order and precision are not known). */
-DRR_HD drr_real drr_texture_unit_trilinear(const drr_sampler* s, int i, int j, int k,
-                                           drr_real fx, drr_real fy, drr_real fz)
+/* x rounded to the nearest IEEE binary16 value (ties away from zero), kept in double.
+ * The texture unit filters a half-float texture as it does a float one, then rounds
+ * the result to binary16 (read off an H200: 99.8-99.9 % of 600,000 random fetches equal
+ * the exact sum rounded so, ties rounded up; the rest lie within 0.75 of a binary16 step
+ * of the exact sum and were rounded the other way: the unit's accumulator for half
+ * textures is narrower, in a way not pinned down).  |x| <= 65504 here: a convex
+ * combination of binary16 voxels. */
+DRR_HD double drr_round_binary16(double x)
 {
-    int x1 = drr_fixed8(fx), y1 = drr_fixed8(fy), z1 = drr_fixed8(fz), y0 = 256 - y1, c;
-    drr_real acc = (drr_real)0.0;
+    int e;
+    double q;
+    if (x == 0.0)
+        return x;
+    frexp(x, &e);                                       /* |x| = m 2^e, m in [1/2, 1) */
+    q = ldexp(1.0, (e - 1 >= -14 ? e : -13) - 11);      /* binary16 spacing there: 11 bits, or 2^-24 */
+    return round(x / q) * q;
+}
+
+/* The texture unit's trilinear filter, emulated, at grid point (gx, gy, gz).  The
+ * unit's eight corner weights, in units of 1/256, as read off an H200
+ * (benchmarks/texture_probe.py: all 3.67 M weights of its table and 400,000 at random
+ * fractions follow this; tests/test_kernel_host.py checks 4,000 of them and its 1-D
+ * sweeps): each axis's coordinate is rounded to 1/256 and split into a cell (i, j, k)
+ * and fractions X1, Y1, Z1 in [0, 255] (drr_fixed8_coordinate; X0 = 256 - X1, ...);
+ * in each z layer c (Zc = Z0 or Z1) the x weights are U1 = rnd(X1 Zc / 256),
+ * U0 = Zc - U1, split across y as W(1,1,c) = rnd(U1 Y1 / 256), W(1,0,c) = U1 - W(1,1,c),
+ * W(0,0,c) = rnd(U0 Y0 / 256), W(0,1,c) = U0 - W(0,0,c), with rnd(v) = floor(v + 1/2).
+ * They sum to exactly 256.  The unit sums the eight products W T in a wide accumulator
+ * and rounds once (99.7 % of 400,000 random fetches equal the exact sum rounded to
+ * float32; the rest are ties that the card rounds up, or differ by < 0.05 ulp): here
+ * the sum is double and rounded once to DRR_REAL, or first to binary16 for a
+ * half-float texture (drr_round_binary16). */
+DRR_HD drr_real drr_texture_unit_trilinear(const drr_sampler* s, drr_real gx, drr_real gy, drr_real gz)
+{
+    int i, j, k, x1, y1, z1, y0, c;
+    double acc = 0.0;
+    drr_fixed8_coordinate(gx, &i, &x1);
+    drr_fixed8_coordinate(gy, &j, &y1);
+    drr_fixed8_coordinate(gz, &k, &z1);
+    y0 = 256 - y1;
     for (c = 0; c < 2; ++c) {
         int zc = c ? z1 : 256 - z1;
         int u1 = (x1 * zc + 128) >> 8, u0 = zc - u1;
         int w11 = (u1 * y1 + 128) >> 8, w10 = u1 - w11;
         int w00 = (u0 * y0 + 128) >> 8, w01 = u0 - w00;
-        acc += (drr_real)w00 * drr_texel(s, i, j, k + c) + (drr_real)w10 * drr_texel(s, i + 1, j, k + c)
-             + (drr_real)w01 * drr_texel(s, i, j + 1, k + c) + (drr_real)w11 * drr_texel(s, i + 1, j + 1, k + c);
+        acc += (double)w00 * (double)drr_texel(s, i, j, k + c) + (double)w10 * (double)drr_texel(s, i + 1, j, k + c)
+             + (double)w01 * (double)drr_texel(s, i, j + 1, k + c) + (double)w11 * (double)drr_texel(s, i + 1, j + 1, k + c);
     }
-    return acc * (drr_real)(1.0 / 256.0);
+    acc *= 1.0 / 256.0;
+    return (drr_real)(s->half ? drr_round_binary16(acc) : acc);
 }
 
 /* The field at grid point (gx, gy, gz) by software filtering, with exact weights or
  * the texture unit's (texture_weights).  cpu_trilinear.py: trilinear */
 DRR_HD drr_real drr_soft_trilinear(const drr_sampler* s, drr_real gx, drr_real gy, drr_real gz)
 {
-    drr_real x = gx - (drr_real)0.5, y = gy - (drr_real)0.5, z = gz - (drr_real)0.5;
-    drr_real fx = (drr_real)floor(x), fy = (drr_real)floor(y), fz = (drr_real)floor(z);
-    int i = (int)fx, j = (int)fy, k = (int)fz;
-    drr_real wx = x - fx, wy = y - fy, wz = z - fz;
-    drr_real c00, c10, c01, c11;
+    drr_real x, y, z, fx, fy, fz, wx, wy, wz, c00, c10, c01, c11;
+    int i, j, k;
     if (s->texture_weights)
-        return drr_texture_unit_trilinear(s, i, j, k, wx, wy, wz);
+        return drr_texture_unit_trilinear(s, gx, gy, gz);
+    x = gx - (drr_real)0.5; y = gy - (drr_real)0.5; z = gz - (drr_real)0.5;
+    fx = (drr_real)floor(x); fy = (drr_real)floor(y); fz = (drr_real)floor(z);
+    i = (int)fx; j = (int)fy; k = (int)fz;
+    wx = x - fx; wy = y - fy; wz = z - fz;
     c00 = drr_lerp(drr_texel(s, i, j, k), drr_texel(s, i + 1, j, k), wx);
     c10 = drr_lerp(drr_texel(s, i, j + 1, k), drr_texel(s, i + 1, j + 1, k), wx);
     c01 = drr_lerp(drr_texel(s, i, j, k + 1), drr_texel(s, i + 1, j, k + 1), wx);
