@@ -26,10 +26,12 @@
 
 #define DRR_TILE_X 16
 #define DRR_TILE_Y 8
-/* Blocks per SM that ptxas must leave room for: 8 x 128 threads caps the march at
- * 64 registers (it would take 80, 6 blocks; a few bytes spill to L1 instead).
- * H200, benchmarks/RESULTS.md "Tuning": 4-14 % faster on batched launches. */
-#define DRR_SIDDON_MIN_BLOCKS 8
+/* Blocks per SM that ptxas must leave room for: 10 x 128 threads caps the march at
+ * 48 registers (it would take 80, 6 blocks; ~150 bytes spill to L1 instead).
+ * H200, benchmarks/RESULTS.md "Tuning": 8 blocks (64 registers) were 6-14 % faster
+ * than no bound on batched launches, 10 another 2-14 %; 12 and 16 spill more and
+ * lose on 512^3 (up to 2x).  The images are bit-identical for any value. */
+#define DRR_SIDDON_MIN_BLOCKS 10
 
 static __device__ __forceinline__ void drr_render_tile(const void* vol, int half, int count,
                                                        int ni, int nj, int nk,
