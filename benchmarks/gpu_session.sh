@@ -16,7 +16,8 @@
 # its emulation), the texture unit's weight rule and fetch rate
 # (texture_probe.py) and what its weights cost (texture_weights.py --gpu).
 # "bench": benchmarks/gpu.py in float32 (Siddon, trilinear texture, trilinear
-# software) and float16.  Each step has its own time limit,
+# software) and float16, and the Siddon launch-bound A/B (siddon_launch.py).
+# Each step has its own time limit,
 # so that a mode ends within the device tool's 10 minutes per call; a step that
 # fails does not stop the others.  Copy the tables into benchmarks/RESULTS.md
 # with the card's name.
@@ -52,5 +53,6 @@ step texture_weights 150 "$PY" benchmarks/texture_weights.py --gpu
 else
 step bench_float32 400 "$PY" benchmarks/gpu.py --max-seconds 1.5
 step bench_float16 120 "$PY" benchmarks/gpu.py --storage float16 --quick --max-seconds 1
+step siddon_launch 90 "$PY" benchmarks/siddon_launch.py --variants 16x8:10,16x8:8,16x8:12,8x16:10 --rounds 2
 fi
 echo "logs in $OUT"
