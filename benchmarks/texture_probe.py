@@ -154,6 +154,20 @@ def host_sample(vox, gx, gy, gz, rule, dtype):
     return lerp(lerp(c00, c10, wy), lerp(c01, c11, wy), wz).astype(np.float64)
 
 
+def rule_weights(x1, y1, z1):
+    """The 8 corner weights (x 256, corner c = dx + 2 dy + 4 dz) of drr_texture_unit_trilinear
+    for fractions X1, Y1, Z1 in units of 1/256 (0-256)."""
+    w = np.empty((8, len(x1)), dtype=np.int64)
+    for dz in (0, 1):
+        zc = z1 if dz else 256 - z1
+        u1 = (x1 * zc + 128) >> 8
+        u0 = zc - u1
+        w11 = (u1 * y1 + 128) >> 8
+        w00 = (u0 * (256 - y1) + 128) >> 8
+        w[4 * dz], w[4 * dz + 1], w[4 * dz + 2], w[4 * dz + 3] = w00, u1 - w11, u0 - w00, w11
+    return w
+
+
 def card_sample(vox, gx, gy, gz, dtype):
     """The texture unit's rule (drr_texture_unit_trilinear in drr/kernels/trilinear_ray.h):
     each coordinate rounded to 1/256 and split into a cell and a fraction in [0, 255], corner
@@ -170,15 +184,8 @@ def card_sample(vox, gx, gy, gz, dtype):
         v[ok] = vox[kk[ok], jj[ok], ii[ok]]
         return v
 
-    acc = np.zeros(len(gx))
-    for c in (0, 1):
-        zc = z1 if c else 256 - z1
-        u1 = (x1 * zc + 128) >> 8
-        u0 = zc - u1
-        w11 = (u1 * y1 + 128) >> 8
-        w00 = (u0 * (256 - y1) + 128) >> 8
-        for w, di, dj in ((w00, 0, 0), (u1 - w11, 1, 0), (u0 - w00, 0, 1), (w11, 1, 1)):
-            acc += w * texel(di, dj, c)
+    w = rule_weights(x1, y1, z1)
+    acc = sum(w[c] * texel(c & 1, (c >> 1) & 1, c >> 2) for c in range(8))
     return (acc / 256).astype(dtype).astype(np.float64)
 
 
@@ -251,20 +258,6 @@ def corner_weights(cp, kernel, storage, save):
     if save:
         np.savez_compressed(save, table=table.astype(np.float32), zs=np.array(zs))
         print(f"   saved {save}")
-
-
-def rule_weights(x1, y1, z1):
-    """The 8 corner weights (x 256, corner c = dx + 2 dy + 4 dz) of drr_texture_unit_trilinear
-    for fractions X1, Y1, Z1 in units of 1/256 (0-256)."""
-    w = np.empty((8, len(x1)), dtype=np.int64)
-    for dz in (0, 1):
-        zc = z1 if dz else 256 - z1
-        u1 = (x1 * zc + 128) >> 8
-        u0 = zc - u1
-        w11 = (u1 * y1 + 128) >> 8
-        w00 = (u0 * (256 - y1) + 128) >> 8
-        w[4 * dz], w[4 * dz + 1], w[4 * dz + 2], w[4 * dz + 3] = w00, u1 - w11, u0 - w00, w11
-    return w
 
 
 def random_fractions(cp, kernel, storage, n=200_000):
