@@ -86,7 +86,7 @@ from .nearest import _nearest
 from .noise import _NOISE_FLOOR, _along_noise, _estimate_noise, _noise_model, _search_radius
 from .resolve import _plausible_branches, _resolve_branches
 from .search import _branch_scan, _refine_in_rgb
-from .smoothing import _keep_texture, _sigma_padded
+from .smoothing import _keep_texture, _quiet_block_scale, _sigma_padded
 from .validity import _drop_specks, _figure_regions
 
 _MAX_BRANCHES = 4
@@ -218,7 +218,10 @@ def invert_colormap(
         chroma 2 x 2 and quantises it more coarsely), the maximum-likelihood
         point for that error, where the sRGB projection lets chroma errors
         move the value; the spatial step removes at most the larger of the
-        two noise estimates (sRGB model, or the residual in that metric).
+        two noise estimates (sRGB model, or the residual in that metric),
+        scaled down to what the quietest 8 x 8 blocks show at the highest
+        spatial frequencies (a clean JPEG's chroma errors hardly move that
+        projection: smoothing for them took texture away).
         Each interval is widened to take in the values of the 8 neighbours
         (chroma shared by 2 x 2 pixels, ringing near edges).
 
@@ -350,6 +353,11 @@ def invert_colormap(
         # within a LUT bin), the whole interval once noise dominates
         kappa = min(max(noise - _NOISE_FLOOR, 0.3), 1.0)
         t_smooth = _sigma_padded(t_val, t_lo, t_hi, kappa * 0.5, valid, smoothing, 3)
+        if is_jpeg and not given:
+            # the model's variance comes from chroma errors off the curve, which the
+            # Y Cb Cr projection hardly sees on a clean JPEG: keep what the quietest
+            # blocks confirm, else texture is taken for noise and smoothed away
+            var_raw = var_raw * _quiet_block_scale(t_val, var_raw, inv_px, valid)
         t_val = _keep_texture(t_val, t_smooth, var_raw, inv_px, valid, 2 * smoothing, pad=smoothing)
         del t_smooth
 

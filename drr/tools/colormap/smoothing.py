@@ -1,5 +1,6 @@
 """Spatial step: a sigma filter inside each pixel's interval (Lee 1983), then the texture that noise
-cannot explain put back by a local Wiener gain (Lee 1980)."""
+cannot explain put back by a local Wiener gain (Lee 1980); for JPEG, the noise model checked
+against the high frequencies of the quietest blocks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ import numba
 import numpy as np
 
 _TEXTURE_EXCESS = 1.5  # residual/noise power ratio up to which the smoothing is kept whole
+# JPEG: the model's value variance is checked against the high frequencies of the quietest
+# blocks (:func:`_quiet_block_scale`); block side, quantile (%) and the factor on it, measured
+# on benchmarks/colormap.py's jpeg75 and jpeg75+noise renders (results_colormap.md, round 10)
+_QUIET_BLOCK = 8
+_QUIET_QUANTILE = 25.0
+_QUIET_GAIN = 10.0
 
 
 def _sigma_filter(v, t_lo, t_hi, k_half, valid, radius, n_iter):
@@ -224,3 +231,94 @@ def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, pad, 
                     g = min(max(1.0 - excess * (v / n) / (e / n), 0.0), 1.0)
                 sm = smooth[y + pad, x + pad]
                 out[y, x] = sm + g * (raw[y, x] - sm)
+
+
+def _quiet_block_scale(raw, var_raw, inv, valid, block=_QUIET_BLOCK, quantile=_QUIET_QUANTILE, gain=_QUIET_GAIN):
+    """Factor in [0, 1] for the model's value variance: how much of it the quietest blocks show.
+
+    The pixelwise values are filtered with ``K = [1, -2, 1] ⊗ [1, -2, 1]``
+    (Immerkær 1996, *CVIU* 64:300: the product of the second differences
+    along x and y, which cancels any field that is linear along either
+    axis, so smooth texture hardly passes; white noise of variance ``σ²``
+    comes out with variance ``sum(K²) σ² = 36 σ²``).  Per block of ``block x block`` pixels the
+    ratio ``rho = sum((K * raw)²) / sum(36 var)`` (over the pixels whose
+    3 x 3 neighbourhood is valid, at least half of the block; ``var =
+    var_raw[inv]``) is the share of the modelled noise power seen at the
+    highest frequencies; texture of the field only raises it, so the
+    quietest blocks are the closest to noise alone (the noise level from
+    the flattest patches).  The factor is ``min(1, gain * quantile-th
+    percentile of rho)`` (over the tiles of every other band of tiles:
+    half of them are plenty for a quartile).
+
+    Why it is needed (JPEG): the model's variance comes from the colours'
+    distances *off* the curve, which on a clean JPEG are the chroma errors
+    of the compression; the pixelwise value is the projection in Y Cb Cr
+    with chroma weighted down, which those errors hardly move (luma is kept
+    at full resolution and quantised finely).  The texture gain then took
+    real texture for noise and smoothed it away.  JPEG also removes most of
+    the high frequencies of noise added before compression, hence
+    ``gain > 1``.  Measured on ``benchmarks/colormap.py``'s five fields (25th
+    percentile of ``rho`` over 8 x 8 blocks, all tiles): jpeg75 + noise
+    0.04-0.26 for viridis, plasma and cividis (camera lowest); clean jpeg75
+    0.000-0.065 (dem, texture everywhere, highest); jet, turbo and hsv +
+    noise 0.01-0.15 (their model overstates the noise: they lose nothing
+    by less smoothing).  ``gain = 10`` keeps most noisy renders at their
+    old factor of 1 and cuts the clean ones to 0.0-0.65; 5 smoothed noisy
+    renders too little, 20 clean ones too much (``results_colormap.md``,
+    round 10).  A cyclic map's seam (values jumping by ~1) only raises the
+    blocks it crosses.
+
+    Returns 1.0 when no block qualifies.
+    """
+    h, w = raw.shape
+    nby, nbx = h // block, w // block
+    if nby == 0 or nbx == 0:
+        return 1.0
+    rho = np.empty((nby + 1) // 2 * nbx)  # tiles of every other band (see the kernel)
+    _block_hf_ratios(raw, var_raw, inv, valid, int(block), rho)
+    rho = rho[np.isfinite(rho)]
+    if len(rho) == 0:
+        return 1.0
+    return float(min(1.0, gain * np.percentile(rho, quantile)))
+
+
+@numba.njit(cache=True)  # serial: see _SERIAL_MS (~2 ms at 1000^2)
+def _block_hf_ratios(raw, var_raw, inv, valid, block, out):
+    """Per ``block x block`` tile of every other band of tiles (bands 0, 2, 4, ...; row-major,
+    whole tiles only): ``sum (K * raw)² / sum 36 var_raw[inv]`` over the pixels whose 3 x 3
+    neighbourhood lies in the image and is valid (``K = [1, -2, 1] ⊗ [1, -2, 1]``); NaN for
+    a tile with fewer than half of its pixels so, or no variance.
+
+    Half of the tiles are plenty for a quartile (7,750 at 1000^2) and halve the
+    cost.  Separable: per band the rows' ``[1, -2, 1]`` differences along x
+    are computed once for the band and its two halo rows (0 where one of the
+    three pixels is invalid, with a 0/1 mask), then combined along y without
+    branches (the masked terms add +0.0 to non-negative sums).  One thread
+    at 1000^2: ~29 ms pixel by pixel, ~4.5 ms so, ~2.3 ms on half the bands.
+    """
+    h, w = raw.shape
+    nby, nbx = h // block, w // block
+    for j in range((nby + 1) // 2):
+        y0 = 2 * j * block
+        ya = max(y0 - 1, 0)
+        yb = min(y0 + block + 1, h)
+        dx = np.zeros((yb - ya, w))  # raw[y, x-1] - 2 raw[y, x] + raw[y, x+1]; 0 if one is invalid
+        okx = np.zeros((yb - ya, w))  # 1.0 where the three are valid (x inside), else 0.0
+        for y in range(ya, yb):
+            for x in range(1, w - 1):
+                if valid[y, x - 1] and valid[y, x] and valid[y, x + 1]:
+                    dx[y - ya, x] = raw[y, x - 1] - 2.0 * raw[y, x] + raw[y, x + 1]
+                    okx[y - ya, x] = 1.0
+        for bx in range(nbx):
+            e = 0.0
+            v = 0.0
+            n = 0.0
+            for y in range(max(y0, 1), min(y0 + block, h - 1)):
+                i = y - ya
+                for x in range(bx * block, bx * block + block):
+                    m = okx[i - 1, x] * okx[i, x] * okx[i + 1, x]
+                    k = dx[i - 1, x] - 2.0 * dx[i, x] + dx[i + 1, x]
+                    e += m * (k * k)
+                    v += m * (36.0 * var_raw[inv[y, x]])
+                    n += m
+            out[j * nbx + bx] = e / v if (2.0 * n >= block * block and v > 0.0) else np.nan
