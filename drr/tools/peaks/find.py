@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
@@ -175,6 +176,54 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
     >>> t.size, round(float(t["x"][0]), 1), round(float(t["y"][0]), 1)
     (1, 20.3, 40.6)
     """
+    # the steps of the method in the module docstring, one function each
+    args = _check_args(image, threshold_sigma, fwhm, min_distance, prominence_sigma, exclude_border, mask,
+                       background, noise, tile_size, smooth_fwhm, subpixel, max_peaks, workers)
+    px = _valid_pixels(args.image, args.mask)
+    bg_map, noise_map = _background_and_noise(px, args)
+    cand, d, fac = _candidates(px, bg_map, noise_map, args.smooth_sigma, args.threshold_sigma, args.workers)
+    peaks = _select_peaks(cand, d, fac, noise_map, px.img.shape, args.threshold_sigma, args.prominence_sigma)
+    chunks = _peak_chunks(peaks.x.size, args.workers)
+    local_bg, local_noise = _local_stats(px, peaks, bg_map, noise_map, args, chunks)
+    fit = _refine_positions(px, peaks, local_bg, local_noise, args, chunks)
+    table = _peak_table(peaks, fit, local_bg, local_noise)
+    table = _prune(table, px.img.shape, args.border, args.min_distance, args.max_peaks)
+    table["isolation"] = _isolation(table["x"], table["y"])
+    return table
+
+
+class _Args(NamedTuple):
+    """The checked arguments of :func:`find_peaks`, with the lengths they imply (px)."""
+
+    image: np.ndarray                       # (ny, nx), integer or float, as given
+    mask: np.ndarray | None                 # (ny, nx) bool, True = ignore; None: no mask
+    background: float | np.ndarray | None   # given background: a float or a float64 (ny, nx) map
+    noise: float | np.ndarray | None        # given noise sigma, likewise
+    threshold_sigma: float
+    prominence_sigma: float
+    fwhm: float
+    sigma: float                            # the source's Gaussian sigma, fwhm / 2.3548
+    smooth_sigma: float                     # sigma of the detection filter; 0: no smoothing
+    half: int                               # half-width of the sub-pixel stamp
+    border: int                             # margin of the border policy; 0: keep all
+    min_distance: float                     # 0: keep all
+    tile_size: int | None
+    method: int                             # index into _SUBPIXEL
+    max_peaks: int | None
+    workers: int | None
+
+
+def _is_int(value, low):
+    """True for an int (not a bool) ``>= low``."""
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Integral) and value >= low
+
+
+def _check_args(image, threshold_sigma, fwhm, min_distance, prominence_sigma, exclude_border, mask,
+                background, noise, tile_size, smooth_fwhm, subpixel, max_peaks, workers):
+    """The arguments of :func:`find_peaks`, checked (InputError), as :class:`_Args`.
+
+    The checks run in a fixed order, so that the first bad argument is the one reported.
+    """
     arr = _image_array(image)
     shape = arr.shape
     threshold_sigma = _real_scalar(threshold_sigma, "threshold_sigma", low=0.0, low_open=True)
@@ -190,16 +239,13 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         border = int(exclude_border)
     else:
         raise InputError(f"`exclude_border` must be True, False or an int >= 0, not {exclude_border!r}")
-    if tile_size is not None and (isinstance(tile_size, (bool, np.bool_))
-                                  or not isinstance(tile_size, numbers.Integral) or tile_size < 8):
+    if tile_size is not None and not _is_int(tile_size, 8):
         raise InputError(f"`tile_size` must be None or an int >= 8, not {tile_size!r}")
     if subpixel not in _SUBPIXEL:
         raise InputError(f"`subpixel` must be one of {_SUBPIXEL}, not {subpixel!r}")
-    if workers is not None and (isinstance(workers, (bool, np.bool_))
-                                or not isinstance(workers, numbers.Integral) or workers < 1):
+    if workers is not None and not _is_int(workers, 1):
         raise InputError(f"`workers` must be None or an int >= 1, not {workers!r}")
-    if max_peaks is not None and (isinstance(max_peaks, (bool, np.bool_))
-                                  or not isinstance(max_peaks, numbers.Integral) or max_peaks < 1):
+    if max_peaks is not None and not _is_int(max_peaks, 1):
         raise InputError(f"`max_peaks` must be None or an int >= 1, not {max_peaks!r}")
     mask_arr = _mask_array(mask, shape)
     bg_in = _map_or_scalar(background, "background", shape, positive=False)
@@ -208,122 +254,213 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         raise InputError("`image` must not contain +-inf; replace those pixels by NaN or pass them in `mask`")
 
     s0 = fwhm / _FWHM_PER_SIGMA
-    h = max(2, int(math.ceil(2.2 * s0)))
-    if border is None:
-        border = h
-    sk = s0 if smooth_fwhm is None else smooth_fwhm / _FWHM_PER_SIGMA
-    method = _SUBPIXEL.index(subpixel)
+    half = max(2, int(math.ceil(2.2 * s0)))
+    return _Args(
+        image=arr, mask=mask_arr, background=bg_in, noise=noise_in,
+        threshold_sigma=threshold_sigma, prominence_sigma=prominence_sigma, fwhm=fwhm, sigma=s0,
+        smooth_sigma=s0 if smooth_fwhm is None else smooth_fwhm / _FWHM_PER_SIGMA, half=half,
+        border=half if border is None else border,
+        min_distance=0.5 * fwhm if min_distance is None else min_distance,
+        tile_size=None if tile_size is None else int(tile_size), method=_SUBPIXEL.index(subpixel),
+        max_peaks=max_peaks, workers=workers)
 
-    # 1. validity
-    has_mask = mask_arr is not None
-    mask_nb = mask_arr if has_mask else np.zeros((1, 1), np.bool_)
-    if arr.dtype.kind in "iu":     # exact in the float type; keeps the compiled variants few
+
+class _Pixels(NamedTuple):
+    """The image as the kernels take it, with its validity."""
+
+    img: np.ndarray         # (ny, nx) C-contiguous float32 or float64
+    mask: np.ndarray        # (ny, nx) bool, or a (1, 1) placeholder when there is no mask
+    has_mask: bool
+    invalid: bool           # some pixel is NaN or masked
+
+
+def _valid_pixels(arr, mask):
+    """The image ``arr`` (ny, nx) as a float array, and its validity, as :class:`_Pixels`.
+
+    Integer images of up to 16 bits become float32 (exactly), wider ones float64
+    (exactly up to 32 bits); this keeps the compiled variants few.  Raises
+    InputError if no pixel is valid (finite and not set in ``mask``).
+    """
+    has_mask = mask is not None
+    mask_nb = mask if has_mask else np.zeros((1, 1), np.bool_)
+    if arr.dtype.kind in "iu":
         img = np.ascontiguousarray(arr, dtype=np.float32 if arr.dtype.itemsize <= 2 else np.float64)
     else:
         img = np.ascontiguousarray(arr)
     nbad = _count_invalid(img, mask_nb, has_mask)
     if nbad == img.size:
         raise InputError("`image` has no valid pixel (all are NaN or masked)")
-    invalid = nbad > 0
+    return _Pixels(img, mask_nb, has_mask, nbad > 0)
 
-    # 2. background and noise
+
+def _background_and_noise(px, args):
+    """The background and noise-sigma maps (image units).
+
+    Each is float64, C-contiguous, of shape (ny, nx), or (1, 1) for a constant.  A
+    given ``args.background`` / ``args.noise`` is used as it is; what is not given
+    is estimated by sigma clipping, over the whole image or in tiles.
+    """
+    bg_in, noise_in = args.background, args.noise
     if bg_in is None or noise_in is None:
-        if tile_size is None:
+        if args.tile_size is None:
             # with a known background map, the noise is measured about it
-            src = img if not isinstance(bg_in, np.ndarray) else img - bg_in
-            gbg, gsig = _global_stats(src, mask_arr)
+            src = px.img if not isinstance(bg_in, np.ndarray) else px.img - bg_in
+            gbg, gsig = _global_stats(src, args.mask)
             est_bg, est_sig = np.full((1, 1), gbg), np.full((1, 1), gsig)
         else:
-            est_bg, est_sig = _tile_stats(img, mask_nb, has_mask, mask_arr, int(tile_size))
-    bgm = (est_bg if bg_in is None else
-           (np.full((1, 1), bg_in) if isinstance(bg_in, float) else bg_in))
-    sigm = (est_sig if noise_in is None else
-            (np.full((1, 1), noise_in) if isinstance(noise_in, float) else noise_in))
-    bgm = np.ascontiguousarray(bgm, dtype=np.float64)
-    sigm = np.ascontiguousarray(sigm, dtype=np.float64)
+            est_bg, est_sig = _tile_stats(px.img, px.mask, px.has_mask, args.mask, args.tile_size)
+    bg_map = (est_bg if bg_in is None else
+              (np.full((1, 1), bg_in) if isinstance(bg_in, float) else bg_in))
+    noise_map = (est_sig if noise_in is None else
+                 (np.full((1, 1), noise_in) if isinstance(noise_in, float) else noise_in))
+    return np.ascontiguousarray(bg_map, dtype=np.float64), np.ascontiguousarray(noise_map, dtype=np.float64)
 
-    # 3. detection image D at the candidates (the smoothed image is never stored whole)
-    ny, nx = shape
-    proto = np.zeros(1, np.float64 if img.dtype == np.float64 else np.float32)
-    k = _gauss_kernel(sk) if sk > 0 else np.ones(1)
+
+def _candidates(px, bg_map, noise_map, smooth_sigma, threshold_sigma, workers):
+    """The candidate pixels: those where the detection image ``D`` exceeds ``threshold_sigma * sigma_D``.
+
+    ``D`` is the image smoothed by a normalised Gaussian of sigma ``smooth_sigma``
+    (px; 0: not smoothed) minus ``bg_map``; ``sigma_D`` is ``noise_map`` times the
+    filter's noise factor.  Returns the candidates' flat pixel indices (int64,
+    ascending), ``D`` there (float64, image units) and the noise factors
+    ``sigma_D / noise`` (float64).  ``D`` is computed in bands of rows, in threads,
+    and never stored whole.
+    """
+    img = px.img
+    ny, nx = img.shape
+    proto = np.zeros(1, np.float64 if img.dtype == np.float64 else np.float32)     # the dtype of D
+    k = _gauss_kernel(smooth_sigma) if smooth_sigma > 0 else np.ones(1)
     nthreads = _threads(workers, img.size // (1 << 18))
     bands = np.linspace(0, ny, nthreads + 1).round().astype(np.int64)
-    if not invalid:               # separable edge normalisation
+    if not px.invalid:            # separable edge normalisation
         ny1, ny2 = _edge_norm(ny, k)
         nx1, nx2 = _edge_norm(nx, k)
         norm = (1.0 / ny1, 1.0 / nx1, np.sqrt(ny2) / ny1, np.sqrt(nx2) / nx1)
     else:                         # normalised convolution; the factors are unused
         norm = (np.ones(1),) * 4
-    args = (img, mask_nb, has_mask, invalid, k, *norm, bgm, sigm, threshold_sigma, proto)
+    args = (img, px.mask, px.has_mask, px.invalid, k, *norm, bg_map, noise_map, threshold_sigma, proto)
     parts = _run_chunks(lambda a, b: _detect(*args, a, b), bands)
-    cand, vals, fac = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
-    def at(m, iy, ix):
-        return m[iy, ix] if m.shape[0] > 1 else np.full(iy.shape, m[0, 0])
 
-    # 4. merge tree
-    pk, pval, pcol, absorbed, psx, psy, pcnt = _merge_tree(cand, vals, ny, nx)
-    ppix = cand[pk]
-    iy_all, ix_all = np.divmod(ppix, nx)
-    sig_d = at(sigm, iy_all, ix_all) * fac[pk]
+def _at(m, iy, ix):
+    """The values of a (ny, nx) or (1, 1) map at the pixels ``(iy, ix)``."""
+    return m[iy, ix] if m.shape[0] > 1 else np.full(iy.shape, m[0, 0])
+
+
+class _Peaks(NamedTuple):
+    """The selected peaks in rank order (``D`` at the peak, descending); arrays of shape (n,)."""
+
+    x: np.ndarray           # float64, plateau centroid (px): where the sub-pixel estimate starts
+    y: np.ndarray
+    ix: np.ndarray          # int64, the pixel nearest (x, y), inside the image
+    iy: np.ndarray
+    npix: np.ndarray        # int64, plateau size (px)
+    d: np.ndarray           # float64, D at the peak (image units)
+    sigma_d: np.ndarray     # float64, sigma_D at the peak (image units)
+    prominence: np.ndarray  # float64, in D (image units)
+    bound: np.ndarray       # bool, key col below the detection level: prominence is a lower bound
+
+
+def _select_peaks(cand, d, fac, noise_map, shape, threshold_sigma, prominence_sigma):
+    """The merge tree of the candidates, and the peaks prominent enough, as :class:`_Peaks`.
+
+    ``cand``, ``d``, ``fac``: as :func:`_candidates` returns them; ``noise_map`` as
+    :func:`_background_and_noise`; ``shape`` (ny, nx).
+    """
+    ny, nx = shape
+    pk, pval, pcol, absorbed, psx, psy, pcnt = _merge_tree(cand, d, ny, nx)
+    iy_all, ix_all = np.divmod(cand[pk], nx)
+    sig_d = _at(noise_map, iy_all, ix_all) * fac[pk]
     has_col = ~np.isnan(pcol)
     level = threshold_sigma * sig_d
     prom = np.where(has_col, pval - np.where(has_col, pcol, 0.0), pval - level)
     keep = ~absorbed & (prom > 0) & (~has_col | (prom >= prominence_sigma * sig_d))
-    cx = psx / pcnt
-    cy = psy / pcnt
     sel = np.flatnonzero(keep)        # components are created in rank order already
-    npk = sel.size
-    cxs, cys = cx[sel], cy[sel]
-    ix = np.clip(np.rint(cxs).astype(np.int64), 0, nx - 1)
-    iy = np.clip(np.rint(cys).astype(np.int64), 0, ny - 1)
-    plateau = pcnt[sel]
+    cx = (psx / pcnt)[sel]
+    cy = (psy / pcnt)[sel]
+    ix = np.clip(np.rint(cx).astype(np.int64), 0, nx - 1)
+    iy = np.clip(np.rint(cy).astype(np.int64), 0, ny - 1)
+    return _Peaks(cx, cy, ix, iy, pcnt[sel], pval[sel], sig_d[sel], prom[sel], ~has_col[sel])
 
-    # 5. local statistics and sub-pixel refinement
-    r_in = 2.0 * fwhm
-    r_out = r_in + max(3.0, fwhm)
-    fb_bg = at(bgm, iy, ix).astype(np.float64)
-    fb_sig = at(sigm, iy, ix).astype(np.float64)
-    chunks = np.linspace(0, npk, _threads(workers, npk // 256) + 1).round().astype(np.int64)
-    parts = _run_chunks(lambda a, b: _annulus_stats(img, mask_nb, has_mask, cxs[a:b], cys[a:b], r_in, r_out,
-                                                    fb_bg[a:b], fb_sig[a:b]), chunks)
-    lbg = np.concatenate([p[0] for p in parts])
-    lsig = np.concatenate([p[1] for p in parts]) if noise_in is None else fb_sig
-    if bg_in is not None:
-        lbg = fb_bg
+
+def _peak_chunks(npk, workers):
+    """Bounds (int64, ascending) of the chunks of peaks that the per-peak stages run in threads."""
+    return np.linspace(0, npk, _threads(workers, npk // 256) + 1).round().astype(np.int64)
+
+
+def _local_stats(px, peaks, bg_map, noise_map, args, chunks):
+    """The local background and noise of each peak (float64 (n,), image units), in ``chunks`` of peaks.
+
+    Sigma-clipped statistics of the annulus of radii ``2 fwhm`` to ``2 fwhm +
+    max(3, fwhm)`` around the start position; the maps' values at the peak pixel
+    where the annulus has fewer than 8 valid pixels or no spread, or where
+    ``background`` / ``noise`` is given.
+    """
+    r_in = 2.0 * args.fwhm
+    r_out = r_in + max(3.0, args.fwhm)
+    fb_bg = _at(bg_map, peaks.iy, peaks.ix).astype(np.float64)
+    fb_sig = _at(noise_map, peaks.iy, peaks.ix).astype(np.float64)
+    parts = _run_chunks(lambda a, b: _annulus_stats(px.img, px.mask, px.has_mask, peaks.x[a:b], peaks.y[a:b],
+                                                    r_in, r_out, fb_bg[a:b], fb_sig[a:b]), chunks)
+    local_bg = fb_bg if args.background is not None else np.concatenate([p[0] for p in parts])
+    local_noise = fb_sig if args.noise is not None else np.concatenate([p[1] for p in parts])
+    return local_bg, local_noise
+
+
+def _refine_positions(px, peaks, local_bg, local_noise, args, chunks):
+    """The sub-pixel estimate of each peak, started at its plateau centroid, in ``chunks`` of peaks.
+
+    Returns a float64 array (n, 7): x, y, x_err, y_err (px), height (image units),
+    sigma (px) and the FLAG_BORDER | FLAG_MASKED | FLAG_FIT_FAILED bits.
+    """
+    s0, sk = args.sigma, args.smooth_sigma
+    # a Gaussian of amplitude A smoothed by one of sigma sk peaks at A s0^2 / (s0^2 + sk^2):
+    # the fit starts at the amplitude that D implies
     gain = 1.0 if sk <= 0 else (s0 * s0 + sk * sk) / (s0 * s0)
-    a0 = np.maximum(pval[sel] * gain, 1e-12)
-    res = np.concatenate(_run_chunks(
-        lambda a, b: _refine(img, mask_nb, has_mask, ix[a:b], iy[a:b], cxs[a:b], cys[a:b], plateau[a:b],
-                             a0[a:b], lbg[a:b], lsig[a:b], s0, h, method), chunks)).reshape(npk, 7)
+    a0 = np.maximum(peaks.d * gain, 1e-12)
+    npk = peaks.x.size
+    return np.concatenate(_run_chunks(
+        lambda a, b: _refine(px.img, px.mask, px.has_mask, peaks.ix[a:b], peaks.iy[a:b], peaks.x[a:b],
+                             peaks.y[a:b], peaks.npix[a:b], a0[a:b], local_bg[a:b], local_noise[a:b], s0,
+                             args.half, args.method), chunks)).reshape(npk, 7)
 
-    table = np.zeros(npk, dtype=PEAK_DTYPE)
-    table["x"], table["y"] = res[:, 0], res[:, 1]
-    table["x_err"], table["y_err"] = res[:, 2], res[:, 3]
-    table["height"] = res[:, 4]
-    table["background"], table["noise"] = lbg, lsig
+
+def _peak_table(peaks, fit, local_bg, local_noise):
+    """The table (:data:`PEAK_DTYPE`, shape (n,)) of the peaks, in their order; isolation left 0."""
+    table = np.zeros(peaks.x.size, dtype=PEAK_DTYPE)
+    table["x"], table["y"] = fit[:, 0], fit[:, 1]
+    table["x_err"], table["y_err"] = fit[:, 2], fit[:, 3]
+    table["height"] = fit[:, 4]
+    table["background"], table["noise"] = local_bg, local_noise
     with np.errstate(divide="ignore", invalid="ignore"):
-        table["snr"] = np.where(lsig > 0, res[:, 4] / np.where(lsig > 0, lsig, 1.0),
-                                np.where(res[:, 4] > 0, np.inf, 0.0))
-        sd = sig_d[sel]
-        table["significance"] = np.where(sd > 0, pval[sel] / np.where(sd > 0, sd, 1.0), np.inf)
-    table["prominence"] = prom[sel]
-    table["sigma"] = res[:, 5]
-    table["npix"] = plateau
-    flags = res[:, 6].astype(np.int32)
-    flags |= np.where(plateau > 1, FLAG_PLATEAU, 0).astype(np.int32)
-    flags |= np.where(~has_col[sel], FLAG_PROMINENCE_BOUND, 0).astype(np.int32)
+        table["snr"] = np.where(local_noise > 0, fit[:, 4] / np.where(local_noise > 0, local_noise, 1.0),
+                                np.where(fit[:, 4] > 0, np.inf, 0.0))
+        sd = peaks.sigma_d
+        table["significance"] = np.where(sd > 0, peaks.d / np.where(sd > 0, sd, 1.0), np.inf)
+    table["prominence"] = peaks.prominence
+    table["sigma"] = fit[:, 5]
+    table["npix"] = peaks.npix
+    flags = fit[:, 6].astype(np.int32)
+    flags |= np.where(peaks.npix > 1, FLAG_PLATEAU, 0).astype(np.int32)
+    flags |= np.where(peaks.bound, FLAG_PROMINENCE_BOUND, 0).astype(np.int32)
     table["flags"] = flags
+    return table
 
-    # 6. border policy (on the refined positions), duplicates / min_distance, max_peaks, isolation
+
+def _prune(table, shape, border, min_distance, max_peaks):
+    """The rows of ``table`` that pass the border policy, ``min_distance`` and ``max_peaks``.
+
+    ``border`` (px) applies to the refined positions; a row closer than
+    ``min_distance`` (px) to a kept row above it is dropped (greedy, in table
+    order); then the first ``max_peaks`` rows are kept.
+    """
+    ny, nx = shape
     if border > 0:
         x, y = table["x"], table["y"]
         table = table[(x >= border) & (x <= nx - 1 - border) & (y >= border) & (y <= ny - 1 - border)]
-        npk = table.size
-    md = 0.5 * fwhm if min_distance is None else min_distance
-    if npk > 1 and md > 0:
-        table = table[_greedy_keep(table["x"], table["y"], md)]
+    if table.size > 1 and min_distance > 0:
+        table = table[_greedy_keep(table["x"], table["y"], min_distance)]
     if max_peaks is not None:
         table = table[:max_peaks]
-    table["isolation"] = _isolation(table["x"], table["y"])
     return table
