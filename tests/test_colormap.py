@@ -773,7 +773,7 @@ def test_block_hf_ratios_match_convolution_definition():
     valid = rng.random(raw.shape) > 0.05
     valid[16:24, 8:16] = False  # a block without enough usable pixels: NaN
     got = np.empty((45 // 8 + 1) // 2 * (38 // 8))  # tiles of block rows 0, 2, 4 (every other band)
-    _block_hf_ratios(raw, var, inv, valid, 8, got)
+    _block_hf_ratios(raw, var, inv, valid, 8, 2, got)
     k = np.outer([1.0, -2.0, 1.0], [1.0, -2.0, 1.0])
     hf = ndimage.correlate(raw, k, mode="constant")
     ok = ndimage.minimum_filter(valid, 3, mode="constant", cval=False)  # 3 x 3 inside and valid
@@ -787,7 +787,10 @@ def test_block_hf_ratios_match_convolution_definition():
     np.testing.assert_allclose(got, ref, rtol=1e-12)
     assert np.isnan(got[38 // 8 + 1])
     r = np.asarray(ref)
-    assert _quiet_block_scale(raw, var, inv, valid) == min(1.0, 10.0 * np.percentile(r[np.isfinite(r)], 25))
+    assert _quiet_block_scale(raw, var, inv, valid, tiles=10) == min(1.0, 10.0 * np.percentile(r[np.isfinite(r)], 25))
+    everything = np.empty((45 // 8) * (38 // 8))
+    _block_hf_ratios(raw, var, inv, valid, 8, 1, everything)
+    np.testing.assert_array_equal(everything.reshape(5, 4)[::2].ravel(), got)
     assert _quiet_block_scale(raw[:7], var, inv[:7], valid[:7]) == 1.0  # no whole block
 
 

@@ -357,7 +357,9 @@ def invert_colormap(
             # the model's variance comes from chroma errors off the curve, which the
             # Y Cb Cr projection hardly sees on a clean JPEG: keep what the quietest
             # blocks confirm, else texture is taken for noise and smoothed away
-            var_raw = var_raw * _quiet_block_scale(t_val, var_raw, inv_px, valid)
+            scale = _quiet_block_scale(t_val, var_raw, inv_px, valid)
+            if scale < 1.0:
+                var_raw *= scale  # (a fresh array of this call's)
         t_val = _keep_texture(t_val, t_smooth, var_raw, inv_px, valid, 2 * smoothing, pad=smoothing)
         del t_smooth
 
