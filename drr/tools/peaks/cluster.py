@@ -120,8 +120,35 @@ def _fit_mode(hist, ex, ey, m, h, nearby=(), *, half_width=3.0, nearby_reach=2.0
     ``A_0 <= 0``, a fitted sigma of component 0 leaves ``[h/3, 3h]``, or its centre moves
     more than ``max_move * h`` from ``m`` on either axis.
     """
-    from scipy.special import ndtr
+    win = _fit_window(hist, ex, ey, m, h, nearby, half_width, nearby_reach)
+    if win is None:
+        return None
+    q = _start_values(win, m, h, nearby)
+    if q is None:
+        return None
+    nf = win.n.ravel()
+    fit = _fisher_scoring(q, win, 1 + len(nearby), nf, h, max_iter)
+    if fit is None:
+        return None
+    return _centre_and_errors(*fit, nf, m, h, max_move)
 
+
+class _Window(NamedTuple):
+    """The histogram bins that :func:`_fit_mode` fits (``nx, ny`` of them along each axis)."""
+
+    n: np.ndarray           # float64 (nx, ny): counts
+    exw: np.ndarray         # float64 (nx + 1,): bin edges along x
+    eyw: np.ndarray         # float64 (ny + 1,)
+    dx: np.ndarray          # float64 (nx,): bin centres minus m[0]
+    dy: np.ndarray          # float64 (ny,)
+    inner: np.ndarray       # bool (nx, ny): within +-half_width bandwidths of m
+
+
+def _fit_window(hist, ex, ey, m, h, nearby, half_width, nearby_reach):
+    """The bins of the fit window around the mode ``m`` (data units) as :class:`_Window`.
+
+    None when it holds fewer than 5 bins per axis or 40 in all.
+    """
     xc = 0.5 * (ex[1:] + ex[:-1])
     yc = 0.5 * (ey[1:] + ey[:-1])
     # the window: +-half_width bandwidths, but at least +-3.5 bins (7 x 7 bins), and the
@@ -136,59 +163,91 @@ def _fit_mode(hist, ex, ey, m, h, nearby=(), *, half_width=3.0, nearby_reach=2.0
     iy = np.flatnonzero((yc >= y_lo) & (yc <= y_hi))
     if ix.size < 5 or iy.size < 5 or ix.size * iy.size < 40:
         return None
-    n = hist[ix[0]:ix[-1] + 1, iy[0]:iy[-1] + 1].astype(np.float64)
-    exw, eyw = ex[ix[0]:ix[-1] + 2], ey[iy[0]:iy[-1] + 2]
     dx, dy = xc[ix] - m[0], yc[iy] - m[1]
+    return _Window(n=hist[ix[0]:ix[-1] + 1, iy[0]:iy[-1] + 1].astype(np.float64),
+                   exw=ex[ix[0]:ix[-1] + 2], eyw=ey[iy[0]:iy[-1] + 2], dx=dx, dy=dy,
+                   inner=(np.abs(dx) <= wx)[:, None] & (np.abs(dy) <= wy)[None, :])
+
+
+def _start_values(win, m, h, nearby):
+    """The starting parameters (float64, ``5 K + 3``) of :func:`_fit_mode`, or None.
+
+    ``(A, x, y, sx, sy)`` per component -- the cluster at ``m`` with sigmas ``h``
+    and the count above the plane in the window around ``m``, then ``nearby`` --
+    and the plane ``(c, gx, gy)``, flat at the median of the window's rim.  None
+    when that count is not positive.
+    """
+    n = win.n
     rim = np.concatenate([n[0], n[-1], n[1:-1, 0], n[1:-1, -1]])
     c0 = float(np.median(rim))
-    inner = (np.abs(dx) <= wx)[:, None] & (np.abs(dy) <= wy)[None, :]    # the window around m
-    a0 = float((n - c0)[inner].sum())
+    a0 = float((n - c0)[win.inner].sum())
     if not a0 > 0:
         return None
-    ncomp = 1 + len(nearby)
+    return np.array([a0, m[0], m[1], h[0], h[1]] + [v for comp in nearby for v in comp] + [c0, 0.0, 0.0])
+
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _model(q, win, ncomp):
+    """The expected counts ``mu`` (float64, ``nx * ny``) at the parameters ``q``, and their Jacobian.
+
+    ``ncomp`` bin-integrated Gaussians plus a plane (see :func:`_fit_mode`); the
+    Jacobian is float64 of shape ``(5 ncomp + 3, nx * ny)``.
+    """
+    from scipy.special import ndtr
+
+    k = _INV_SQRT_2PI
     npar = 5 * ncomp + 3
-    k = 1.0 / math.sqrt(2.0 * math.pi)
+    mu = q[-3] + q[-2] * win.dx[:, None] + q[-1] * win.dy[None, :]
+    jac = np.empty((npar,) + win.n.shape)
+    for c in range(ncomp):
+        a, x0, y0, sx, sy = q[5 * c:5 * c + 5]
+        ux, uy = (win.exw - x0) / sx, (win.eyw - y0) / sy
+        px, py = np.exp(-0.5 * ux * ux), np.exp(-0.5 * uy * uy)     # sqrt(2 pi) phi(u)
+        fx, fy = np.diff(ndtr(ux)), np.diff(ndtr(uy))
+        dfx = -k * np.diff(px) / sx              # d Fx / d x0
+        dfy = -k * np.diff(py) / sy
+        dsx = -k * np.diff(ux * px) / sx         # d Fx / d sx
+        dsy = -k * np.diff(uy * py) / sy
+        f = np.outer(fx, fy)
+        mu = mu + a * f
+        jac[5 * c] = f
+        jac[5 * c + 1] = a * np.outer(dfx, fy)
+        jac[5 * c + 2] = a * np.outer(fx, dfy)
+        jac[5 * c + 3] = a * np.outer(dsx, fy)
+        jac[5 * c + 4] = a * np.outer(fx, dsy)
+    jac[-3] = 1.0
+    jac[-2] = win.dx[:, None]
+    jac[-1] = win.dy[None, :]
+    return mu.ravel(), jac.reshape(npar, -1)
 
-    def parts(q):
-        mu = q[-3] + q[-2] * dx[:, None] + q[-1] * dy[None, :]
-        jac = np.empty((npar,) + n.shape)
-        for c in builtins.range(ncomp):
-            a, x0, y0, sx, sy = q[5 * c:5 * c + 5]
-            ux, uy = (exw - x0) / sx, (eyw - y0) / sy
-            px, py = np.exp(-0.5 * ux * ux), np.exp(-0.5 * uy * uy)     # sqrt(2 pi) phi(u)
-            fx, fy = np.diff(ndtr(ux)), np.diff(ndtr(uy))
-            dfx = -k * np.diff(px) / sx              # d Fx / d x0
-            dfy = -k * np.diff(py) / sy
-            dsx = -k * np.diff(ux * px) / sx         # d Fx / d sx
-            dsy = -k * np.diff(uy * py) / sy
-            f = np.outer(fx, fy)
-            mu = mu + a * f
-            jac[5 * c] = f
-            jac[5 * c + 1] = a * np.outer(dfx, fy)
-            jac[5 * c + 2] = a * np.outer(fx, dfy)
-            jac[5 * c + 3] = a * np.outer(dsx, fy)
-            jac[5 * c + 4] = a * np.outer(fx, dsy)
-        jac[-3] = 1.0
-        jac[-2] = dx[:, None]
-        jac[-1] = dy[None, :]
-        return mu.ravel(), jac.reshape(npar, -1)
 
-    nf = n.ravel()
+def _deviance(nf, pos, mu):
+    """The Poisson deviance ``2 sum(n ln(n/mu) - (n - mu))`` (``pos``: n > 0); inf unless all mu > 0."""
+    if not np.all(mu > 0):
+        return math.inf
+    return 2.0 * float((nf[pos] * np.log(nf[pos] / mu[pos])).sum() - (nf - mu).sum())
+
+
+def _fisher_scoring(q, win, ncomp, nf, h, max_iter):
+    """Maximise the Poisson likelihood of the counts ``nf`` (flat) from the parameters ``q``.
+
+    Fisher scoring steps, each halved until the deviance does not increase and every
+    sigma stays positive, until the centre of component 0 moves less than 1e-6
+    bandwidths ``h``.  Returns ``(q, mu, jac)`` at the optimum, or None if the
+    information matrix is singular, the start has an infinite deviance, it does not
+    converge in ``max_iter`` steps, or the step halving stops it while the full step
+    is not negligible.
+    """
+    widths = np.array([5 * c + j for c in range(ncomp) for j in (3, 4)])
     pos = nf > 0
-
-    def deviance(mu):
-        if not np.all(mu > 0):
-            return math.inf
-        return 2.0 * float((nf[pos] * np.log(nf[pos] / mu[pos])).sum() - (nf - mu).sum())
-
-    q = np.array([a0, m[0], m[1], h[0], h[1]] + [v for comp in nearby for v in comp] + [c0, 0.0, 0.0])
-    widths = np.array([5 * c + j for c in builtins.range(ncomp) for j in (3, 4)])
-    mu, jac = parts(q)
-    dev = deviance(mu)
+    mu, jac = _model(q, win, ncomp)
+    dev = _deviance(nf, pos, mu)
     if not math.isfinite(dev):
         return None
     conv = False
-    for _ in builtins.range(max_iter):
+    for _ in range(max_iter):
         wj = jac / mu
         info = wj @ jac.T
         try:
@@ -196,11 +255,11 @@ def _fit_mode(hist, ex, ey, m, h, nearby=(), *, half_width=3.0, nearby_reach=2.0
         except np.linalg.LinAlgError:
             return None
         t = 1.0
-        for _half in builtins.range(30):
+        for _half in range(30):
             qn = q + t * step
             if np.all(qn[widths] > 0):
-                mun, jacn = parts(qn)
-                devn = deviance(mun)
+                mun, jacn = _model(qn, win, ncomp)
+                devn = _deviance(nf, pos, mun)
                 if devn <= dev:
                     break
             t *= 0.5
@@ -216,6 +275,16 @@ def _fit_mode(hist, ex, ey, m, h, nearby=(), *, half_width=3.0, nearby_reach=2.0
         # stopped by the step halving: accept only if the last full step was negligible
         if not (abs(step[1]) < 1e-5 * h[0] and abs(step[2]) < 1e-5 * h[1]):
             return None
+    return q, mu, jac
+
+
+def _centre_and_errors(q, mu, jac, nf, m, h, max_move):
+    """``(x0, y0, x_err, y_err)`` of component 0 of the fit ``q``, or None if it is not plausible.
+
+    None when ``A_0 <= 0``, a sigma leaves ``[h/3, 3h]``, the centre moved more
+    than ``max_move * h`` from ``m``, or the information matrix at the fit is
+    singular or ill-conditioned.
+    """
     a, x0, y0, sx, sy = q[:5]
     if not (a > 0 and h[0] / 3 <= sx <= 3 * h[0] and h[1] / 3 <= sy <= 3 * h[1]):
         return None
