@@ -8,7 +8,6 @@ towards it), with an uncertainty.
 
 from __future__ import annotations
 
-import builtins
 import math
 import numbers
 from typing import NamedTuple
@@ -379,6 +378,40 @@ def cluster_center(x, y, *, bins=64, range=None, weights=None, bandwidth=None, t
         iterations, whether the fit of step 5 gave ``x, y``, and how many
         neighbouring clusters that fit modelled.
     """
+    args = _check_cluster_args(x, y, weights, bandwidth, tol, max_iter, refine)
+    hist, ex, ey = _histogram(args.x, args.y, args.weights, bins, range)
+    sm, i, j = _smoothed_maximum(hist)                                          # step 1
+    seed = np.array([0.5 * (ex[i] + ex[i + 1]), 0.5 * (ey[j] + ey[j + 1])])
+    bw = _auto_bandwidth(sm, i, j, ex, ey) if args.bandwidth is None else args.bandwidth     # step 2
+    h = bw.astype(np.float64)
+    pts, wts = np.column_stack([args.x, args.y]), args.weights
+    m, n_iter = _mean_shift(pts, wts, seed, h, args.tol, args.max_iter)         # step 3
+    x_err, y_err, n_eff = _sandwich_errors(pts, wts, m, h)                     # step 4
+    mx, my, refined, nearby = float(m[0]), float(m[1]), False, 0
+    if args.refine:                                                             # step 5
+        fit, n_near = _local_fit(hist, ex, ey, m, h)
+        if fit is not None:
+            (mx, my, x_err, y_err), refined, nearby = fit, True, n_near
+    return ClusterCenter(mx, my, x_err, y_err, float(h[0]), float(h[1]), n_eff, int(n_iter), refined, nearby)
+
+
+class _ClusterArgs(NamedTuple):
+    """The checked arguments of :func:`cluster_center`."""
+
+    x: np.ndarray                   # float64 (n,): the finite points with weight > 0 (n >= 3)
+    y: np.ndarray
+    weights: np.ndarray             # float64 (n,), > 0; ones when not given
+    bandwidth: np.ndarray | None    # float64 (2,), > 0; None: automatic
+    tol: float
+    max_iter: int
+    refine: bool
+
+
+def _check_cluster_args(x, y, weights, bandwidth, tol, max_iter, refine):
+    """The arguments of :func:`cluster_center`, checked (InputError), as :class:`_ClusterArgs`.
+
+    Drops the pairs with a non-finite coordinate or a zero weight.
+    """
     xs = _points(x, "x")
     ys = _points(y, "y")
     if xs.shape != ys.shape:
@@ -395,6 +428,7 @@ def cluster_center(x, y, *, bins=64, range=None, weights=None, bandwidth=None, t
         raise InputError(f"`max_iter` must be an int >= 1, not {max_iter!r}")
     if not isinstance(refine, (bool, np.bool_)):
         raise InputError(f"`refine` must be True or False, not {refine!r}")
+    bw = None
     if bandwidth is not None:
         try:
             bw = np.asarray(bandwidth, dtype=np.float64)
@@ -411,40 +445,70 @@ def cluster_center(x, y, *, bins=64, range=None, weights=None, bandwidth=None, t
     wts = np.ones(xs.size) if wts is None else wts[ok]
     if xs.size < 3:
         raise InputError(f"`x`, `y` must hold at least 3 finite points (with weight > 0), not {xs.size}")
+    return _ClusterArgs(xs, ys, wts, bw, tol, max_iter, refine)
+
+
+def _histogram(x, y, weights, bins, range):
+    """:func:`numpy.histogram2d` of the points: counts (float64 (nx, ny)) and edges; InputError if it refuses."""
     try:
-        hist, ex, ey = np.histogram2d(xs, ys, bins=bins, range=range, weights=wts)
+        return np.histogram2d(x, y, bins=bins, range=range, weights=weights)
     except (ValueError, TypeError) as exc:
         raise InputError(f"`bins`/`range` are not valid for numpy.histogram2d: {exc}") from exc
+
+
+def _smoothed_maximum(hist):
+    """Step 1 of :func:`cluster_center`: the histogram smoothed by a Gaussian of 1 bin, and its maximum bin.
+
+    Returns the smoothed histogram (float64, the shape of ``hist``) and the
+    maximum's indices ``i, j`` (along x, y).
+    """
     from scipy import ndimage
 
     sm = ndimage.gaussian_filter(hist, 1.0, mode="constant")
     i, j = np.unravel_index(int(np.argmax(sm)), sm.shape)
-    cxb, cyb = 0.5 * (ex[i] + ex[i + 1]), 0.5 * (ey[j] + ey[j + 1])
+    return sm, i, j
+
+
+def _auto_bandwidth(sm, i, j, ex, ey):
+    """Step 2 of :func:`cluster_center`: the cluster's sigma per axis (float64 (2,), data units).
+
+    From the half-maximum (above the median level) width of the smoothed histogram
+    ``sm`` through its maximum bin ``i, j``; ``ex``, ``ey`` the bin edges.
+    """
+    base = float(np.median(sm))
+    half = base + 0.5 * (sm[i, j] - base)
     bwx, bwy = np.diff(ex), np.diff(ey)
-    if bandwidth is None:
-        base = float(np.median(sm))
-        half = base + 0.5 * (sm[i, j] - base)
+    return np.array([_sigma_in_bins(sm[:, j], i, half) * bwx[i], _sigma_in_bins(sm[i, :], j, half) * bwy[j]])
 
-        def width(profile, c):
-            lo = c
-            while lo > 0 and profile[lo - 1] > half:
-                lo -= 1
-            hi = c
-            while hi < profile.size - 1 and profile[hi + 1] > half:
-                hi += 1
-            # linear interpolation of the half-maximum crossings (in bins)
-            left = lo - (0.5 if lo == 0 else (profile[lo] - half) / max(profile[lo] - profile[lo - 1], 1e-300))
-            right = hi + (0.5 if hi == profile.size - 1 else
-                          (profile[hi] - half) / max(profile[hi] - profile[hi + 1], 1e-300))
-            fw = (right - left) / _FWHM_PER_SIGMA
-            return math.sqrt(max(fw * fw - 1.0, 0.25))
 
-        bw = np.array([width(sm[:, j], i) * bwx[i], width(sm[i, :], j) * bwy[j]])
-    h = bw.astype(np.float64)
-    m = np.array([cxb, cyb])
-    pts = np.column_stack([xs, ys])
+def _sigma_in_bins(profile, c, half):
+    """The sigma (bins) of the peak of the 1-D ``profile`` at index ``c``, from its width at the level ``half``.
+
+    The width between the interpolated crossings of ``half`` on either side,
+    deconvolved from the 1-bin smoothing; at least half a bin.
+    """
+    lo = c
+    while lo > 0 and profile[lo - 1] > half:
+        lo -= 1
+    hi = c
+    while hi < profile.size - 1 and profile[hi + 1] > half:
+        hi += 1
+    # linear interpolation of the half-maximum crossings (in bins)
+    left = lo - (0.5 if lo == 0 else (profile[lo] - half) / max(profile[lo] - profile[lo - 1], 1e-300))
+    right = hi + (0.5 if hi == profile.size - 1 else
+                  (profile[hi] - half) / max(profile[hi] - profile[hi + 1], 1e-300))
+    fw = (right - left) / _FWHM_PER_SIGMA
+    return math.sqrt(max(fw * fw - 1.0, 0.25))
+
+
+def _mean_shift(pts, wts, m, h, tol, max_iter):
+    """Step 3 of :func:`cluster_center`: Gaussian mean shift from ``m`` on the points ``pts`` (n, 2).
+
+    ``wts`` (n,) weights, ``h`` (2,) the bandwidth (data units).  Returns the fixed
+    point (float64 (2,)) and the number of steps; InputError if no point is near.
+    """
     n_iter = 0
-    for n_iter in builtins.range(1, max_iter + 1):
+    for n_iter in range(1, max_iter + 1):
         d = (pts - m) / h
         k = wts * np.exp(-0.5 * np.einsum("ij,ij->i", d, d))
         sk = k.sum()
@@ -455,6 +519,15 @@ def cluster_center(x, y, *, bins=64, range=None, weights=None, bandwidth=None, t
         m = new
         if step < tol:
             break
+    return m, n_iter
+
+
+def _sandwich_errors(pts, wts, m, h):
+    """Step 4 of :func:`cluster_center`: the 1-sigma errors of the mode ``m`` and n_eff.
+
+    Returns ``(x_err, y_err, n_eff)`` (data units; the errors NaN if ``J`` is
+    singular); ``pts`` (n, 2), ``wts`` (n,), ``h`` (2,) as :func:`_mean_shift`.
+    """
     d = pts - m
     kern = np.exp(-0.5 * np.einsum("ij,ij->i", d / h, d / h))
     kk = wts * kern
@@ -464,18 +537,22 @@ def cluster_center(x, y, *, bins=64, range=None, weights=None, bandwidth=None, t
     try:
         jinv = np.linalg.inv(jmat)
         cov = jinv @ vmat @ jinv.T
-        ex_, ey_ = math.sqrt(max(cov[0, 0], 0.0)), math.sqrt(max(cov[1, 1], 0.0))
+        x_err, y_err = math.sqrt(max(cov[0, 0], 0.0)), math.sqrt(max(cov[1, 1], 0.0))
     except np.linalg.LinAlgError:
-        ex_ = ey_ = math.nan
+        x_err = y_err = math.nan
     n_eff = float(kk.sum() ** 2 / max((wts * kern * kern).sum(), 1e-300))
-    mx, my, refined = float(m[0]), float(m[1]), False
-    if refine:
-        nearby = _nearby_clusters(hist, ex, ey, m, h)
-        fit = _fit_mode(hist, ex, ey, m, h, nearby) if nearby else None
-        if fit is None:                      # no neighbour, or the fit with them failed
-            nearby = []
-            fit = _fit_mode(hist, ex, ey, m, h)
-        if fit is not None:
-            (mx, my, ex_, ey_), refined = fit, True
-    return ClusterCenter(mx, my, ex_, ey_, float(h[0]), float(h[1]), n_eff, int(n_iter), refined,
-                         len(nearby) if refined else 0)
+    return x_err, y_err, n_eff
+
+
+def _local_fit(hist, ex, ey, m, h):
+    """Step 5 of :func:`cluster_center`: :func:`_fit_mode` with the nearby clusters, else without.
+
+    Returns ``((x, y, x_err, y_err), nearby)`` -- the fit and how many neighbouring
+    clusters it modelled -- or ``(None, 0)`` if both fits fail.
+    """
+    nearby = _nearby_clusters(hist, ex, ey, m, h)
+    fit = _fit_mode(hist, ex, ey, m, h, nearby) if nearby else None
+    if fit is None:                      # no neighbour, or the fit with them failed
+        nearby = []
+        fit = _fit_mode(hist, ex, ey, m, h)
+    return fit, len(nearby)
