@@ -787,7 +787,9 @@ def test_block_hf_ratios_match_convolution_definition():
     np.testing.assert_allclose(got, ref, rtol=1e-12)
     assert np.isnan(got[38 // 8 + 1])
     r = np.asarray(ref)
-    assert _quiet_block_scale(raw, var, inv, valid, tiles=10) == min(1.0, 10.0 * np.percentile(r[np.isfinite(r)], 25))
+    q = np.percentile(r[np.isfinite(r)], 25)
+    assert _quiet_block_scale(raw, var, inv, valid, tiles=10) == max(0.1, min(1.0, 10.0 * q))
+    assert _quiet_block_scale(raw, var, inv, valid, tiles=10, gain=1e-3 / q) == 0.1  # the floor
     everything = np.empty((45 // 8) * (38 // 8))
     _block_hf_ratios(raw, var, inv, valid, 8, 1, everything)
     np.testing.assert_array_equal(everything.reshape(5, 4)[::2].ravel(), got)
