@@ -277,16 +277,20 @@ class _Pixels(NamedTuple):
 def _valid_pixels(arr, mask):
     """The image ``arr`` (ny, nx) as a float array, and its validity, as :class:`_Pixels`.
 
-    Integer images of up to 16 bits become float32 (exactly), wider ones float64
-    (exactly up to 32 bits); this keeps the compiled variants few.  Raises
-    InputError if no pixel is valid (finite and not set in ``mask``).
+    The kernels are compiled for native float32 and float64 only (this keeps the
+    compiled variants few): float32 and float64 images are used as they are (in
+    native byte order); integer images of up to 16 bits and float16 become float32
+    (exactly), wider integers float64 (exactly up to 2^53), long double float64.
+    Raises InputError if no pixel is valid (finite and not set in ``mask``).
     """
     has_mask = mask is not None
     mask_nb = mask if has_mask else np.zeros((1, 1), np.bool_)
-    if arr.dtype.kind in "iu":
-        img = np.ascontiguousarray(arr, dtype=np.float32 if arr.dtype.itemsize <= 2 else np.float64)
+    size = arr.dtype.itemsize
+    if arr.dtype.kind == "f" and size in (4, 8):
+        kind = np.float32 if size == 4 else np.float64
     else:
-        img = np.ascontiguousarray(arr)
+        kind = np.float32 if size <= 2 else np.float64
+    img = np.ascontiguousarray(arr, dtype=kind)
     nbad = _count_invalid(img, mask_nb, has_mask)
     if nbad == img.size:
         raise InputError("`image` has no valid pixel (all are NaN or masked)")
