@@ -650,6 +650,8 @@ def test_cluster_center_given_bandwidth_and_mode_not_mean():
     dict(mask=np.full((8, 8), 2)),
     dict(background=np.zeros((3, 3))),
     dict(noise=-1.0),
+    dict(noise=0.0),                      # every pixel above the background would be a peak
+    dict(noise=np.zeros((8, 8))),
     dict(tile_size=4),
     dict(subpixel="parabola"),
     dict(max_peaks=0),

@@ -60,8 +60,8 @@ def _map_or_scalar(value, name, shape, *, positive):
         return None
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
         v = float(value)
-        if not math.isfinite(v) or (positive and v < 0):
-            rel = "finite and >= 0" if positive else "finite"
+        if not math.isfinite(v) or (positive and v <= 0):
+            rel = "finite and > 0" if positive else "finite"
             raise InputError(f"`{name}` must be {rel}, not {value!r}")
         return v
     arr = np.asarray(value)
@@ -70,7 +70,7 @@ def _map_or_scalar(value, name, shape, *, positive):
     if arr.shape != shape:
         raise InputError(f"`{name}` must be a number or have the image's shape {shape}, not {arr.shape}")
     arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)) or (positive and np.any(arr < 0)):
-        rel = "finite and >= 0" if positive else "finite"
+    if not np.all(np.isfinite(arr)) or (positive and np.any(arr <= 0)):
+        rel = "finite and > 0" if positive else "finite"
         raise InputError(f"`{name}` must be {rel} everywhere")
     return arr

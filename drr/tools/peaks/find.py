@@ -124,7 +124,8 @@ def find_peaks(image, *, threshold_sigma=5.0, fwhm=3.0, min_distance=None, promi
         Masked pixels are never peaks and take no part in statistics,
         filtering or fitting.
     background, noise : float or array (ny, nx), keyword-only, optional
-        Known background level and per-pixel noise sigma (image units).
+        Known background level and per-pixel noise sigma (image units; the noise
+        must be > 0).
         Default: estimated by sigma clipping (globally, or per tile if
         ``tile_size`` is given).
     tile_size : int or None, keyword-only
