@@ -762,7 +762,6 @@ def test_keep_texture_matches_box_filter_definition():
     assert np.array_equal(got_p, got)
 
 
-
 def test_block_hf_ratios_match_convolution_definition():
     from drr.tools.colormap.smoothing import _block_hf_ratios, _quiet_block_scale
 
@@ -806,8 +805,12 @@ def test_jpeg_texture_kept_on_clean_jpeg_and_noise_before_compression_smoothed(m
     ramp = 0.6 * x + 0.2 * y + 0.15 * ndimage.zoom(rng.random((24, 24)), 4, order=3) * (x > 0.5)
     ramp = (ramp - ramp.min()) / (ramp.max() - ramp.min())
     clean = _jpeg(render(tex, "viridis"))
-    noisy = _jpeg(np.clip(np.rint(render(ramp, "viridis") + rng.normal(0, 6, clean.shape)), 0, 255).astype(np.uint8))
-    err = lambda r, f: 100 * np.nanmean(np.abs(r.values - f))  # noqa: E731
+    noisy = np.clip(np.rint(render(ramp, "viridis") + rng.normal(0, 6, clean.shape)), 0, 255)
+    noisy = _jpeg(noisy.astype(np.uint8))
+
+    def err(res, truth):
+        return 100 * np.nanmean(np.abs(res.values - truth))
+
     seen = []
     scale = imod._quiet_block_scale
     monkeypatch.setattr(imod, "_quiet_block_scale", lambda *a, **k: seen.append(scale(*a, **k)) or seen[-1])
@@ -825,6 +828,7 @@ def test_jpeg_texture_kept_on_clean_jpeg_and_noise_before_compression_smoothed(m
     monkeypatch.setattr(imod, "_quiet_block_scale", lambda *a, **k: seen.append(1) or 1.0)
     invert_colormap(clean, cmap="viridis", noise=1.0)
     assert seen == []
+
 
 def test_jpeg_interval_reaches_beyond_neighbours_across_edges_off_the_curve(monkeypatch):
     import drr.tools.colormap.invert as cmod  # invert_colormap reads _JPEG_EDGE

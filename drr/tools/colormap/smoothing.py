@@ -238,24 +238,26 @@ def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, pad, 
                 out[y, x] = sm + g * (raw[y, x] - sm)
 
 
-def _quiet_block_scale(raw, var_raw, inv, valid, block=_QUIET_BLOCK, quantile=_QUIET_QUANTILE, gain=_QUIET_GAIN,
-                       tiles=_QUIET_TILES, floor=_QUIET_FLOOR):
+def _quiet_block_scale(raw, var_raw, inv, valid, block=_QUIET_BLOCK, quantile=_QUIET_QUANTILE,
+                       gain=_QUIET_GAIN, tiles=_QUIET_TILES, floor=_QUIET_FLOOR):
     """Factor in [floor, 1] for the model's value variance: how much of it the quietest blocks show.
 
     The pixelwise values are filtered with ``K = [1, -2, 1] ⊗ [1, -2, 1]``
     (Immerkær 1996, *CVIU* 64:300: the product of the second differences
     along x and y, which cancels any field that is linear along either
     axis, so smooth texture hardly passes; white noise of variance ``σ²``
-    comes out with variance ``sum(K²) σ² = 36 σ²``).  Per block of ``block x block`` pixels the
-    ratio ``rho = sum((K * raw)²) / sum(36 var)`` (over the pixels whose
+    comes out with variance ``sum(K²) σ² = 36 σ²``).  Per block of
+    ``block x block`` pixels the ratio ``rho = sum((K * raw)²) / sum(36
+    var)`` (over the pixels whose
     3 x 3 neighbourhood is valid, at least half of the block; ``var =
     var_raw[inv]``) is the share of the modelled noise power seen at the
     highest frequencies; texture of the field only raises it, so the
     quietest blocks are the closest to noise alone (the noise level from
     the flattest patches).  The factor is ``min(1, gain * quantile-th
-    percentile of rho)``, at least ``floor`` (``_QUIET_FLOOR``), over the tiles of every ``k``-th band of tiles,
-    ``k = max(1, n_tiles // tiles)`` (at least ``tiles`` of them, or all:
-    plenty for a quartile, and ~0.3 instead of ~2 ms at 1000^2).
+    percentile of rho)``, at least ``floor`` (``_QUIET_FLOOR``), over the
+    tiles of every ``k``-th band of tiles, ``k = max(1, n_tiles // tiles)``
+    (at least ``tiles`` of them, or all: plenty for a quartile, and ~0.4
+    instead of ~2 ms at 1000^2).
 
     Why it is needed (JPEG): the model's variance comes from the colours'
     distances *off* the curve, which on a clean JPEG are the chroma errors
@@ -272,8 +274,8 @@ def _quiet_block_scale(raw, var_raw, inv, valid, block=_QUIET_BLOCK, quantile=_Q
     by less smoothing).  ``gain = 10`` keeps most noisy renders at their
     old factor of 1 and cuts the clean ones to 0.1 (the floor) - 0.65;
     5 smoothed noisy renders too little, 20 clean ones too much
-    (``results_colormap.md``, round 10).  A cyclic map's seam (values jumping by ~1) only raises the
-    blocks it crosses.
+    (``results_colormap.md``, round 10).  A cyclic map's seam (values
+    jumping by ~1) only raises the blocks it crosses.
 
     Returns 1.0 when no block qualifies.
     """
@@ -290,7 +292,7 @@ def _quiet_block_scale(raw, var_raw, inv, valid, block=_QUIET_BLOCK, quantile=_Q
     return float(max(floor, min(1.0, gain * np.percentile(rho, quantile))))
 
 
-@numba.njit(cache=True)  # serial: see _SERIAL_MS (~2 ms at 1000^2 on every other band)
+@numba.njit(cache=True)  # serial: see _SERIAL_MS (~0.4 ms at 1000^2 with the stride of _quiet_block_scale)
 def _block_hf_ratios(raw, var_raw, inv, valid, block, step, out):
     """Per ``block x block`` tile of every ``step``-th band of tiles (bands 0, step, 2 step,
     ...; row-major, whole tiles only): ``sum (K * raw)² / sum 36 var_raw[inv]`` over the
