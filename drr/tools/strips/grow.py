@@ -1,7 +1,7 @@
 """The joint search of cuts and order after the candidates (number of strips unknown): cuts added
-one at a time while the restored image improves, strong column jumps and twin cuts added at
-once, pairs of cuts tried together, cuts shifted onto a stronger jump, weak cuts dropped or
-moved.
+one at a time while the restored image improves (boundaries with cut evidence among them),
+strong column jumps and twin cuts added at once, pairs of cuts tried together, cuts shifted
+onto a stronger jump, weak cuts dropped or moved.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ _PARTNER_MIN = 0.5    # partner score (log ratio) of a cut that _grow tries firs
 _PARTNER_MARGIN = 0.5  # quality gain that such a cut must bring (on top of _MOVE_COST)
 _GROW_Z = 1.3         # relative boundary score of a _grow candidate (at least)
 _GROW_Z_LOW = 1.2     # ... or at least this where a better partner exists (partner score > 0)
+_GROW_JUMPS = True    # _grow also tries the local maxima of the cut evidence (jump z) ...
+_GROW_JUMP_Z = 2.0    # ... from this value (page 40 v seed 2: a true cut at evidence 2.7;
+#                       the trials that change nothing are free, so the cost is small)
 
 
 def _grow(x, model, bs, best, time_limit, cache, max_trials=32, z_min=_GROW_Z):
@@ -29,8 +32,11 @@ def _grow(x, model, bs, best, time_limit, cache, max_trials=32, z_min=_GROW_Z):
     document's text, a texture) they used up the trials before a true cut further down
     the list was tried.  Candidates scoring between :data:`_GROW_Z_LOW` and ``z_min``
     are tried only where a better partner exists (partner score > 0; most natural
-    boundaries score below 0).  Then pairs of the cuts tried and not kept
-    (:func:`_add_pairs`).
+    boundaries score below 0).  Last (with :data:`_GROW_JUMPS`) the local maxima of the
+    cut evidence ``bs[2]`` (jump or level offset, :func:`.search._cut_evidence`) from
+    :data:`_GROW_JUMP_Z` not in the list: a true cut beside a natural boundary of higher
+    relative score is not a peak of that score.  Then pairs of the cuts tried and not
+    kept (:func:`_add_pairs`).
     """
     w = x.shape[1]
     s, base = bs[:2]
@@ -54,6 +60,14 @@ def _grow(x, model, bs, best, time_limit, cache, max_trials=32, z_min=_GROW_Z):
     cand = first[:max_trials // 2] + [b for b in cand if b not in lead]
     tol = 1e-9 * (1.0 + float(s.sum()))
     jz = bs[2] if len(bs) > 2 else None
+    if jz is not None and _GROW_JUMPS:
+        # then the boundaries with cut evidence (jump or level offset) that are not
+        # candidates yet: page 40 v, a true cut (offset 6 grey levels) beside a natural
+        # boundary of higher relative score, which is the peak
+        have = set(cand)
+        ev = [b for b in _strong_jumps(jz, w, [], z_min=_GROW_JUMP_Z) if b not in have]
+        ev.sort(key=lambda b: -jz[b - 1])
+        cand = cand + ev
     if jz is not None and _JUMP_ADD:
         best = _add_jumps(x, model, bs, best, time_limit, cache, jz, tol)
     if _TWINS:
@@ -229,6 +243,9 @@ _REFINE_WEAK = True   # _grow ends by dropping or moving the cuts with a weak co
 _REFINE_MARGIN = 0.5  # quality gain that such a change must bring
 _REFINE_DROP_Z = 2.0  # relative boundary score from which a weak cut may be dropped
 _REFINE_TRIALS = 32   # cut sets that _refine_weak orders and scores (at most)
+_REFINE_PASSES = 2    # ... passes over the weak cuts (the next only after a change; within
+#                       the same _REFINE_TRIALS)
+_REFINE_MERGE = True  # ... a drop judged without the cuts whose pieces stay together
 
 
 def _refine_weak(x, model, bs, best, time_limit, cache, jz, tol, max_trials=_REFINE_TRIALS):
@@ -248,12 +265,28 @@ def _refine_weak(x, model, bs, best, time_limit, cache, jz, tol, max_trials=_REF
     better) and the set with it moved to the neighbouring boundary whose jump z is
     higher than its own (not next to another cut); each is ordered and scored, and kept
     when the quality improves by the margin (this step revisits decisions already made,
-    so a near tie leaves them as they are)."""
+    so a near tie leaves them as they are).  A drop is judged without the cuts whose
+    pieces then stay together (with :data:`_REFINE_MERGE`), and after a pass that changed
+    something the weak cuts are taken again (:data:`_REFINE_PASSES`): a drop can pay only
+    once another cut is gone."""
+    z = bs[0] / bs[1]
+    trials_left = max_trials
+    for _ in range(_REFINE_PASSES):
+        weak = [c for c in best["cuts"] if jz[c - 1] < _JUMP_Z]
+        weak.sort(key=lambda c: -z[c - 1])
+        before = best
+        best, trials_left = _refine_pass(x, model, bs, best, time_limit, cache, jz, tol,
+                                         weak, trials_left)
+        if best is before or trials_left <= 0:
+            break
+    return best
+
+
+def _refine_pass(x, model, bs, best, time_limit, cache, jz, tol, weak, trials_left):
+    """One pass of :func:`_refine_weak` over the cuts ``weak``, in that order, scoring at
+    most ``trials_left`` cut sets; returns the best result and the trials left."""
     w = x.shape[1]
     z = bs[0] / bs[1]
-    weak = [c for c in best["cuts"] if jz[c - 1] < _JUMP_Z]
-    weak.sort(key=lambda c: -z[c - 1])
-    trials_left = max_trials
     for c in weak:
         cur = best["cuts"]
         if trials_left <= 0:
@@ -270,7 +303,13 @@ def _refine_weak(x, model, bs, best, time_limit, cache, jz, tol, max_trials=_REF
         for t in trials[:trials_left]:
             trials_left -= 1
             res = _evaluate(x, model, t, time_limit, bs, cache)
+            if _REFINE_MERGE and len(t) < len(cur):
+                # a drop judged without the cuts whose pieces stay together (page 10 h
+                # seed 3: dropping a false cut gains 0.49 with such a cut, 0.59 without)
+                merged = _without_merged(x, model, res, time_limit, bs, cache)
+                if not _better(res, merged, tol):
+                    res = merged
             if _better(res, best, tol + _REFINE_MARGIN):
                 res["hyp"] = best.get("hyp", "") + "r"
                 best = res
-    return best
+    return best, trials_left

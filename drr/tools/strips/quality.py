@@ -54,7 +54,8 @@ def _quality(raw, order, cuts, s, base, w, jump=None):
     swapped at no seam cost, which does not make the swap right).
 
     ``jump`` (optional): the z-score of each boundary's median absolute column difference
-    over the image (the plain detector's statistic).  Each separated cut then costs
+    over the image (the plain detector's statistic), or where larger the level offset
+    over smooth rows on the same scale (:func:`.search._cut_evidence`).  Each separated cut then costs
     :data:`_JUMP_COST` ``* max(0,`` :data:`_JUMP_Z` ``- jump_c)`` more: a true cut joins two
     unrelated columns in every row, so its *median* jump stands out, while a natural edge
     (a text line's top, a letter's stroke) changes only some rows and, cut and moved, can

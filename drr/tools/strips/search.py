@@ -10,8 +10,21 @@ from .boundaries import _baseline, _boundary_scores
 from .candidates import _equal_cuts, _over_segment, _peak_cuts, _peak_relative, _periodic_counts
 from .costs import _grad_whitening, _SeamCache
 from .grow import _grow
-from .jumps import _jump_cuts, _jump_profile, _jump_z
+from .jumps import _OFFSET_SMOOTH, _jump_cuts, _jump_offset_profiles, _jump_z, _offset_z
 from .quality import _evaluate, _without_merged
+
+
+_OFFSET = True   # a boundary's level offset over smooth rows counts as jump evidence
+
+
+def _cut_evidence(jz, offset, unit):
+    """Evidence of a cut at each boundary, on the scale of the jump z-score: ``jz``, the
+    z-score of the median absolute column difference (:func:`_jump_z`) or, where larger (with
+    :data:`_OFFSET`), the level offset over smooth rows (:func:`_offset_z`).  It is what
+    :func:`_quality` charges a weak cut for and what :mod:`.grow` takes as strong jumps."""
+    if _OFFSET:
+        jz = np.maximum(jz, _offset_z(offset, unit))
+    return jz
 
 
 def _search(x, model, n_strips, cuts, time_limit):
@@ -29,8 +42,9 @@ def _search(x, model, n_strips, cuts, time_limit):
     cache = _SeamCache(x, model, xt, stats)
     bs = (s, base)
     if n_strips is None:
-        jp = _jump_profile(xt)                               # median |column difference|
-        bs = (s, base, _jump_z(jp))                          # jump evidence in _quality
+        # median |column difference| and the level offset over smooth rows
+        jp, off = _jump_offset_profiles(xt, _OFFSET_SMOOTH * model.unit)
+        bs = (s, base, _cut_evidence(_jump_z(jp), off, model.unit))  # evidence in _quality
     hyps = {}
     if n_strips is not None:
         hyps["equal"] = _equal_cuts(logz, w, n_strips)
