@@ -551,17 +551,21 @@ def test_fully_transparent_image_is_all_invalid():
 
 @pytest.mark.parametrize("shape", [(64, 80), (5000,)])
 def test_uint8_uint16_float_and_rgba_give_the_same_answer(shape):
-    # the same colours as uint8, as uint16 (x 257), as float k/255, and with an opaque alpha
+    # the same colours as uint8, as uint16 (x 257), as float k/255, with an opaque alpha, in
+    # big-endian byte order (e.g. from FITS or TIFF); float16 colours differ by their rounding
     rng = np.random.default_rng(31)
     truth = rng.random(shape)
     u8 = render(truth, "plasma")
     ref = invert_colormap(u8, cmap="plasma")
     variants = [u8.astype(np.uint16) * 257, u8 / 255.0, u8.astype(np.float32) / np.float32(255.0),
-                np.concatenate([u8, np.full(shape + (1,), 255, np.uint8)], axis=-1)]
+                np.concatenate([u8, np.full(shape + (1,), 255, np.uint8)], axis=-1),
+                (u8.astype(np.uint16) * 257).astype(">u2"), (u8 / 255.0).astype(">f8")]   # big-endian
     for img in variants:
         res = invert_colormap(img, cmap="plasma")
         np.testing.assert_allclose(res.values, ref.values, rtol=0, atol=1e-6)
         np.testing.assert_array_equal(res.valid, ref.valid)
+    half = invert_colormap((u8 / 255.0).astype(np.float16), cmap="plasma")   # colours off by <= 2^-12
+    np.testing.assert_allclose(half.values, ref.values, rtol=0, atol=1e-3)
 
 
 def test_unique_8bit_fast_path_equals_np_unique():

@@ -24,9 +24,9 @@ def _image_to_float(rgb, name):
         )
     if a.size == 0:
         raise InputError(f"`{name}` must not be empty, not shape {a.shape}")
-    if a.dtype == np.uint8:
+    if a.dtype.kind == "u" and a.dtype.itemsize == 1:
         f = a.astype(np.float64) / 255.0
-    elif a.dtype == np.uint16:
+    elif a.dtype.kind == "u" and a.dtype.itemsize == 2:     # either byte order
         f = a.astype(np.float64) / 65535.0
     elif a.dtype.kind == "f":
         f = a.astype(np.float64)
