@@ -64,11 +64,13 @@ def _jump_cuts(x, n_sigma=3.0, xt=None, profile=None):
 # The level offset (_jump_offset_profiles, _offset_z).  Measured on benchmark part B
 # (unequal widths, seeds 0-2 for development, 3-5 held out):
 _OFFSET_SMOOTH = 3.0   # |gradient| (units) on both sides of a row for it to count as smooth:
-#                        a few grey levels, the noise of a clean 8-bit background
+#                        a few grey levels, the noise of a clean 8-bit background (5: 5
+#                        page h cases lost, text-line edges pass as smooth; 2: 2 held out)
 _OFFSET_ROWS = 0.1     # ... fraction of the rows (and at least 8) that must be smooth, or
 #                        no offset (grass, gravel: 2-7 % smooth rows, medians of noise)
 _OFFSET_TREND = 4      # boundaries each side whose median offset is the local trend (an
-#                        illumination gradient steps at every boundary; a cut at one)
+#                        illumination gradient steps at every boundary; a cut at one; 6:
+#                        the same results)
 _OFFSET_LOW = 2.0      # |offset - trend| (units) that counts as no evidence (z 0) ...
 _OFFSET_HIGH = 6.5     # ... and as full evidence (z = _JUMP_Z of the quality, 3).  Natural
 #                        boundaries of part B's images reach 1-3 (99th percentile), a few
