@@ -838,6 +838,8 @@ def test_jump_offset_profiles_offset_over_smooth_rows():
     assert z[5] == pytest.approx(3.0 * (5.0 - _OFFSET_LOW) / (_OFFSET_HIGH - _OFFSET_LOW))
     ramp = _offset_z(np.full(20, 4.0), 1.0)              # every boundary steps by 4
     assert np.all(ramp < 0)
+    tall = np.ascontiguousarray(np.repeat(xt, 20, axis=1))   # 800 rows: every 3rd used
+    np.testing.assert_array_equal(_jump_offset_profiles(tall, 3.0)[1], off)
 
 
 @pytest.mark.parametrize("offset", [True, False])
