@@ -406,6 +406,8 @@ def _local_stats(px, peaks, bg_map, noise_map, args, chunks):
     r_out = r_in + max(3.0, args.fwhm)
     fb_bg = _at(bg_map, peaks.iy, peaks.ix).astype(np.float64)
     fb_sig = _at(noise_map, peaks.iy, peaks.ix).astype(np.float64)
+    if args.background is not None and args.noise is not None:
+        return fb_bg, fb_sig                      # both given: the annulus is not needed
     parts = _run_chunks(lambda a, b: _annulus_stats(px.img, px.mask, px.has_mask, peaks.x[a:b], peaks.y[a:b],
                                                     r_in, r_out, fb_bg[a:b], fb_sig[a:b]), chunks)
     local_bg = fb_bg if args.background is not None else np.concatenate([p[0] for p in parts])
