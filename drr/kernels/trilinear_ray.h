@@ -103,14 +103,14 @@ DRR_HD double drr_round_binary16(double x)
 /* The texture unit's trilinear filter, emulated, at grid point (gx, gy, gz).  The
  * unit's eight corner weights, in units of 1/256, as read off an H200
  * (benchmarks/texture_probe.py: all 3.67 M weights of its table and 400,000 at random
- * fractions follow this; tests/test_kernel_host.py checks 4,000 of them and its 1-D
- * sweeps): each axis's coordinate is rounded to 1/256 and split into a cell (i, j, k)
+ * fractions follow this; tests/test_kernel_host.py checks 4,000 of the table's, 8,000
+ * at random fractions, its 1-D sweeps and 1,000 half-float fetches): each axis's coordinate is rounded to 1/256 and split into a cell (i, j, k)
  * and fractions X1, Y1, Z1 in [0, 255] (drr_fixed8_coordinate; X0 = 256 - X1, ...);
  * in each z layer c (Zc = Z0 or Z1) the x weights are U1 = rnd(X1 Zc / 256),
  * U0 = Zc - U1, split across y as W(1,1,c) = rnd(U1 Y1 / 256), W(1,0,c) = U1 - W(1,1,c),
  * W(0,0,c) = rnd(U0 Y0 / 256), W(0,1,c) = U0 - W(0,0,c), with rnd(v) = floor(v + 1/2).
  * They sum to exactly 256.  The unit sums the eight products W T in a wide accumulator
- * and rounds once (99.7 % of 400,000 random fetches equal the exact sum rounded to
+ * and rounds once (99.7 % of 200,000 random fetches equal the exact sum rounded to
  * float32; the rest are ties that the card rounds up, or differ by < 0.05 ulp): here
  * the sum is double and rounded once to DRR_REAL, or first to binary16 for a
  * half-float texture (drr_round_binary16). */
