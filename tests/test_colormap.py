@@ -632,6 +632,33 @@ def test_cube_table_gives_the_searched_nearest_samples(monkeypatch):
     np.testing.assert_array_equal(table[keys], k_ref)
 
 
+def test_seeded_nearest_scan_equals_the_plain_scan():
+    # the search started from any sample (or none, or the answer of the colour
+    # _SEED_STRIDE before) gives the same index and distance, exact ties included
+    # (flag repeats its colours: samples at exactly equal distances)
+    from drr.tools.colormap.curve import _BLOCK, _GROUP, _build_curve, _knots_from_cmap
+    from drr.tools.colormap.search import _nearest_scan, _nearest_scan_seeded
+
+    rng = np.random.default_rng(53)
+    for name in ("twilight", "flag", "viridis", "hsv"):
+        curve = _build_curve(*_knots_from_cmap(name), 4096)
+        cols = np.concatenate([rng.integers(0, 256, (3000, 3)), np.repeat(rng.integers(0, 256, (300, 3)), 3, axis=0),
+                               np.rint(curve.rgb[::7] * 255)]) / 255.0
+        cols = cols[np.argsort(rng.random(len(cols)))]
+        p = np.ascontiguousarray(srgb_to_lab(cols))
+        p[:40] = curve.lab[rng.integers(0, len(curve.lab), 40)]  # exactly on samples
+        args = (curve.lab, curve.group_center, curve.group_radius, _GROUP, curve.block_center, curve.block_radius,
+                _BLOCK)
+        d_ref, k_ref = np.empty(len(p)), np.empty(len(p), dtype=np.int64)
+        _nearest_scan(p, *args, d_ref, k_ref)
+        for seed in (np.full(len(p), -1), rng.integers(0, len(curve.lab), len(p)),
+                     np.where(rng.random(len(p)) < 0.5, k_ref, -1), np.where(rng.random(len(p)) < 0.5, -1, 0)):
+            d, k = np.empty(len(p)), np.empty(len(p), dtype=np.int64)
+            _nearest_scan_seeded(p, seed.astype(np.int64), *args, d, k)
+            np.testing.assert_array_equal(k, k_ref)
+            assert d.tobytes() == d_ref.tobytes()
+
+
 def _jpeg(img, quality=75):
     pil = pytest.importorskip("PIL.Image")
     import io

@@ -8,7 +8,7 @@ import numba
 import numpy as np
 
 from .curve import _BLOCK, _GROUP
-from .search import _nearest_scan
+from .search import _nearest_scan, _nearest_scan_seeded
 
 _CUBE_MIN = 1 << 16  # distinct colours from which the cube table is used
 _CUBE_EMPTY = 0xFFFF  # table entry of a colour not searched yet
@@ -38,8 +38,8 @@ def _nearest(curve, lab_pts, keys=None):
         miss = np.flatnonzero(todo)
         dm = np.empty(len(miss))
         km = np.empty(len(miss), dtype=np.int64)
-        _nearest_scan(lab_pts[miss], curve.lab, curve.group_center, curve.group_radius, _GROUP,
-                      curve.block_center, curve.block_radius, _BLOCK, dm, km)
+        _nearest_scan_seeded(lab_pts[miss], index[miss], curve.lab, curve.group_center,
+                             curve.group_radius, _GROUP, curve.block_center, curve.block_radius, _BLOCK, dm, km)
         dist[miss] = dm
         index[miss] = km
         table[keys[miss]] = km
@@ -66,12 +66,24 @@ def _cube_table(curve):
 
 @numba.njit(cache=True)  # serial: see _SERIAL_MS
 def _cube_lookup(keys, table, p, lab, dist, index):
-    """Where ``table[keys[u]]`` is set: index and ΔE (as :func:`_nearest_scan`); returns the misses."""
+    """Where ``table[keys[u]]`` is set: index and ΔE (as :func:`_nearest_scan`); returns the misses.
+
+    For a miss, ``index[u]`` is the entry of the first set colour among B + 1,
+    B - 1, B + 2, B - 2 (same R, G), or -1: a start for :func:`_nearest_scan_seeded`.
+    """
     todo = np.zeros(keys.shape[0], dtype=np.bool_)
     for u in numba.prange(keys.shape[0]):
-        k = np.int64(table[keys[u]])
+        key = np.int64(keys[u])
+        k = np.int64(table[key])
         if k == _CUBE_EMPTY:
             todo[u] = True
+            # a start for the search: the entry of a colour one step away (B, then G, then R)
+            index[u] = -1
+            for j in range(6):
+                nk = key + (np.int64(1) << (8 * (j >> 1))) * (1 - 2 * (j & 1))
+                if 0 <= nk < table.shape[0] and table[nk] != _CUBE_EMPTY:
+                    index[u] = np.int64(table[nk])
+                    break
             continue
         dx = p[u, 0] - lab[k, 0]
         dy = p[u, 1] - lab[k, 1]

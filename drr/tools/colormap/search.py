@@ -195,6 +195,98 @@ def _nearest_scan(p, lab, gc, gr, group, bc, br, block, dist, index):
 
 
 @numba.njit(cache=True, inline="always")  # inlined: see _branch_scan
+def _nearest_from(px, py, pz, k0, lab, gc, gr, group, bc, br, block):
+    """Nearest curve sample of (px, py, pz) as in :func:`_nearest_scan`, the bound started from sample ``k0``.
+
+    ``k0 < 0``: no start (``best = inf``, as in :func:`_nearest_scan`).
+    Otherwise its squared distance (computed as in the scan) is the first
+    bound ``best``, with ``kbest = k0``.  Any sample's squared distance
+    bounds the minimum from above, the pruning tests only skip spheres that
+    cannot hold a sample at or below ``best``, and the replacement test
+    keeps the lowest index among exact ties: the same ``(best, kbest)`` as
+    without a start; a close start only prunes more blocks.
+    """
+    m = lab.shape[0]
+    nblk = bc.shape[0]
+    best = np.inf
+    kbest = 0
+    if k0 >= 0:
+        dx = px - lab[k0, 0]
+        dy = py - lab[k0, 1]
+        dz = pz - lab[k0, 2]
+        best = dx * dx + dy * dy + dz * dz
+        kbest = k0
+    g0 = 0
+    dmin = np.inf
+    for g in range(gc.shape[0]):
+        dx = px - gc[g, 0]
+        dy = py - gc[g, 1]
+        dz = pz - gc[g, 2]
+        dd = dx * dx + dy * dy + dz * dz
+        if dd < dmin:
+            dmin = dd
+            g0 = g
+    for step in range(gc.shape[0] + 1):
+        g = g0 if step == 0 else step - 1
+        if step > 0 and g == g0:
+            continue
+        dx = px - gc[g, 0]
+        dy = py - gc[g, 1]
+        dz = pz - gc[g, 2]
+        lb = math.sqrt(dx * dx + dy * dy + dz * dz) - gr[g]
+        if lb > 0.0 and lb * lb > best:
+            continue
+        for b in range(g * group, min((g + 1) * group, nblk)):
+            dx = px - bc[b, 0]
+            dy = py - bc[b, 1]
+            dz = pz - bc[b, 2]
+            lb = math.sqrt(dx * dx + dy * dy + dz * dz) - br[b]
+            if lb > 0.0 and lb * lb > best:
+                continue
+            for k in range(b * block, min((b + 1) * block, m)):
+                dx = px - lab[k, 0]
+                dy = py - lab[k, 1]
+                dz = pz - lab[k, 2]
+                d2 = dx * dx + dy * dy + dz * dz
+                if d2 < best or (d2 == best and k < kbest):
+                    best = d2
+                    kbest = k
+    return best, kbest
+
+
+_SEED_STRIDE = 8  # colours without a start: every this many is searched first and starts the ones after it
+
+
+@numba.njit(cache=True, parallel=True)
+def _nearest_scan_seeded(p, seed, lab, gc, gr, group, bc, br, block, dist, index):
+    """:func:`_nearest_scan` with each search's bound started from a sample: the same numbers.
+
+    ``seed[u]``: a curve sample to start from (e.g. the nearest sample of a
+    colour one 8-bit step away), or -1.  Pass 1: every ``_SEED_STRIDE``-th
+    colour; pass 2: the others, those without a seed started from the
+    answer of the pass-1 colour before them (the colours come sorted by
+    key: it is often a close colour).  Any start gives the result of
+    :func:`_nearest_scan` (:func:`_nearest_from`).
+    """
+    n = p.shape[0]
+    s = _SEED_STRIDE
+    for i in numba.prange((n + s - 1) // s):
+        u = i * s
+        best, kbest = _nearest_from(p[u, 0], p[u, 1], p[u, 2], seed[u], lab, gc, gr, group, bc, br, block)
+        dist[u] = math.sqrt(best)
+        index[u] = kbest
+    for u in numba.prange(n):
+        if u % s == 0:
+            continue
+        k0 = seed[u]
+        if k0 < 0:
+            k0 = index[u - u % s]
+        best, kbest = _nearest_from(p[u, 0], p[u, 1], p[u, 2], k0, lab, gc, gr, group, bc, br, block)
+        dist[u] = math.sqrt(best)
+        index[u] = kbest
+
+
+@numba.njit(cache=True, inline="always")  # inlined: see _branch_scan
 def _close_run(u, run_lo, run_hi, kn, p, lab, bc, br, block, max_br, est, lo, hi, bd, stored, count):
     """Find the closest samples of the run [run_lo, run_hi] and store the run.
 
