@@ -633,8 +633,8 @@ def test_cube_table_gives_the_searched_nearest_samples(monkeypatch):
 
 
 def test_seeded_nearest_scan_equals_the_plain_scan():
-    # the search started from any sample (or none, or the answer of the colour
-    # _SEED_STRIDE before) gives the same index and distance, exact ties included
+    # the search of some rows started from any sample (or none, or the answer of the
+    # row _SEED_STRIDE before) gives the same index and distance, exact ties included
     # (flag repeats its colours: samples at exactly equal distances)
     from drr.tools.colormap.curve import _BLOCK, _GROUP, _build_curve, _knots_from_cmap
     from drr.tools.colormap.search import _nearest_scan, _nearest_scan_seeded
@@ -653,10 +653,13 @@ def test_seeded_nearest_scan_equals_the_plain_scan():
         _nearest_scan(p, *args, d_ref, k_ref)
         for seed in (np.full(len(p), -1), rng.integers(0, len(curve.lab), len(p)),
                      np.where(rng.random(len(p)) < 0.5, k_ref, -1), np.where(rng.random(len(p)) < 0.5, -1, 0)):
-            d, k = np.empty(len(p)), np.empty(len(p), dtype=np.int64)
-            _nearest_scan_seeded(p, seed.astype(np.int64), *args, d, k)
-            np.testing.assert_array_equal(k, k_ref)
-            assert d.tobytes() == d_ref.tobytes()
+            d, k = np.full(len(p), -7.0), seed.astype(np.int64)
+            rows = np.flatnonzero(rng.random(len(p)) < 0.7)
+            _nearest_scan_seeded(p, rows, *args, d, k)
+            np.testing.assert_array_equal(k[rows], k_ref[rows])
+            assert d[rows].tobytes() == d_ref[rows].tobytes()
+            rest = np.setdiff1d(np.arange(len(p)), rows)
+            assert (d[rest] == -7.0).all() and (k[rest] == seed[rest]).all()  # other entries untouched
 
 
 def _jpeg(img, quality=75):

@@ -36,13 +36,9 @@ def _nearest(curve, lab_pts, keys=None):
     todo = _cube_lookup(keys, table, lab_pts, curve.lab, dist, index)
     if todo.any():
         miss = np.flatnonzero(todo)
-        dm = np.empty(len(miss))
-        km = np.empty(len(miss), dtype=np.int64)
-        _nearest_scan_seeded(lab_pts[miss], index[miss], curve.lab, curve.group_center,
-                             curve.group_radius, _GROUP, curve.block_center, curve.block_radius, _BLOCK, dm, km)
-        dist[miss] = dm
-        index[miss] = km
-        table[keys[miss]] = km
+        _nearest_scan_seeded(lab_pts, miss, curve.lab, curve.group_center, curve.group_radius, _GROUP,
+                             curve.block_center, curve.block_radius, _BLOCK, dist, index)
+        table[keys[miss]] = index[miss]
     return dist, index
 
 

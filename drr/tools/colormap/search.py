@@ -258,29 +258,32 @@ _SEED_STRIDE = 8  # colours without a start: every this many is searched first a
 
 
 @numba.njit(cache=True, parallel=True)
-def _nearest_scan_seeded(p, seed, lab, gc, gr, group, bc, br, block, dist, index):
-    """:func:`_nearest_scan` with each search's bound started from a sample: the same numbers.
+def _nearest_scan_seeded(p, rows, lab, gc, gr, group, bc, br, block, dist, index):
+    """:func:`_nearest_scan` of the colours ``p[rows]``, each search's bound started from a sample: the same numbers.
 
-    ``seed[u]``: a curve sample to start from (e.g. the nearest sample of a
-    colour one 8-bit step away), or -1.  Pass 1: every ``_SEED_STRIDE``-th
-    colour; pass 2: the others, those without a seed started from the
-    answer of the pass-1 colour before them (the colours come sorted by
-    key: it is often a close colour).  Any start gives the result of
-    :func:`_nearest_scan` (:func:`_nearest_from`).
+    On entry ``index[u]`` (u in ``rows``) is a curve sample to start from
+    (e.g. the nearest sample of a colour one 8-bit step away), or -1; on
+    return ``dist[u]``, ``index[u]`` are those of :func:`_nearest_scan`
+    (other entries are not touched).  Pass 1: every ``_SEED_STRIDE``-th row;
+    pass 2: the others, those without a start started from the answer of
+    the pass-1 row before them (the colours come sorted by key: it is often
+    a close colour).  Any start gives the result of :func:`_nearest_scan`
+    (:func:`_nearest_from`).
     """
-    n = p.shape[0]
+    n = rows.shape[0]
     s = _SEED_STRIDE
     for i in numba.prange((n + s - 1) // s):
-        u = i * s
-        best, kbest = _nearest_from(p[u, 0], p[u, 1], p[u, 2], seed[u], lab, gc, gr, group, bc, br, block)
+        u = rows[i * s]
+        best, kbest = _nearest_from(p[u, 0], p[u, 1], p[u, 2], index[u], lab, gc, gr, group, bc, br, block)
         dist[u] = math.sqrt(best)
         index[u] = kbest
-    for u in numba.prange(n):
-        if u % s == 0:
+    for i in numba.prange(n):
+        if i % s == 0:
             continue
-        k0 = seed[u]
+        u = rows[i]
+        k0 = index[u]
         if k0 < 0:
-            k0 = index[u - u % s]
+            k0 = index[rows[i - i % s]]
         best, kbest = _nearest_from(p[u, 0], p[u, 1], p[u, 2], k0, lab, gc, gr, group, bc, br, block)
         dist[u] = math.sqrt(best)
         index[u] = kbest
