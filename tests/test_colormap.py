@@ -662,6 +662,29 @@ def test_seeded_nearest_scan_equals_the_plain_scan():
             assert (d[rest] == -7.0).all() and (k[rest] == seed[rest]).all()  # other entries untouched
 
 
+def test_gather_branch_matches_its_definition():
+    # per pixel: the chosen branch's value and widened interval, distance and branch
+    # count of its colour (0 where invalid); the per-colour packing runs in parallel
+    from drr.tools.colormap.gather import _gather_branch
+
+    rng = np.random.default_rng(59)
+    u, nb, ns = 70000, 4, 512
+    t = np.linspace(0.0, 1.0, ns)
+    lo = rng.integers(0, ns, (u, nb)).astype(np.int32)
+    hi = np.minimum(lo + rng.integers(0, 40, (u, nb)), ns - 1).astype(np.int32)
+    est_t = rng.random((u, nb))
+    d, nbr = rng.random(u) * 9, rng.integers(1, 9, u)
+    inv = rng.integers(0, u, (300, 310))
+    choice = rng.integers(0, nb, inv.shape).astype(np.int8)
+    valid = rng.random(inv.shape) < 0.9
+    dt, hb = t[1] - t[0], 0.5 / 256
+    got = _gather_branch(inv, choice, est_t, lo, hi, t, dt, hb, d, nbr, valid)
+    want = (est_t[inv, choice], np.clip(t[lo[inv, choice]] - dt - hb, 0, 1), np.clip(t[hi[inv, choice]] + dt + hb, 0, 1),
+            d[inv], np.where(valid, nbr[inv], 0).astype(np.int32))
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.tobytes() == w.tobytes()
+
+
 def _jpeg(img, quality=75):
     pil = pytest.importorskip("PIL.Image")
     import io

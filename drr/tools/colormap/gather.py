@@ -34,7 +34,7 @@ def _gather_kernel(inv, choice, est_t, lo, hi, t, dt, half_bin, d, nbr, valid, f
     cost twice the time, 20 -> 8 ms at 1000^2 on one thread).
     """
     u_n = est_t.shape[0]
-    for u in range(u_n):  # serial: see _SERIAL_MS
+    for u in numba.prange(u_n):  # ~2 ms serially at 1000^2 noisy (324 k colours): in parallel
         first[u, 0] = est_t[u, 0]
         first[u, 1] = min(max(t[lo[u, 0]] - dt - half_bin, 0.0), 1.0)
         first[u, 2] = min(max(t[hi[u, 0]] + dt + half_bin, 0.0), 1.0)
