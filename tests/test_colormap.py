@@ -651,6 +651,11 @@ def test_seeded_nearest_scan_equals_the_plain_scan():
                 _BLOCK)
         d_ref, k_ref = np.empty(len(p)), np.empty(len(p), dtype=np.int64)
         _nearest_scan(p, *args, d_ref, k_ref)
+        for a in range(0, len(p), 500):  # brute force: the same squared distances, first minimum
+            q = p[a:a + 500, None, :] - curve.lab[None, :, :]
+            d2 = (q[..., 0] * q[..., 0] + q[..., 1] * q[..., 1]) + q[..., 2] * q[..., 2]
+            np.testing.assert_array_equal(k_ref[a:a + 500], np.argmin(d2, axis=1))
+            assert d_ref[a:a + 500].tobytes() == np.sqrt(d2.min(axis=1)).tobytes()
         for seed in (np.full(len(p), -1), rng.integers(0, len(curve.lab), len(p)),
                      np.where(rng.random(len(p)) < 0.5, k_ref, -1), np.where(rng.random(len(p)) < 0.5, -1, 0)):
             d, k = np.full(len(p), -7.0), seed.astype(np.int64)

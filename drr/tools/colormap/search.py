@@ -148,48 +148,10 @@ def _nearest_scan(p, lab, gc, gr, group, bc, br, block, dist, index):
 
     The group whose centre is nearest is searched first; then every group and
     block whose sphere could hold a closer sample.  Ties go to the lowest index.
+    (:func:`_nearest_from` without a start.)
     """
-    m = lab.shape[0]
-    nblk = bc.shape[0]
     for u in numba.prange(p.shape[0]):
-        px, py, pz = p[u, 0], p[u, 1], p[u, 2]
-        g0 = 0
-        dmin = np.inf
-        for g in range(gc.shape[0]):
-            dx = px - gc[g, 0]
-            dy = py - gc[g, 1]
-            dz = pz - gc[g, 2]
-            dd = dx * dx + dy * dy + dz * dz
-            if dd < dmin:
-                dmin = dd
-                g0 = g
-        best = np.inf
-        kbest = 0
-        for step in range(gc.shape[0] + 1):
-            g = g0 if step == 0 else step - 1
-            if step > 0 and g == g0:
-                continue
-            dx = px - gc[g, 0]
-            dy = py - gc[g, 1]
-            dz = pz - gc[g, 2]
-            lb = math.sqrt(dx * dx + dy * dy + dz * dz) - gr[g]
-            if lb > 0.0 and lb * lb > best:
-                continue
-            for b in range(g * group, min((g + 1) * group, nblk)):
-                dx = px - bc[b, 0]
-                dy = py - bc[b, 1]
-                dz = pz - bc[b, 2]
-                lb = math.sqrt(dx * dx + dy * dy + dz * dz) - br[b]
-                if lb > 0.0 and lb * lb > best:
-                    continue
-                for k in range(b * block, min((b + 1) * block, m)):
-                    dx = px - lab[k, 0]
-                    dy = py - lab[k, 1]
-                    dz = pz - lab[k, 2]
-                    d2 = dx * dx + dy * dy + dz * dz
-                    if d2 < best or (d2 == best and k < kbest):
-                        best = d2
-                        kbest = k
+        best, kbest = _nearest_from(p[u, 0], p[u, 1], p[u, 2], -1, lab, gc, gr, group, bc, br, block)
         dist[u] = math.sqrt(best)
         index[u] = kbest
 
