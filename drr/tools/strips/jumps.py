@@ -151,3 +151,95 @@ def _offset_z(offset, unit):
     trend = np.nanmedian(win, axis=1)
     t = np.abs(o - trend) / unit
     return 3.0 * (t - _OFFSET_LOW) / (_OFFSET_HIGH - _OFFSET_LOW)
+
+
+@numba.njit(cache=True, nogil=True)
+def _seam_offsets_kernel(xt, step, ends, starts, wl, wr, tau, need):
+    """Signed level offset of each seam ``ends[k] - 1 | starts[k]`` of the image given
+    column-major ``xt`` (W, H, C), on the channel mean, over every ``step``-th row: the
+    median of ``col[s] - col[e - 1]`` over the rows whose inner gradient is at most
+    ``tau`` on each side (``col[e - 1] - col[e - 2]`` where the left piece is at least 2
+    wide, ``wl[k]``; ``col[s + 1] - col[s]`` likewise, ``wr[k]``), 0 where fewer than
+    ``need`` rows are smooth or neither piece is 2 wide."""
+    n = ends.size
+    h, c = xt.shape[1], xt.shape[2]
+    out = np.zeros(n)
+    v = np.empty(h)
+    for k in range(n):
+        e = ends[k] - 1
+        s = starts[k]
+        if not wl[k] and not wr[k]:
+            continue
+        m = 0
+        for row in range(0, h, step):
+            if wl[k]:
+                t = 0.0
+                for i in range(c):
+                    t += xt[e, row, i] - xt[e - 1, row, i]
+                if abs(t / c) > tau:
+                    continue
+            if wr[k]:
+                t = 0.0
+                for i in range(c):
+                    t += xt[s + 1, row, i] - xt[s, row, i]
+                if abs(t / c) > tau:
+                    continue
+            t = 0.0
+            for i in range(c):
+                t += xt[s, row, i] - xt[e, row, i]
+            v[m] = t / c
+            m += 1
+        if m >= need:
+            out[k] = np.median(v[:m])
+    return out
+
+
+def _offset_trend(offset):
+    """The local trend of the boundary offsets: the median offset of the
+    :data:`_OFFSET_TREND` boundaries each side (the boundary itself excluded)."""
+    o = np.asarray(offset, dtype=np.float64)
+    k = _OFFSET_TREND
+    pad = np.concatenate([np.full(k, np.nan), o, np.full(k, np.nan)])
+    win = np.lib.stride_tricks.sliding_window_view(pad, 2 * k + 1)
+    win = np.delete(win, k, axis=1)                       # the boundary itself excluded
+    return np.nanmedian(win, axis=1)
+
+
+class _SeamOffsets:
+    """The level offset of restored seams, as evidence against them (cached by edge pair).
+
+    A seam ``e - 1 | s`` of the restored image (a piece ending at ``e`` followed by one
+    starting at ``s``) joins two columns that were side by side in the original image if
+    it is right: over the rows that are smooth on both sides its level steps by the local
+    illumination trend only.  Its offset (as :func:`_jump_offset_profiles`, over the
+    pieces' own inner gradients) minus the mean of the shuffled image's local trends at
+    ``e - 1 | e`` and ``s - 1 | s`` (:func:`_offset_trend`) is mapped like
+    :func:`_offset_z` (:data:`_OFFSET_LOW` units 0, :data:`_OFFSET_HIGH` 3)."""
+
+    def __init__(self, xt, tau, offset, unit):
+        h = xt.shape[1]
+        self.xt, self.tau, self.unit = xt, tau, unit
+        self.step = max(1, h // _OFFSET_MAX_ROWS)
+        self.need = max(8, int(math.ceil(_OFFSET_ROWS * h / self.step)))
+        self.trend = _offset_trend(offset) if len(offset) >= 2 else np.zeros(len(offset))
+        self.known = {}
+
+    def z(self, ends, starts, wl, wr):
+        """Evidence (offset z, may be negative) of the seams ``ends[k] - 1 | starts[k]``;
+        ``wl``/``wr``: whether the left/right piece is at least 2 wide."""
+        keys = list(zip(ends.tolist(), starts.tolist(), np.asarray(wl).tolist(),
+                        np.asarray(wr).tolist()))
+        new = [i for i, kk in enumerate(keys) if kk not in self.known]
+        if new:
+            o = _seam_offsets_kernel(self.xt, self.step,
+                                     np.asarray(ends)[new].astype(np.int64),
+                                     np.asarray(starts)[new].astype(np.int64),
+                                     np.asarray(wl)[new], np.asarray(wr)[new],
+                                     self.tau, self.need)
+            nb = self.trend.size
+            for i, oi in zip(new, o):
+                e, s = keys[i][:2]
+                t = 0.5 * (self.trend[min(e - 1, nb - 1)] + self.trend[max(s - 1, 0)])
+                a = abs(oi - t) / self.unit
+                self.known[keys[i]] = 3.0 * (a - _OFFSET_LOW) / (_OFFSET_HIGH - _OFFSET_LOW)
+        return np.array([self.known[kk] for kk in keys])

@@ -34,7 +34,13 @@ _JUMP_COST = 0.6     # cost per unit of jump z-score that a separated cut lacks 
 _JUMP_Z = 3.0
 
 
-def _quality(raw, order, cuts, s, base, w, jump=None):
+_SEAM_OFFSET = True   # each separated seam of the restored image pays for its level offset
+_SEAM_OFFSET_W = 1.0  # ... this much per unit of its offset z (0.3 / 0.6 / 1.0 / 1.5 / 2.5:
+#                       part B unequal seeds 0-2 +1 / +1 / +2 / +2 / +2 -1; a cap of the
+#                       z at 3 per seam: +1)
+
+
+def _quality(raw, order, cuts, s, base, w, jump=None, seam_off=None):
     """Score of a restored order (lower is better): is the restored image more natural?
 
     ``Q = w_rel * Q_rel + Q_abs + m * M`` with
@@ -62,6 +68,16 @@ def _quality(raw, order, cuts, s, base, w, jump=None):
     give a smoother seam than the truth (documents: ``page``, ``text``).  It is a cost, not
     a requirement: a cut through a smooth region (jump z about 0) is still made when
     re-ordering gains more than ``_JUMP_COST * _JUMP_Z``.
+
+    ``seam_off`` (optional, with :data:`_SEAM_OFFSET`): a :class:`.jumps._SeamOffsets`;
+    each seam of the restored image whose two pieces were not side by side then costs
+    :data:`_SEAM_OFFSET_W` ``* max(0, z)`` more, ``z`` the level offset of the seam
+    over the rows smooth inside both pieces, minus the local trend, on the scale of
+    :func:`.jumps._offset_z`.  Where the restored image is right, each seam joins
+    columns that were neighbours: the background steps by the illumination trend only.
+    A false cut on a text line's edge can give seams whose pixels match well row by row
+    (a low ``D``) yet step the background by 4-9 grey levels (``page``); the jump and
+    relative terms do not see it, since the same edge is natural where it was.
     """
     if not len(cuts):
         return 0.0
@@ -85,6 +101,11 @@ def _quality(raw, order, cuts, s, base, w, jump=None):
         sep_cut = nxt[:-1] != np.arange(1, len(cuts) + 1)
         jc = jump[c[sep_cut]]
         q += _JUMP_COST * float(np.sum(np.maximum(0.0, _JUMP_Z - jc)))
+    if seam_off is not None and _SEAM_OFFSET and moved:
+        aa, bb = a_[sep], b_[sep]
+        zs = seam_off.z(ends[aa], starts[bb], ends[aa] - starts[aa] >= 2,
+                        ends[bb] - starts[bb] >= 2)
+        q += _SEAM_OFFSET_W * float(np.sum(np.maximum(zs, 0.0)))
     return q
 
 
@@ -101,9 +122,21 @@ def _evaluate(x, model, cuts, time_limit, bs=None, cache=None):
     q = 0.0
     if bs is not None and len(cuts):
         q = _quality(res["raw"], res["order"], cuts, bs[0], bs[1], w,
-                     jump=bs[2] if len(bs) > 2 else None)
+                     jump=bs[2] if len(bs) > 2 else None,
+                     seam_off=bs[3] if len(bs) > 3 else None)
     res.update(starts=starts, ends=ends, quality=q, cuts=list(cuts))
     return res
+
+
+def _rescored(res, bs):
+    """A copy of the evaluated candidate ``res`` scored by :func:`_quality` with the
+    boundary statistics ``bs`` (its order unchanged)."""
+    out = dict(res)
+    out["quality"] = _quality(res["raw"], res["order"], res["cuts"], bs[0], bs[1],
+                              int(res["ends"][-1]),
+                              jump=bs[2] if len(bs) > 2 else None,
+                              seam_off=bs[3] if len(bs) > 3 else None)
+    return out
 
 
 def _merge_kept(res):
