@@ -1102,3 +1102,87 @@ def test_scan_reach_test_without_sqrt_implies_the_sqrt_test():
         db2 = reach * reach * (1.0 + rel * rng.uniform(-3.0, 3.0, reach.size))
         fast = db2 > reach * reach * (1.0 + 1e-12)
         assert np.all(np.sqrt(db2[fast]) > reach[fast])
+
+
+def test_branch_scan_over_cells_equals_the_plain_scan_and_brute_force():
+    # the scan over cell lists gives all five outputs of the plain scan bitwise, for cells
+    # small and large (lists with blocks to test, stretches inside every ball, whole groups
+    # inside); the runs are those of a brute force d2 <= r2 (same squared distances); flag
+    # has more runs than slots (the replacement order matters); radii up to the whole curve
+    from drr.tools.colormap.curve import _BLOCK, _GROUP, _SUB, _build_curve, _knots_from_cmap
+    from drr.tools.colormap.search import _branch_scan, _branch_scan_cells, _cell_lists, _cells, _nearest_scan
+
+    rng = np.random.default_rng(61)
+    for name in ("twilight", "jet", "flag", "viridis"):
+        curve = _build_curve(*_knots_from_cmap(name), 4096)
+        near = curve.rgb[rng.integers(0, len(curve.rgb), 2500)] + rng.normal(0.0, 0.02, (2500, 3))
+        cols = np.clip(np.concatenate([rng.random((500, 3)), near]), 0.0, 1.0)
+        p = np.ascontiguousarray(srgb_to_lab(cols))
+        n = len(p)
+        radius = np.concatenate([rng.uniform(0.5, 25.0, n - 60), rng.uniform(150.0, 300.0, 30), np.full(30, 1e-3)])
+        radius = radius[rng.permutation(n)]
+        k_near, dist = np.empty(n, dtype=np.int64), np.empty(n)
+        _nearest_scan(p, curve.lab, curve.group_center, curve.group_radius, _GROUP, curve.block_center,
+                      curve.block_radius, _BLOCK, dist, k_near)
+        head = (p, radius, k_near, curve.lab, curve.group_center, curve.group_radius, _GROUP, curve.block_center,
+                curve.block_radius, _BLOCK, curve.sub_center, curve.sub_radius, _SUB, 4)
+
+        def outputs():
+            return (np.full((n, 4), -1.0), np.full((n, 4), -1, np.int32), np.full((n, 4), -1, np.int32),
+                    np.empty((n, 4)), np.zeros(n, dtype=np.int64))
+
+        ref = outputs()
+        _branch_scan(*head, *ref)
+        for cell in (0.7, 2.0, 9.0):
+            got = outputs()
+            _branch_scan_cells(*head, *got, cell=cell)
+            for g, w in zip(got, ref):
+                assert g.dtype == w.dtype and g.tobytes() == w.tobytes()
+        est, lo, hi, bd, nbr = ref
+        for a in range(0, 1500, 500):  # brute force: every run, in sample order
+            q = p[a:a + 500, None, :] - curve.lab[None, :, :]
+            inside = (q[..., 0] * q[..., 0] + q[..., 1] * q[..., 1]) + q[..., 2] * q[..., 2] <= (radius[a:a + 500] ** 2)[:, None]
+            edge = np.diff(np.pad(inside, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+            for i in range(inside.shape[0]):
+                starts, ends = np.flatnonzero(edge[i] == 1), np.flatnonzero(edge[i] == -1) - 1
+                u = a + i
+                assert nbr[u] == len(starts)
+                runs = set(zip(starts.tolist(), ends.tolist()))
+                for j in range(min(nbr[u], 4)):
+                    assert (int(lo[u, j]), int(hi[u, j])) in runs
+                k = min(nbr[u], 4)
+                assert np.all(np.diff(bd[u, :k]) >= 0) and np.all(np.isinf(bd[u, k:]))
+        # the cells: each colour within rho of its cube's centre; radius range per cell;
+        # each list leaves out only blocks with no sample in any of the cell's balls and
+        # takes whole only blocks inside all of them
+        size = 9.0
+        cid, rlo, rhi, origin, dims = _cells(p, radius, size)
+        q = np.stack(np.unravel_index(cid, tuple(dims)), axis=1)
+        centre = origin + (q + 0.5) * size
+        rho = 0.5 * np.sqrt(3.0) * size * (1.0 + 1e-12)
+        assert np.all(np.linalg.norm(p - centre, axis=1) <= rho)
+        want_lo, want_hi = np.full(rlo.shape, np.inf), np.full(rhi.shape, -np.inf)
+        np.minimum.at(want_lo, cid, radius)
+        np.maximum.at(want_hi, cid, radius)
+        assert rlo.tobytes() == want_lo.tobytes() and rhi.tobytes() == want_hi.tobytes()
+        istart = np.zeros(len(rlo) + 1, dtype=np.int64)
+        _cell_lists(rlo, rhi, origin, dims, size, curve.group_center, curve.group_radius, _GROUP, curve.block_center,
+                    curve.block_radius, istart, np.empty((0, 2), dtype=np.int32), False)
+        np.cumsum(istart, out=istart)
+        items = np.empty((istart[-1], 2), dtype=np.int32)
+        _cell_lists(rlo, rhi, origin, dims, size, curve.group_center, curve.group_radius, _GROUP, curve.block_center,
+                    curve.block_radius, istart, items, True)
+        nblk = len(curve.block_radius)
+        for c in np.unique(cid)[:60]:
+            members = np.flatnonzero(cid == c)
+            its = items[istart[c]:istart[c + 1]]
+            kind = np.full(nblk, -1)  # -1 left out, 0 to test, 1 inside every ball
+            for b, nb in its:
+                kind[b:b + max(nb, 1)] = 1 if nb > 0 else 0
+            starts = its[:, 0]
+            assert np.all(np.diff(starts) > 0)  # increasing sample order
+            qq = p[members, None, :] - curve.lab[None, :, :]
+            d2 = (qq[..., 0] * qq[..., 0] + qq[..., 1] * qq[..., 1]) + qq[..., 2] * qq[..., 2]
+            within = d2 <= (radius[members] ** 2)[:, None]
+            blk = np.repeat(kind, _BLOCK)[:len(curve.lab)]
+            assert not within[:, blk == -1].any() and within[:, blk == 1].all()

@@ -85,7 +85,7 @@ from .jpeg import (
 from .nearest import _nearest
 from .noise import _NOISE_FLOOR, _along_noise, _estimate_noise, _noise_model, _search_radius
 from .resolve import _plausible_branches, _resolve_branches
-from .search import _branch_scan, _refine_in_rgb
+from .search import _branch_search, _refine_in_rgb
 from .smoothing import _keep_texture, _quiet_block_scale, _sigma_padded
 from .validity import _drop_specks, _figure_regions
 
@@ -291,11 +291,11 @@ def invert_colormap(
     est = np.zeros((u, _MAX_BRANCHES))
     lo = np.zeros((u, _MAX_BRANCHES), dtype=np.int32)  # curve samples: n_samples <= 2**20
     hi = np.zeros((u, _MAX_BRANCHES), dtype=np.int32)
-    bd = np.empty((u, _MAX_BRANCHES))  # +inf where no branch: written by _branch_scan
+    bd = np.empty((u, _MAX_BRANCHES))  # +inf where no branch: written by _branch_search
     nbr = np.zeros(u, dtype=np.int64)
-    _branch_scan(lab, radius, k_near, curve.lab, curve.group_center, curve.group_radius, _GROUP,
-                 curve.block_center, curve.block_radius, _BLOCK, curve.sub_center, curve.sub_radius, _SUB,
-                 _MAX_BRANCHES, est, lo, hi, bd, nbr)
+    _branch_search(lab, radius, k_near, curve.lab, curve.group_center, curve.group_radius, _GROUP,
+                   curve.block_center, curve.block_radius, _BLOCK, curve.sub_center, curve.sub_radius, _SUB,
+                   _MAX_BRANCHES, est, lo, hi, bd, nbr)
     del radius
     nstored = np.minimum(nbr, _MAX_BRANCHES)
     if is_jpeg:
