@@ -75,7 +75,10 @@ then pairs of the cuts tried and not kept, and each of them with the strong colu
 not cut (:func:`_add_pairs`): a piece moves only when both its ends are cut.
 The quality also charges each moved cut whose median column jump does not stand out
 (:func:`_quality`, ``jump``): a true cut joins unrelated columns in every row, a natural
-edge (a text line) only in some.  Boundary scores are judged against their neighbourhood
+edge (a text line) only in some.  It charges each restored seam whose two pieces were
+not side by side in the shuffled image for the step of the background level across it,
+beyond the local illumination trend (:class:`.jumps._SeamOffsets`): a right seam joins
+columns that were neighbours.  Boundary scores are judged against their neighbourhood
 (:func:`_baseline`), parity-free in a 2-pixel periodic texture.  At the end the cuts
 with a weak column jump are revisited, dropped or moved by a pixel onto a stronger jump
 (:func:`_refine_weak`).  In an image upsampled by repeating columns, a column without its
