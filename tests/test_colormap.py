@@ -1186,3 +1186,61 @@ def test_branch_scan_over_cells_equals_the_plain_scan_and_brute_force():
             within = d2 <= (radius[members] ** 2)[:, None]
             blk = np.repeat(kind, _BLOCK)[:len(curve.lab)]
             assert not within[:, blk == -1].any() and within[:, blk == 1].all()
+
+
+def _run_best_reference(p, u, lab, bc, br, block, run_lo, run_hi):
+    """_run_best as written before its square roots were cut (every block's root taken)."""
+    import math
+
+    px, py, pz = p[u]
+    b_lo, b_hi = run_lo // block, run_hi // block
+    b0, lb0 = b_lo, np.inf
+    for b in range(b_lo, b_hi + 1):
+        dx, dy, dz = px - bc[b, 0], py - bc[b, 1], pz - bc[b, 2]
+        lb = math.sqrt(dx * dx + dy * dy + dz * dz) - br[b]
+        if lb < lb0:
+            lb0, b0 = lb, b
+    best_lo, best_d = -1, np.inf
+    for step in range(b_hi - b_lo + 2):
+        b = b0 if step == 0 else b_lo + step - 1
+        if step > 0:
+            if b == b0:
+                continue
+            dx, dy, dz = px - bc[b, 0], py - bc[b, 1], pz - bc[b, 2]
+            lb = math.sqrt(dx * dx + dy * dy + dz * dz) - br[b] - 1e-9
+            if lb > 0.0 and lb * lb > best_d + 1e-9:
+                continue
+        for k in range(max(b * block, run_lo), min((b + 1) * block, run_hi + 1)):
+            dx, dy, dz = px - lab[k, 0], py - lab[k, 1], pz - lab[k, 2]
+            d2 = dx * dx + dy * dy + dz * dz
+            if d2 < best_d - 1e-12 or (d2 <= best_d + 1e-12 and k < best_lo):
+                best_lo, best_d = k, d2
+    best_hi = best_lo
+    while best_hi < run_hi:
+        k = best_hi + 1
+        dx, dy, dz = px - lab[k, 0], py - lab[k, 1], pz - lab[k, 2]
+        if dx * dx + dy * dy + dz * dz > best_d + 1e-12:
+            break
+        best_hi = k
+    return best_lo, best_hi, best_d
+
+
+def test_run_best_matches_its_definition():
+    # the closest sample of a run with fewer square roots: the same (first, last tied, d²)
+    # as every block's root taken, with exact ties (flag repeats colours), colours on
+    # samples and half-way between two (distances equal up to rounding), long and short runs
+    from drr.tools.colormap.curve import _BLOCK, _build_curve, _knots_from_cmap
+    from drr.tools.colormap.search import _run_best
+
+    rng = np.random.default_rng(67)
+    for name in ("twilight", "flag", "jet"):
+        curve = _build_curve(*_knots_from_cmap(name), 4096)
+        lab, m = curve.lab, len(curve.lab)
+        k = rng.integers(0, m - 1, 300)
+        p = np.concatenate([lab[k[:100]] + rng.normal(0.0, 3.0, (100, 3)), lab[k[100:200]],
+                            0.5 * (lab[k[200:]] + lab[k[200:] + 1])])
+        for u in range(len(p)):
+            lo = int(rng.integers(0, m))
+            hi = min(m - 1, lo + int(rng.choice([0, 5, 40, 600, 4095])))
+            got = _run_best(p, u, lab, curve.block_center, curve.block_radius, _BLOCK, lo, hi)
+            assert got == _run_best_reference(p, u, lab, curve.block_center, curve.block_radius, _BLOCK, lo, hi)
