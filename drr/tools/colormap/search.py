@@ -491,6 +491,13 @@ def _nearest_from(px, py, pz, k0, lab, gc, gr, group, bc, br, block):
         if dd < dmin:
             dmin = dd
             g0 = g
+    # sb = sqrt(best): a sphere (centre, radius R) with d² > (R + sb)² (1 + 1e-12) fails the
+    # pruning test ``lb > 0 and lb * lb > best`` (lb = sqrt(d²) - R, all rounded) for sure,
+    # so it is skipped without the square root; other spheres take the test as written.
+    # (Rounding of each operation <= 1.2e-16 relative: from the square test, sqrt(d²) >=
+    # (R + sb)(1 + 4.9e-13), lb >= sqrt(best)(1 + 4.9e-13), lb * lb > best as rounded.)
+    # Only where best > 0: the same spheres skipped as by the test alone, the same answer.
+    sb = math.sqrt(best) if best > 0.0 else np.inf
     for step in range(gc.shape[0] + 1):
         g = g0 if step == 0 else step - 1
         if step > 0 and g == g0:
@@ -498,16 +505,25 @@ def _nearest_from(px, py, pz, k0, lab, gc, gr, group, bc, br, block):
         dx = px - gc[g, 0]
         dy = py - gc[g, 1]
         dz = pz - gc[g, 2]
-        lb = math.sqrt(dx * dx + dy * dy + dz * dz) - gr[g]
+        dd = dx * dx + dy * dy + dz * dz
+        t = gr[g] + sb
+        if dd > t * t * (1.0 + 1e-12):
+            continue
+        lb = math.sqrt(dd) - gr[g]
         if lb > 0.0 and lb * lb > best:
             continue
         for b in range(g * group, min((g + 1) * group, nblk)):
             dx = px - bc[b, 0]
             dy = py - bc[b, 1]
             dz = pz - bc[b, 2]
-            lb = math.sqrt(dx * dx + dy * dy + dz * dz) - br[b]
+            dd = dx * dx + dy * dy + dz * dz
+            t = br[b] + sb
+            if dd > t * t * (1.0 + 1e-12):
+                continue
+            lb = math.sqrt(dd) - br[b]
             if lb > 0.0 and lb * lb > best:
                 continue
+            b_best = best
             for k in range(b * block, min((b + 1) * block, m)):
                 dx = px - lab[k, 0]
                 dy = py - lab[k, 1]
@@ -516,6 +532,8 @@ def _nearest_from(px, py, pz, k0, lab, gc, gr, group, bc, br, block):
                 if d2 < best or (d2 == best and k < kbest):
                     best = d2
                     kbest = k
+            if best != b_best:
+                sb = math.sqrt(best) if best > 0.0 else np.inf
     return best, kbest
 
 
