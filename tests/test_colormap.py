@@ -1165,13 +1165,9 @@ def test_branch_scan_over_cells_equals_the_plain_scan_and_brute_force():
         np.minimum.at(want_lo, cid, radius)
         np.maximum.at(want_hi, cid, radius)
         assert rlo.tobytes() == want_lo.tobytes() and rhi.tobytes() == want_hi.tobytes()
-        istart = np.zeros(len(rlo) + 1, dtype=np.int64)
-        _cell_lists(rlo, rhi, origin, dims, size, curve.group_center, curve.group_radius, _GROUP, curve.block_center,
-                    curve.block_radius, istart, np.empty((0, 2), dtype=np.int32), False)
-        np.cumsum(istart, out=istart)
-        items = np.empty((istart[-1], 2), dtype=np.int32)
-        _cell_lists(rlo, rhi, origin, dims, size, curve.group_center, curve.group_radius, _GROUP, curve.block_center,
-                    curve.block_radius, istart, items, True)
+        istart, items = _cell_lists(rlo, rhi, origin, dims, size, curve.group_center, curve.group_radius, _GROUP,
+                                    curve.block_center, curve.block_radius)
+        assert istart[0] == 0 and np.all(np.diff(istart) >= 0) and istart[-1] == len(items)
         nblk = len(curve.block_radius)
         for c in np.unique(cid)[:60]:
             members = np.flatnonzero(cid == c)
