@@ -131,18 +131,23 @@ def test_smoothing_keeps_texture_of_clean_image(name):
     assert rmse(res.values, truth) < 0.0017
 
 
-def test_smoothing_adapts_to_noise_on_textured_image():
-    # noisy texture on gray: where the residual is texture the pixelwise value is
-    # kept, where it is noise the smoothed one; never worse than pixelwise here
+def test_smoothing_adapts_to_noise_on_textured_image(monkeypatch):
+    # noisy texture at the pixel scale on gray: the Wiener filter removes noise and some
+    # texture; the local gain puts back what the noise cannot explain
+    import drr.tools.colormap.invert as imod  # invert_colormap reads _keep_texture
+
     truth = textured_field(17)
     rng = np.random.default_rng(117)
     img = render(truth, "gray").astype(float) + rng.normal(0, 5, (96, 96, 3))
     img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
     res = invert_colormap(img, cmap="gray")
     raw = invert_colormap(img, cmap="gray", smoothing=0)
-    ok = res.valid & raw.valid
-    assert rmse(res.values[ok], truth[ok]) < rmse(raw.values[ok], truth[ok])
-    assert 0.0 < np.mean(res.values != raw.values) < 1.0  # some pixels smoothed, not all
+    monkeypatch.setattr(imod, "_keep_texture", lambda r, smooth, var, inv, valid, *a, **k: np.where(valid, smooth, r))
+    wiener = invert_colormap(img, cmap="gray")
+    ok = res.valid & raw.valid & wiener.valid
+    # measured 0.00980 / 0.01148 pixelwise / 0.00996 Wiener filter alone
+    assert rmse(res.values[ok], truth[ok]) < 0.9 * rmse(raw.values[ok], truth[ok])
+    assert rmse(res.values[ok], truth[ok]) < rmse(wiener.values[ok], truth[ok])
 
 
 @pytest.mark.parametrize("name,max_rmse", [("viridis", 0.008), ("twilight", 0.008)])
@@ -258,12 +263,15 @@ def test_figure_page_and_frame_in_map_colours_are_invalid(name):
         assert plain.valid[ys.min() - 1, xs.min() : xs.max() + 1].all()
     # same values up to the spatial step, which no longer averages in page pixels
     np.testing.assert_allclose(res.values[res.valid], plain.values[res.valid], atol=0.02)
-    deep = ndimage.distance_transform_cdt(inner) > 4  # (filters' sums: rounding only)
+    deep = ndimage.distance_transform_cdt(inner) > 4
     # these Agg figures step on the 8-px grid at the frame and ticks and are taken for JPEG,
     # whose variance factor (_quiet_block_scale) is image-wide: the flat page, valid in
-    # `plain`, is its quietest block; the local filters are compared without the JPEG rules
+    # `plain`, is its quietest block; compared without the JPEG rules, deep inside the data
+    # only the Wiener filter's global estimates differ (its noise level is the mean over
+    # the valid pixels, its spectrum that of the image with the page filled in): measured
+    # 2.3e-4 at most (RdBu), within the data's 8-bit step of 1/255
     res, plain = (invert_colormap(rgb, cmap=name, jpeg=False, spatial_validity=sv) for sv in (True, False))
-    np.testing.assert_allclose(res.values[deep], plain.values[deep], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.values[deep], plain.values[deep], rtol=0, atol=1e-3)
 
 
 def test_spatial_validity_leaves_plain_images_alone():
@@ -767,41 +775,6 @@ def test_jpeg_option_must_be_bool_or_none():
             invert_colormap(img, cmap="viridis", jpeg=bad)
 
 
-def _sigma_reference(v, t_lo, t_hi, k_half, valid, radius, n_iter):
-    """Plain-Python sigma filter (the definition) for the compiled one."""
-    h, w = v.shape
-    lo, hi = v - k_half * (t_hi - t_lo), v + k_half * (t_hi - t_lo)
-    cur, out = v.copy(), v.copy()
-    for _ in range(n_iter):
-        for y in range(h):
-            for x in range(w):
-                if not valid[y, x]:
-                    continue
-                win = cur[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1]
-                ok = valid[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1]
-                ok = ok & (win >= lo[y, x]) & (win <= hi[y, x])
-                if ok.any():
-                    out[y, x] = min(max(win[ok].mean(), t_lo[y, x]), t_hi[y, x])
-        cur, out = out, cur
-    return cur
-
-
-@pytest.mark.parametrize("radius", [1, 2])
-def test_sigma_filter_matches_its_definition_at_borders_and_invalid_pixels(radius):
-    from drr.tools.colormap.smoothing import _sigma_filter
-
-    rng = np.random.default_rng(3)
-    v = rng.random((23, 17))
-    t_lo = v - 0.3 * rng.random(v.shape)
-    t_hi = v + 0.3 * rng.random(v.shape)
-    valid = rng.random(v.shape) > 0.2
-    got = _sigma_filter(v, t_lo, t_hi, 0.4, valid, radius, 3)
-    ref = _sigma_reference(v, t_lo, t_hi, 0.4, valid, radius, 3)
-    assert np.allclose(got, ref, rtol=0, atol=1e-12)
-    assert np.array_equal(got[~valid], v[~valid])
-    assert not np.array_equal(got[valid], v[valid])
-
-
 def test_keep_texture_matches_box_filter_definition():
     from drr.tools.colormap.smoothing import _keep_texture
 
@@ -860,9 +833,11 @@ def test_block_hf_ratios_match_convolution_definition():
 def test_jpeg_texture_kept_on_clean_jpeg_and_noise_before_compression_smoothed(monkeypatch):
     import drr.tools.colormap.invert as imod  # invert_colormap reads _quiet_block_scale
 
+    import skimage.data
+
     rng = np.random.default_rng(44)
-    tex = ndimage.zoom(rng.random((12, 12)), 8, order=3)  # texture at ~8 px everywhere
-    tex = (tex - tex.min()) / (tex.max() - tex.min())
+    cam = skimage.data.camera()[200:296, 250:346].astype(float)  # fine texture (grass) and edges
+    tex = (cam - cam.min()) / (cam.max() - cam.min())
     y, x = np.mgrid[:96, :96] / 96.0
     ramp = 0.6 * x + 0.2 * y + 0.15 * ndimage.zoom(rng.random((24, 24)), 4, order=3) * (x > 0.5)
     ramp = (ramp - ramp.min()) / (ramp.max() - ramp.min())
@@ -879,10 +854,12 @@ def test_jpeg_texture_kept_on_clean_jpeg_and_noise_before_compression_smoothed(m
     new_clean, new_noisy = invert_colormap(clean, cmap="viridis"), invert_colormap(noisy, cmap="viridis")
     monkeypatch.setattr(imod, "_quiet_block_scale", lambda *a, **k: 1.0)  # the model's variance as it is
     old_clean = invert_colormap(clean, cmap="viridis")
+    raw_clean = invert_colormap(clean, cmap="viridis", smoothing=0)
     raw_noisy = invert_colormap(noisy, cmap="viridis", smoothing=0)
-    # measured: clean texture 0.815 % (factor 0.22) vs 1.347 % with the model's variance
-    # (pixelwise 0.708 %); noise before compression keeps the factor 1: 0.745 % vs pixelwise 1.146 %
-    assert err(new_clean, tex) < 0.9 and err(old_clean, tex) > 1.2
+    # measured: clean texture 1.379 % (factor 0.20) vs 1.545 % with the model's variance
+    # (pixelwise 1.405 %); noise before compression keeps the factor 1
+    assert err(new_clean, tex) < 0.93 * err(old_clean, tex)
+    assert err(new_clean, tex) < err(raw_clean, tex)
     assert seen[0] < 0.5 and seen[1] == 1.0
     assert err(new_noisy, ramp) < 0.7 * err(raw_noisy, ramp)
     # a noise level given by the caller is used as it is: no factor

@@ -25,7 +25,7 @@ The stages, one module each:
 ``validity``   specks; data regions of an image laid out as a figure
 ``resolve``    branch choice: chi-square plausibility, spatial resolution
 ``gather``     per-pixel value and interval of the chosen branch -> values
-``smoothing``  sigma filter within the intervals, texture kept (Wiener gain)
+``smoothing``  Wiener filter within the intervals, texture kept (local gain)
 ``invert``     :func:`invert_colormap`: the pipeline
 ``colorbar``   :func:`find_colorbar`
 ``identify``   :func:`identify_colormap`
