@@ -248,14 +248,15 @@ def _wiener_smooth(raw, var_raw, inv, valid, clip_lo, clip_hi, bins=_WIENER_BINS
     ``exp(A)`` is a local geometric mean of the power.  Where ``X`` is noise
     alone (each ``X²`` a ``s² χ²₁`` variable) that is ``2 e^{ψ(1/2)} ≈
     0.28`` times the arithmetic mean, so such bands get ``g = 0`` with a
-    margin, and a band passes where its power is more than about 3.6 times
-    the noise; one strong coefficient does not raise it much.  Measured
+    margin, and a band passes where its power (field and noise) is more
+    than about 3.6 times the noise's; one strong coefficient does not raise
+    it much.  Measured
     in a first version (full-resolution average, no line term): mean error
     of the viridis png+noise renders of ``benchmarks/colormap.py`` 0.540 %
     with the geometric mean against 0.605 / 0.553 % with the arithmetic mean
     over 5 x 5 / 9 x 9 bins; the 2 x 2 blocks (4x fewer smoothing sums)
     changed no map's mean error by more than +-0.01 % of range
-    (``results_colormap.md``, round 12).  The second term keeps a spectral
+    (``results_colormap.md``, round 13).  The second term keeps a spectral
     line (a periodic pattern, or a field whose power sits in a few
     coefficients), which the mean over its neighbours would bury: a
     coefficient 6 noise standard deviations from 0 (``X² >= 36 s²``; for
