@@ -52,12 +52,9 @@ def _branch_scan(p, radius, k_near, lab, gc, gr, group, bc, br, block, sc, sr, s
             inner = r - gr[g] - 1e-9
             if inner > 0.0 and dg2 < inner * inner:  # the whole group inside: one stretch of the run
                 k0 = g * group * block
-                if k0 != last + 1:
-                    if run_lo >= 0:
-                        stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
-                                                   max_br, est, lo, hi, bd, stored, count)
-                    run_lo = k0
-                last = min(k0 + group * block, m) - 1
+                k1 = min(k0 + group * block, m)
+                last, run_lo, stored, count = _extend_run(u, k0, k1, last, run_lo, k_near[u], p, lab, bc, br,
+                                                          block, max_br, est, lo, hi, bd, stored, count)
                 continue
             for b in range(g * group, min((g + 1) * group, nblk)):
                 dx = px - bc[b, 0]
@@ -75,12 +72,8 @@ def _branch_scan(p, radius, k_near, lab, gc, gr, group, bc, br, block, sc, sr, s
                 k0 = b * block
                 k1 = min(k0 + block, m)
                 if dc + br[b] < r - 1e-9:  # wholly inside: one stretch of the run
-                    if k0 != last + 1:
-                        if run_lo >= 0:
-                            stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
-                                                       max_br, est, lo, hi, bd, stored, count)
-                        run_lo = k0
-                    last = k1 - 1
+                    last, run_lo, stored, count = _extend_run(u, k0, k1, last, run_lo, k_near[u], p, lab, bc, br,
+                                                              block, max_br, est, lo, hi, bd, stored, count)
                     continue
                 # the block crosses the sphere: its sub-blocks of ``sub`` samples in turn,
                 # skipped or taken whole as above, samples tested only in those crossing it
@@ -98,48 +91,15 @@ def _branch_scan(p, radius, k_near, lab, gc, gr, group, bc, br, block, sc, sr, s
                     s0 = s * sub
                     s1 = min(s0 + sub, m)
                     if ds + sr[s] < r - 1e-9:  # wholly inside
-                        if s0 != last + 1:
-                            if run_lo >= 0:
-                                stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
-                                                           max_br, est, lo, hi, bd, stored, count)
-                            run_lo = s0
-                        last = s1 - 1
+                        last, run_lo, stored, count = _extend_run(u, s0, s1, last, run_lo, k_near[u], p, lab, bc, br,
+                                                                  block, max_br, est, lo, hi, bd, stored, count)
                         continue
-                    for k in range(s0, s1):
-                        dx = px - lab[k, 0]
-                        dy = py - lab[k, 1]
-                        dz = pz - lab[k, 2]
-                        if dx * dx + dy * dy + dz * dz > r2:
-                            continue
-                        if k != last + 1:
-                            if run_lo >= 0:
-                                stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
-                                                           max_br, est, lo, hi, bd, stored, count)
-                            run_lo = k
-                        last = k
+                    last, run_lo, stored, count = _scan_samples(u, s0, s1, r2, last, run_lo, k_near[u], p, lab, bc, br,
+                                                                block, max_br, est, lo, hi, bd, stored, count)
         if run_lo >= 0:
             stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
                                        max_br, est, lo, hi, bd, stored, count)
-        # sort stored branches by distance (insertion sort, max_br is tiny)
-        for i in range(1, stored):
-            j = i
-            while j > 0 and bd[u, j] < bd[u, j - 1]:
-                tmp = est[u, j]
-                est[u, j] = est[u, j - 1]
-                est[u, j - 1] = tmp
-                tmpi = lo[u, j]
-                lo[u, j] = lo[u, j - 1]
-                lo[u, j - 1] = tmpi
-                tmpi = hi[u, j]
-                hi[u, j] = hi[u, j - 1]
-                hi[u, j - 1] = tmpi
-                tmp = bd[u, j]
-                bd[u, j] = bd[u, j - 1]
-                bd[u, j - 1] = tmp
-                j -= 1
-        for i in range(stored, max_br):  # slots without a branch (``bd`` may come uninitialised)
-            bd[u, i] = np.inf
-        nbr[u] = count
+        _finish_colour(u, stored, count, max_br, est, lo, hi, bd, nbr)
 
 
 _CELL = 2.0  # ΔE: edge of the CIELAB cells whose colours share one list of blocks (:func:`_branch_scan_cells`)
@@ -358,12 +318,9 @@ def _scan_cells(p, radius, k_near, lab, bc, br, block, sc, sr, sub, max_br, est,
             nb = items[it, 1]
             if nb > 0:  # blocks b .. b + nb - 1 wholly inside: one stretch of the run
                 k0 = b * block
-                if k0 != last + 1:
-                    if run_lo >= 0:
-                        stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
-                                                   max_br, est, lo, hi, bd, stored, count)
-                    run_lo = k0
-                last = min((b + nb) * block, m) - 1
+                k1 = min((b + nb) * block, m)
+                last, run_lo, stored, count = _extend_run(u, k0, k1, last, run_lo, k_near[u], p, lab, bc, br,
+                                                          block, max_br, est, lo, hi, bd, stored, count)
                 continue
             # the block's sphere: out of reach, wholly inside, or crossing (then its
             # sub-blocks, then their samples), the tests of _branch_scan as squares
@@ -378,12 +335,8 @@ def _scan_cells(p, radius, k_near, lab, bc, br, block, sc, sr, sub, max_br, est,
             k1 = min(k0 + block, m)
             inner = r - 1e-9 - br[b]
             if inner > 0.0 and db2 < inner * inner:  # wholly inside: one stretch of the run
-                if k0 != last + 1:
-                    if run_lo >= 0:
-                        stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
-                                                   max_br, est, lo, hi, bd, stored, count)
-                    run_lo = k0
-                last = k1 - 1
+                last, run_lo, stored, count = _extend_run(u, k0, k1, last, run_lo, k_near[u], p, lab, bc, br,
+                                                          block, max_br, est, lo, hi, bd, stored, count)
                 continue
             for s in range(k0 // sub, (k1 + sub - 1) // sub):
                 dx = px - sc[s, 0]
@@ -397,47 +350,15 @@ def _scan_cells(p, radius, k_near, lab, bc, br, block, sc, sr, sub, max_br, est,
                 s1 = min(s0 + sub, m)
                 inner = r - 1e-9 - sr[s]
                 if inner > 0.0 and ds2 < inner * inner:  # wholly inside
-                    if s0 != last + 1:
-                        if run_lo >= 0:
-                            stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
-                                                       max_br, est, lo, hi, bd, stored, count)
-                        run_lo = s0
-                    last = s1 - 1
+                    last, run_lo, stored, count = _extend_run(u, s0, s1, last, run_lo, k_near[u], p, lab, bc, br,
+                                                              block, max_br, est, lo, hi, bd, stored, count)
                     continue
-                for k in range(s0, s1):
-                    dx = px - lab[k, 0]
-                    dy = py - lab[k, 1]
-                    dz = pz - lab[k, 2]
-                    if dx * dx + dy * dy + dz * dz > r2:
-                        continue
-                    if k != last + 1:
-                        if run_lo >= 0:
-                            stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
-                                                       max_br, est, lo, hi, bd, stored, count)
-                        run_lo = k
-                    last = k
+                last, run_lo, stored, count = _scan_samples(u, s0, s1, r2, last, run_lo, k_near[u], p, lab, bc, br,
+                                                            block, max_br, est, lo, hi, bd, stored, count)
         if run_lo >= 0:
             stored, count = _close_run(u, run_lo, last, k_near[u], p, lab, bc, br, block,
                                        max_br, est, lo, hi, bd, stored, count)
-        for i in range(1, stored):  # as in _branch_scan
-            j = i
-            while j > 0 and bd[u, j] < bd[u, j - 1]:
-                tmp = est[u, j]
-                est[u, j] = est[u, j - 1]
-                est[u, j - 1] = tmp
-                tmpi = lo[u, j]
-                lo[u, j] = lo[u, j - 1]
-                lo[u, j - 1] = tmpi
-                tmpi = hi[u, j]
-                hi[u, j] = hi[u, j - 1]
-                hi[u, j - 1] = tmpi
-                tmp = bd[u, j]
-                bd[u, j] = bd[u, j - 1]
-                bd[u, j - 1] = tmp
-                j -= 1
-        for i in range(stored, max_br):
-            bd[u, i] = np.inf
-        nbr[u] = count
+        _finish_colour(u, stored, count, max_br, est, lo, hi, bd, nbr)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -565,6 +486,62 @@ def _nearest_scan_seeded(p, rows, lab, gc, gr, group, bc, br, block, dist, index
         best, kbest = _nearest_from(p[u, 0], p[u, 1], p[u, 2], k0, lab, gc, gr, group, bc, br, block)
         dist[u] = math.sqrt(best)
         index[u] = kbest
+
+
+@numba.njit(cache=True, inline="always")  # inlined: see _branch_scan
+def _extend_run(u, k0, k1, last, run_lo, kn, p, lab, bc, br, block, max_br, est, lo, hi, bd, stored, count):
+    """Samples ``k0 .. k1 - 1``, all within colour ``u``'s ball, join its current run: a gap
+    before ``k0`` closes the run so far (:func:`_close_run`) and starts a new one there.
+    Returns ``(last, run_lo, stored, count)``."""
+    if k0 != last + 1:
+        if run_lo >= 0:
+            stored, count = _close_run(u, run_lo, last, kn, p, lab, bc, br, block, max_br, est, lo, hi, bd,
+                                       stored, count)
+        run_lo = k0
+    return k1 - 1, run_lo, stored, count
+
+
+@numba.njit(cache=True, inline="always")  # inlined: see _branch_scan
+def _scan_samples(u, s0, s1, r2, last, run_lo, kn, p, lab, bc, br, block, max_br, est, lo, hi, bd, stored, count):
+    """Samples ``s0 .. s1 - 1`` tested one by one against colour ``u``'s ball (squared radius
+    ``r2``); those inside join the runs (:func:`_extend_run`).  Returns ``(last, run_lo,
+    stored, count)``."""
+    px, py, pz = p[u, 0], p[u, 1], p[u, 2]
+    for k in range(s0, s1):
+        dx = px - lab[k, 0]
+        dy = py - lab[k, 1]
+        dz = pz - lab[k, 2]
+        if dx * dx + dy * dy + dz * dz > r2:
+            continue
+        last, run_lo, stored, count = _extend_run(u, k, k + 1, last, run_lo, kn, p, lab, bc, br, block, max_br,
+                                                  est, lo, hi, bd, stored, count)
+    return last, run_lo, stored, count
+
+
+@numba.njit(cache=True, inline="always")  # inlined: see _branch_scan
+def _finish_colour(u, stored, count, max_br, est, lo, hi, bd, nbr):
+    """Colour ``u``'s stored branches sorted by distance (insertion sort: ``max_br`` is tiny),
+    ``bd`` +inf in the slots without a branch (it may come uninitialised), ``nbr[u]`` the
+    number of runs found."""
+    for i in range(1, stored):
+        j = i
+        while j > 0 and bd[u, j] < bd[u, j - 1]:
+            tmp = est[u, j]
+            est[u, j] = est[u, j - 1]
+            est[u, j - 1] = tmp
+            tmpi = lo[u, j]
+            lo[u, j] = lo[u, j - 1]
+            lo[u, j - 1] = tmpi
+            tmpi = hi[u, j]
+            hi[u, j] = hi[u, j - 1]
+            hi[u, j - 1] = tmpi
+            tmp = bd[u, j]
+            bd[u, j] = bd[u, j - 1]
+            bd[u, j - 1] = tmp
+            j -= 1
+    for i in range(stored, max_br):
+        bd[u, i] = np.inf
+    nbr[u] = count
 
 
 @numba.njit(cache=True, inline="always")  # inlined: see _branch_scan
