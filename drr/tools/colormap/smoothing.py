@@ -22,7 +22,7 @@ _QUIET_TILES = 2000  # tiles enough for the quartile: larger images use every k-
 _QUIET_FLOOR = 0.1
 
 
-def _keep_texture(raw, smooth, var_raw, inv, valid, radius, excess=_TEXTURE_EXCESS, pad=0):
+def _keep_texture(raw, smooth, var_raw, inv, valid, radius, excess=_TEXTURE_EXCESS):
     """Put back the part of ``raw - smooth`` that noise cannot explain (local Wiener gain).
 
     In a window of ``2 radius + 1`` pixels the mean square of the residual
@@ -40,17 +40,16 @@ def _keep_texture(raw, smooth, var_raw, inv, valid, radius, excess=_TEXTURE_EXCE
     ``scipy.ndimage.uniform_filter(mode="constant")``, whose ``1/size²``
     cancels in both ratios), in a compiled kernel.  ``var_raw`` is per
     distinct colour, ``inv`` the (H, W) colour index of each pixel.
-    ``smooth`` may be padded by ``pad`` on each side (as from
-    :func:`_sigma_padded`); it is read at valid pixels only, invalid pixels
-    come back as ``raw``.
+    ``smooth`` is read at valid pixels only; invalid pixels come back as
+    ``raw``.
     """
     out = np.empty_like(raw)  # by numpy (allocation note in __init__)
-    _keep_texture_kernel(raw, smooth, var_raw, inv, valid, int(radius), float(excess), int(pad), out)
+    _keep_texture_kernel(raw, smooth, var_raw, inv, valid, int(radius), float(excess), out)
     return out
 
 
 @numba.njit(cache=True, parallel=True)
-def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, pad, out):
+def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, out):
     """:func:`_keep_texture`: box sums of (valid, r², var) by rows, then by columns.
 
     Threads take bands of 32 rows; each band keeps the row sums of its rows
@@ -78,7 +77,7 @@ def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, pad, 
         for y in range(ya, yb):
             for x in range(w):
                 if valid[y, x]:
-                    r = raw[y, x] - smooth[y + pad, x + pad]
+                    r = raw[y, x] - smooth[y, x]
                     m_n[x + radius] = 1.0
                     m_r[x + radius] = r * r
                     m_v[x + radius] = var_raw[inv[y, x]]
@@ -124,7 +123,7 @@ def _keep_texture_kernel(raw, smooth, var_raw, inv, valid, radius, excess, pad, 
                 g = 0.0
                 if n > 0.0 and e > 0.0:
                     g = min(max(1.0 - excess * (v / n) / (e / n), 0.0), 1.0)
-                sm = smooth[y + pad, x + pad]
+                sm = smooth[y, x]
                 out[y, x] = sm + g * (raw[y, x] - sm)
 
 
