@@ -1066,6 +1066,32 @@ def test_resolve_rolling_rows_match_whole_tables():
             np.testing.assert_array_equal(got, _resolve_reference(est, inv, nst, valid, cyclic))
 
 
+def test_resolve_tables_restarted_across_gaps_match_whole_tables():
+    # pixels to settle in three bands of rows far apart, settled pixels sparse: every window
+    # size settles some of them, and the kernel's tables start again below each gap of more
+    # than 2 r + 1 rows (5, 17 and 65 px windows), so window sums come from tables that
+    # start at different rows than the whole ones; the picks must not change (cyclic: the
+    # dot products with each branch's (cos, sin) against atan2 and circular distances)
+    from drr.tools.colormap.resolve import _resolve_branches
+
+    rng = np.random.default_rng(31)
+    h, w, u = 400, 60, 80
+    est = np.sort(rng.random((u, 4)), axis=1)
+    nst = np.ones(u, dtype=np.int64)
+    nst[u // 2:] = rng.integers(2, 5, u - u // 2)
+    inv = rng.integers(0, u // 2, (h, w)).astype(np.int32)  # one branch
+    valid = rng.random((h, w)) < 0.003  # sparse settled pixels
+    for y0 in (20, 150, 330):
+        inv[y0:y0 + 6] = rng.integers(u // 2, u, (6, w))  # several branches
+        valid[y0:y0 + 6] = True
+    for cyclic in (False, True):
+        got = _resolve_branches(est, inv, nst, valid, cyclic)
+        ref = _resolve_reference(est, inv, nst, valid, cyclic)
+        np.testing.assert_array_equal(got, ref)
+        amb = valid & (nst[inv] > 1)
+        assert (ref[amb] > 0).mean() > 0.3  # other branches than the first are picked
+
+
 def test_scan_reach_test_without_sqrt_implies_the_sqrt_test():
     # _branch_scan skips a block when db2 > reach² (1 + 1e-12) before taking sqrt(db2):
     # that must only skip blocks that sqrt(db2) > reach skips too

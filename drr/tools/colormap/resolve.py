@@ -60,6 +60,10 @@ def _resolve_branches(est_t, inv, nstored, valid, cyclic):
     # work arrays by numpy (allocation note in __init__)
     per_u = np.zeros((est_t.shape[0], 3))
     _colour_terms(est_t, nstored, cyclic, per_u)
+    if cyclic:
+        slot, trig = _branch_trig(est_t, nstored)
+    else:  # unused
+        slot, trig = np.zeros(1, dtype=np.int32), np.zeros((1, 1, 2))
     settled = np.zeros((h, w), dtype=np.bool_)
     amb = np.zeros((h, w), dtype=np.bool_)
     va = np.empty((h, w))
@@ -67,7 +71,7 @@ def _resolve_branches(est_t, inv, nstored, valid, cyclic):
     row_n = np.zeros(h, dtype=np.int64)
     _pixel_terms(inv, valid, per_u, cyclic, va, vb, settled, amb, row_n)
     ring = np.zeros((3 if cyclic else 2, rows, w + 1))
-    _resolve_kernel(est_t, inv, nstored, cyclic, choice, settled, amb, row_n, va, vb, ring)
+    _resolve_kernel(est_t, inv, nstored, cyclic, slot, trig, choice, settled, amb, row_n, va, vb, ring)
     return choice
 
 
@@ -100,6 +104,50 @@ def _colour_terms(est_t, nstored, cyclic, per_u):
         per_u[u, 2] = nstored[u]
 
 
+def _branch_trig(est_t, nstored):
+    """Cosine and sine of the angle of every branch of the colours with several (a cyclic map).
+
+    Returns ``slot`` (U,) int32, the row of colour ``u`` in ``trig`` (-1 for a
+    colour with one branch), and ``trig`` (M, B, 2): ``cos``, ``sin`` of
+    ``2 pi est_t[u, j]`` for ``j < nstored[u]`` (M colours with several
+    branches).  Once per colour instead of once per pixel and window: the
+    picks compare dot products with the window's sums (no ``atan2``) and a
+    settled pixel takes its branch's terms from here (no ``cos``/``sin``).
+    """
+    slot = np.empty(est_t.shape[0], dtype=np.int32)
+    m = _multi_slots(nstored, slot)
+    trig = np.empty((m, est_t.shape[1], 2))  # by numpy (allocation note in __init__)
+    _trig_fill(est_t, nstored, slot, trig)
+    return slot, trig
+
+
+@numba.njit(cache=True)  # serial: see _SERIAL_MS (~0.3 ms at 324 k colours)
+def _multi_slots(nstored, slot):
+    """``slot[u]``: rank of colour ``u`` among the colours with several branches, else -1; their count."""
+    m = 0
+    for u in range(nstored.shape[0]):
+        if nstored[u] > 1:
+            slot[u] = m
+            m += 1
+        else:
+            slot[u] = -1
+    return m
+
+
+@numba.njit(cache=True, parallel=True)
+def _trig_fill(est_t, nstored, slot, trig):
+    """:func:`_branch_trig`'s table, colours in parallel (``math.cos``/``math.sin`` of
+    ``2 pi t``, as :func:`_colour_terms`)."""
+    two_pi = 2.0 * np.pi
+    for u in numba.prange(est_t.shape[0]):
+        s = slot[u]
+        if s < 0:
+            continue
+        for j in range(min(nstored[u], est_t.shape[1])):
+            trig[s, j, 0] = math.cos(two_pi * est_t[u, j])
+            trig[s, j, 1] = math.sin(two_pi * est_t[u, j])
+
+
 @numba.njit(cache=True, parallel=True)
 def _pixel_terms(inv, valid, per_u, cyclic, va, vb, settled, amb, row_n):
     """Per pixel, rows in parallel: the summands ``va``, ``vb`` of its colour's first branch
@@ -126,24 +174,37 @@ _PARALLEL_PICKS = 20000  # pixels to settle from which a window size picks their
 
 
 @numba.njit(cache=True, inline="always")
-def _pick(win, i, todo_y, todo_x, inv, est_t, nstored, cyclic):
+def _pick(win, i, todo_y, todo_x, inv, est_t, nstored, cyclic, slot, trig):
     """Branch of pixel ``i`` to settle nearest the mean of its window (``win[i]``: count and
-    sums), or -1 where the window holds no settled pixel."""
+    sums), or -1 where the window holds no settled pixel.
+
+    On a cyclic map the mean is the direction of the summed unit vectors
+    ``(C, S)``, and the branch at the least circular distance from it is the
+    one whose unit vector ``(cos, sin)`` (``trig``) has the largest dot
+    product with ``(C, S)``: ``cos`` of the angle between them decreases with
+    the angle over [0, pi].  (``C = S = 0``, no direction: the first branch.)
+    """
     cnt = win[i, 0]
     if cnt <= 0.5:
         return -1
-    if cyclic:
-        two_pi = 2.0 * np.pi
-        ref = (math.atan2(win[i, 2], win[i, 1]) / two_pi) % 1.0
-    else:
-        ref = win[i, 1] / cnt
     u = inv[todo_y[i], todo_x[i]]
-    best = np.inf
+    nb = min(nstored[u], est_t.shape[1])
     jb = 0
-    for j in range(min(nstored[u], est_t.shape[1])):
+    if cyclic:
+        c = win[i, 1]
+        s = win[i, 2]
+        k = slot[u]
+        best = -np.inf
+        for j in range(nb):
+            dot = c * trig[k, j, 0] + s * trig[k, j, 1]
+            if dot > best:
+                best = dot
+                jb = j
+        return jb
+    ref = win[i, 1] / cnt
+    best = np.inf
+    for j in range(nb):
         dd = abs(est_t[u, j] - ref)
-        if cyclic:
-            dd = min(dd, 1.0 - dd)
         if dd < best:
             best = dd
             jb = j
@@ -151,15 +212,14 @@ def _pick(win, i, todo_y, todo_x, inv, est_t, nstored, cyclic):
 
 
 @numba.njit(cache=True, parallel=True)
-def _pick_parallel(win, todo_y, todo_x, n_todo, inv, est_t, nstored, cyclic, pick):
-    """:func:`_pick` for the first ``n_todo`` pixels to settle, in parallel (the atan2 of a
-    cyclic map's circular mean is most of a window size's work on twilight)."""
+def _pick_parallel(win, todo_y, todo_x, n_todo, inv, est_t, nstored, cyclic, slot, trig, pick):
+    """:func:`_pick` for the first ``n_todo`` pixels to settle, in parallel."""
     for i in numba.prange(n_todo):
-        pick[i] = _pick(win, i, todo_y, todo_x, inv, est_t, nstored, cyclic)
+        pick[i] = _pick(win, i, todo_y, todo_x, inv, est_t, nstored, cyclic, slot, trig)
 
 
 @numba.njit(cache=True)
-def _resolve_kernel(est_t, inv, nstored, cyclic, choice, settled, amb, row_n, va, vb, ring):
+def _resolve_kernel(est_t, inv, nstored, cyclic, slot, trig, choice, settled, amb, row_n, va, vb, ring):
     """:func:`_resolve_branches` in one compiled pass per window size.
 
     Inputs from :func:`_pixel_terms`: ``settled`` (H, W) bool, ``amb`` (H, W)
@@ -167,17 +227,24 @@ def _resolve_kernel(est_t, inv, nstored, cyclic, choice, settled, amb, row_n, va
     (H, W) (``vb`` unused, any shape, when not cyclic); work array ``ring``
     (2 or 3, R, W+1) zeros, R = min(2 r + 2, H + 1) for the largest window
     radius r: rolling rows of the summed-area tables of the count, ``va`` and
-    ``vb``.
+    ``vb``.  ``slot``, ``trig``: :func:`_branch_trig` (cyclic maps; unused
+    otherwise).
 
     The pixels still to settle are visited in row order, so a window of
     radius r needs table rows y - r .. y + r + 1 only: rows are added as the
     visit reaches them (row ``s`` of the table lives in ring row ``s % R``),
-    each by the same sums as a whole table, and the sums of earlier rows are
-    overwritten once no window needs them (24 MB -> 6 MB at 1000^2, and no
-    rows below the last pixel to settle).
+    and the sums of earlier rows are overwritten once no window needs them
+    (24 MB -> 6 MB at 1000^2, and no rows below the last pixel to settle).
+    A window sum is the difference of two table rows, so the table may
+    start at any row above the window: it starts at the first window's top
+    row and starts again wherever the next window's top row lies below the
+    rows built (a gap of more than 2 r + 1 rows without pixels to settle is
+    skipped; twilight noisy 1000^2: after the 5 px window the pixels left lie
+    in rows 674-999, the 17 and 65 px tables then build ~330 and ~280 rows
+    instead of 1000 each).  The sums are those of the whole table up to the
+    rounding of the partial sums (the count exactly).
     """
     h, w = inv.shape
-    two_pi = 2.0 * np.pi
     # the ambiguous pixels still to settle, in row order; a settled pixel sums its
     # colour's first-branch terms (va, vb), or those of the branch it picked
     n_todo = 0
@@ -204,16 +271,20 @@ def _resolve_kernel(est_t, inv, nstored, cyclic, choice, settled, amb, row_n, va
             break
         r = size // 2
         nr = min(2 * r + 2, h + 1)
-        for x in range(w + 1):  # table row 0 (column 0 is never written: zeros)
-            sat_n[0, x] = 0.0
-            sat_a[0, x] = 0.0
-            if cyclic:
-                sat_b[0, x] = 0.0
-        built = 0  # table rows 0..built are in the ring
+        built = -1  # the table's rows base..built are in the ring (none yet)
         for i in range(n_todo):
             y = todo_y[i]
             x = todo_x[i]
+            y0 = max(0, y - r)
             y1 = min(h, y + r + 1)
+            if built < y0:  # (re)start the table at row y0: no later window reaches above it
+                p = y0 % nr
+                for xx in range(w + 1):  # (column 0 is never written: zeros)
+                    sat_n[p, xx] = 0.0
+                    sat_a[p, xx] = 0.0
+                    if cyclic:
+                        sat_b[p, xx] = 0.0
+                built = y0
             while built < y1:  # table row built + 1 from image row built
                 yy = built
                 p0 = yy % nr
@@ -232,7 +303,7 @@ def _resolve_kernel(est_t, inv, nstored, cyclic, choice, settled, amb, row_n, va
                     if cyclic:
                         sat_b[p1, xx + 1] = sat_b[p0, xx + 1] + rb
                 built += 1
-            r0 = max(0, y - r) % nr
+            r0 = y0 % nr
             r1 = y1 % nr
             x0 = max(0, x - r)
             x1 = min(w, x + r + 1)
@@ -241,10 +312,10 @@ def _resolve_kernel(est_t, inv, nstored, cyclic, choice, settled, amb, row_n, va
             if cyclic:
                 win[i, 2] = _ring_sum(sat_b, r0, r1, x0, x1)
         if n_todo >= _PARALLEL_PICKS:
-            _pick_parallel(win, todo_y, todo_x, n_todo, inv, est_t, nstored, cyclic, pick)
+            _pick_parallel(win, todo_y, todo_x, n_todo, inv, est_t, nstored, cyclic, slot, trig, pick)
         else:
             for i in range(n_todo):
-                pick[i] = _pick(win, i, todo_y, todo_x, inv, est_t, nstored, cyclic)
+                pick[i] = _pick(win, i, todo_y, todo_x, inv, est_t, nstored, cyclic, slot, trig)
         # settle the picked pixels; the others stay on the list, in order
         n_left = 0
         for i in range(n_todo):
@@ -252,12 +323,12 @@ def _resolve_kernel(est_t, inv, nstored, cyclic, choice, settled, amb, row_n, va
             x = todo_x[i]
             if pick[i] >= 0:
                 choice[y, x] = pick[i]
-                t = est_t[inv[y, x], pick[i]]
+                u = inv[y, x]
                 if cyclic:
-                    va[y, x] = math.cos(two_pi * t)
-                    vb[y, x] = math.sin(two_pi * t)
+                    va[y, x] = trig[slot[u], pick[i], 0]
+                    vb[y, x] = trig[slot[u], pick[i], 1]
                 else:
-                    va[y, x] = t
+                    va[y, x] = est_t[u, pick[i]]
                 settled[y, x] = True
             else:
                 todo_y[n_left] = y
