@@ -148,3 +148,7 @@ def test_fill_invalid_interpolates_rows_and_returns_the_mean_variance():
     np.testing.assert_allclose(out, _fill_reference(np.where(valid, raw, 0.0), valid), rtol=0, atol=1e-15)
     assert s2 == pytest.approx(var[inv[valid]].mean(), rel=1e-12)
     assert np.all(np.isfinite(out))
+    # into float32 (as _wiener_smooth fills): the float64 fill rounded once
+    out32 = np.empty(raw.shape, dtype=np.float32)
+    assert _fill_invalid(raw_nan, valid, var, inv, out32) == s2
+    np.testing.assert_array_equal(out32, out.astype(np.float32))

@@ -276,21 +276,25 @@ def _wiener_smooth(raw, var_raw, inv, valid, clip_lo, clip_hi, bins=_WIENER_BINS
 
     if not valid.any():
         return raw.copy()
-    x = np.empty_like(raw)  # by numpy (allocation note in __init__)
+    # the transforms in float32 (at 1000^2 the whole step took 25 ms with them in float64, 16
+    # in float32: fewer bytes to move and to fault in; 13 with the per-block log and gain);
+    # the values differ from float64 ones by ~1e-6 of the range, far below any LUT step.
+    # The filled image is written in float32 directly (each value rounded once, as a float64
+    # fill then cast would be) and transformed in place; the clip reads the float32 result:
+    # two passes over the image and a float64 buffer fewer than a cast and a copy back
+    x = np.empty(raw.shape, dtype=np.float32)  # by numpy (allocation note in __init__)
     s2 = _fill_invalid(raw, valid, var_raw, inv, x)
     if not s2 > 0.0:
         return raw.copy()
-    # the transforms in float32 (at 1000^2 the whole step took 25 ms with them in float64, 16
-    # in float32: fewer bytes to move and to fault in; 13 with the per-block log and gain);
-    # the values differ from float64 ones by ~1e-6 of the range, far below any LUT step
-    coef = fft.dctn(x.astype(np.float32), type=2, norm="ortho", overwrite_x=True)
+    coef = fft.dctn(x, type=2, norm="ortho", overwrite_x=True)
     # log by numpy (vectorised; numba's scalar log is ~10 ns here): one per 2 x 2 block
     log_avg = np.log(_block_power_product(coef)) / _block_counts(coef.shape)
     avg = np.exp(_gaussian_mirror(log_avg, _gaussian_taps(float(bins) / 2.0)))
     _apply_gain(coef, avg, s2, _LINE_SIGMAS**2)
-    x[...] = fft.idctn(coef, type=2, norm="ortho", overwrite_x=True)
-    _clip_valid(x, raw, valid, clip_lo, clip_hi)
-    return x
+    smooth = fft.idctn(coef, type=2, norm="ortho", overwrite_x=True)
+    out = np.empty_like(raw)
+    _clip_valid(smooth, raw, valid, clip_lo, clip_hi, out)
+    return out
 
 
 @numba.njit(cache=True)  # serial: see _SERIAL_MS (~0.5 ms at 1000^2)
@@ -399,17 +403,20 @@ def _gaussian_mirror_kernel(a, taps, tmp, out):
 
 
 @numba.njit(cache=True)  # serial: see _SERIAL_MS
-def _clip_valid(out, raw, valid, lo, hi):
-    """In place: ``out = clip(out, lo, hi)`` at valid pixels, ``raw`` at the others."""
+def _clip_valid(smooth, raw, valid, lo, hi, out):
+    """``out = clip(smooth, lo, hi)`` (``smooth`` taken as float64) at valid pixels, ``raw`` at the others."""
     h, w = out.shape
     for y in range(h):
         for x in range(w):
-            out[y, x] = min(max(out[y, x], lo[y, x]), hi[y, x]) if valid[y, x] else raw[y, x]
+            out[y, x] = min(max(np.float64(smooth[y, x]), lo[y, x]), hi[y, x]) if valid[y, x] else raw[y, x]
 
 
 def _fill_invalid(raw, valid, var_raw, inv, out):
     """``out`` = ``raw`` with its invalid pixels filled; returns the mean of ``var_raw[inv]``
     over the valid pixels (the noise variance :func:`_wiener_smooth` removes).
+
+    ``out`` float64 or float32: each value is computed in float64 and rounded
+    once when stored.
 
     Along each row, a run of invalid pixels is interpolated linearly between
     the valid pixels on either side (or takes the one valid pixel beside it,
