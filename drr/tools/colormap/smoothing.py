@@ -286,12 +286,15 @@ def _wiener_smooth(raw, var_raw, inv, valid, clip_lo, clip_hi, bins=_WIENER_BINS
     s2 = _fill_invalid(raw, valid, var_raw, inv, x)
     if not s2 > 0.0:
         return raw.copy()
-    coef = fft.dctn(x, type=2, norm="ortho", overwrite_x=True)
+    # the 1-D transforms of each axis shared among as many threads as the kernels use
+    # (pocketfft's own threads; the same numbers whatever the count)
+    workers = numba.get_num_threads()
+    coef = fft.dctn(x, type=2, norm="ortho", overwrite_x=True, workers=workers)
     # log by numpy (vectorised; numba's scalar log is ~10 ns here): one per 2 x 2 block
     log_avg = np.log(_block_power_product(coef)) / _block_counts(coef.shape)
     avg = np.exp(_gaussian_mirror(log_avg, _gaussian_taps(float(bins) / 2.0)))
     _apply_gain(coef, avg, s2, _LINE_SIGMAS**2)
-    smooth = fft.idctn(coef, type=2, norm="ortho", overwrite_x=True)
+    smooth = fft.idctn(coef, type=2, norm="ortho", overwrite_x=True, workers=workers)
     out = np.empty_like(raw)
     _clip_valid(smooth, raw, valid, clip_lo, clip_hi, out)
     return out
