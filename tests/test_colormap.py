@@ -1239,3 +1239,47 @@ def test_run_best_matches_its_definition():
             hi = min(m - 1, lo + int(rng.choice([0, 5, 40, 600, 4095])))
             got = _run_best(p, u, lab, curve.block_center, curve.block_radius, _BLOCK, lo, hi)
             assert got == _run_best_reference(p, u, lab, curve.block_center, curve.block_radius, _BLOCK, lo, hi)
+
+
+def _second_differences_reference(s_u, valid_u, t_u, inv, period, row_step):
+    """Row by row in plain Python: |s - mean of the two neighbours| along y then x at each
+    valid centre of every row_step-th row whose two neighbours are valid (modulo period > 0)."""
+    h, w = inv.shape
+    res, where = [], []
+    for y in range(0, h, row_step):
+        for x in range(w):
+            if not valid_u[inv[y, x]]:
+                continue
+            c = s_u[inv[y, x]]
+            for (ya, xa), (yb, xb) in (((y - 1, x), (y + 1, x)), ((y, x - 1), (y, x + 1))):
+                if min(ya, xa) < 0 or yb >= h or xb >= w:
+                    continue
+                if not (valid_u[inv[ya, xa]] and valid_u[inv[yb, xb]]):
+                    continue
+                a, b = s_u[inv[ya, xa]], s_u[inv[yb, xb]]
+                if period > 0:
+                    half = 0.5 * period
+                    r = 0.5 * (((a - c + half) % period - half) + ((b - c + half) % period - half))
+                else:
+                    r = c - 0.5 * (a + b)
+                res.append(abs(r))
+                where.append(t_u[inv[y, x]])
+    return np.array(res), np.array(where)
+
+
+def test_second_differences_rows_in_parallel_match_one_pass():
+    from drr.tools.colormap.noise import _second_differences
+
+    rng = np.random.default_rng(37)
+    for h, w, step in ((23, 31, 1), (23, 31, 4), (40, 9, 7), (5, 5, 8)):
+        u = 60
+        s_u = rng.random(u) * 10.0
+        valid_u = rng.random(u) < 0.8
+        t_u = rng.random(u)
+        inv = rng.integers(0, u, (h, w)).astype(np.int32)
+        for period in (-1.0, 10.0):
+            got_r, got_w = _second_differences(s_u, valid_u, t_u, inv, period, step)
+            ref_r, ref_w = _second_differences_reference(s_u, valid_u, t_u, inv, period, step)
+            assert len(ref_r) > 0
+            np.testing.assert_array_equal(got_r, ref_r)
+            np.testing.assert_array_equal(got_w, ref_w)

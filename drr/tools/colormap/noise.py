@@ -278,7 +278,7 @@ def _py_mod(x, p):
     return x % p
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _second_differences(s_u, valid_u, t_u, inv, period, row_step):
     """|s - mean of the two neighbours| along rows and columns, where all three are valid.
 
@@ -286,13 +286,21 @@ def _second_differences(s_u, valid_u, t_u, inv, period, row_step):
     Centre pixels on every ``row_step``-th row.  Returns the absolute
     residuals and the curve parameter ``t`` at the centre pixel;
     ``period > 0``: differences taken modulo ``period``.
+
+    The sampled rows in parallel (~4.6 ms serially at 1000^2 noisy, the
+    reads through ``inv`` being scattered), each into its own stretch of
+    ``2 w`` slots, then packed in row order: the same arrays, in the same
+    order, as one pass over the rows.
     """
     h, w = inv.shape
-    res = np.empty(2 * w * (h // row_step + 1))
+    n_rows = (h + row_step - 1) // row_step
+    res = np.empty(2 * w * n_rows)
     where = np.empty(res.shape[0])
+    count = np.empty(n_rows, dtype=np.int64)
     half = 0.5 * period
-    n = 0
-    for y in range(0, h, row_step):
+    for j in numba.prange(n_rows):
+        y = j * row_step
+        n = j * 2 * w
         for x in range(w):
             if not valid_u[inv[y, x]]:
                 continue
@@ -317,6 +325,15 @@ def _second_differences(s_u, valid_u, t_u, inv, period, row_step):
                 res[n] = abs(r)
                 where[n] = t_u[inv[y, x]]
                 n += 1
+        count[j] = n - j * 2 * w
+    # pack the rows' stretches in row order (in place: each moves to or below where it is)
+    n = 0
+    for j in range(n_rows):
+        src = j * 2 * w
+        for i in range(count[j]):
+            res[n + i] = res[src + i]
+            where[n + i] = where[src + i]
+        n += count[j]
     return res[:n], where[:n]
 
 
