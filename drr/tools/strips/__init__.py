@@ -78,7 +78,11 @@ The quality also charges each moved cut whose median column jump does not stand 
 edge (a text line) only in some.  It charges each restored seam whose two pieces were
 not side by side in the shuffled image for the step of the background level across it,
 beyond the local illumination trend (:class:`.jumps._SeamOffsets`): a right seam joins
-columns that were neighbours.  Boundary scores are judged against their neighbourhood
+columns that were neighbours; the step is taken over each third of the seam's length
+(the illumination of a page varies in 2-D), and at the end the runs of pieces between
+such seams are re-ordered by the quality (:func:`.grow._reorder_blocks`), which the seam
+costs of the order do not see.  No two adjacent boundaries are both peak cuts (a
+1-pixel piece has no gradient statistics of its own).  Boundary scores are judged against their neighbourhood
 (:func:`_baseline`), parity-free in a 2-pixel periodic texture.  At the end the cuts
 with a weak column jump are revisited, dropped or moved by a pixel onto a stronger jump
 (:func:`_refine_weak`).  In an image upsampled by repeating columns, a column without its

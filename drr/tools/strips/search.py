@@ -10,8 +10,8 @@ from .boundaries import _baseline, _boundary_scores
 from .candidates import _equal_cuts, _over_segment, _peak_cuts, _peak_relative, _periodic_counts
 from .costs import _grad_whitening, _SeamCache
 from .grow import _grow
-from .jumps import (_OFFSET_SMOOTH, _jump_cuts, _jump_offset_profiles, _jump_z, _offset_z,
-                    _SeamOffsets)
+from .jumps import (_OFFSET_SMOOTH, _SEAM_SEGMENTS, _jump_cuts, _jump_offset_profiles,
+                    _jump_z, _offset_z, _SeamOffsets)
 from .quality import _evaluate, _rescored, _without_merged
 
 
@@ -48,10 +48,11 @@ def _search(x, model, n_strips, cuts, time_limit):
     bs = (s, base)
     if n_strips is None:
         # median |column difference| and the level offset over smooth rows
-        jp, off = _jump_offset_profiles(xt, _OFFSET_SMOOTH * model.unit)
+        # (and the offset over each part of the rows, for the restored seams)
+        jp, off, seg = _jump_offset_profiles(xt, _OFFSET_SMOOTH * model.unit, _SEAM_SEGMENTS)
         # evidence in _quality: of each cut, and against each restored seam
         bs = (s, base, _cut_evidence(_jump_z(jp), off, model.unit),
-              _SeamOffsets(xt, _OFFSET_SMOOTH * model.unit, off, model.unit))
+              _SeamOffsets(xt, _OFFSET_SMOOTH * model.unit, seg, model.unit))
     hyps = {}
     if n_strips is not None:
         hyps["equal"] = _equal_cuts(logz, w, n_strips)
@@ -68,7 +69,7 @@ def _search(x, model, n_strips, cuts, time_limit):
         for sc, n, c in stats[:3]:
             if sc > 0.4:
                 hyps[f"equal{n}"] = c
-        pk = _peak_cuts(_peak_relative(s, base, z), s)
+        pk = _peak_cuts(_peak_relative(s, base, z), s, ev=bs[2])
         if pk:
             hyps["peaks"] = pk
         over = _over_segment(z)
