@@ -60,12 +60,15 @@ def _cube_table(curve):
     return table
 
 
-@numba.njit(cache=True)  # serial: see _SERIAL_MS
+@numba.njit(cache=True, parallel=True)
 def _cube_lookup(keys, table, p, lab, dist, index):
     """Where ``table[keys[u]]`` is set: index and ΔE (as :func:`_nearest_scan`); returns the misses.
 
     For a miss, ``index[u]`` is the entry of the first set colour among B + 1,
-    B - 1, B + 2, B - 2 (same R, G), or -1: a start for :func:`_nearest_scan_seeded`.
+    B - 1, G + 1, G - 1, R + 1, R - 1, or -1: a start for :func:`_nearest_scan_seeded`.
+    Colours in parallel (each writes only its own entries): the reads of the
+    32 MB table miss the caches, 2.5 ms serially at 324 k colours, 1.1-1.6 ms
+    on two threads with a core free (twilight noisy 1000^2 warm).
     """
     todo = np.zeros(keys.shape[0], dtype=np.bool_)
     for u in numba.prange(keys.shape[0]):
