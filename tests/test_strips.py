@@ -1062,3 +1062,206 @@ def test_offset_trend_is_windowed_nanmedian():
         for q in range(3):
             np.testing.assert_array_equal(got[:, q], ref(o[:, q]))
         np.testing.assert_array_equal(_offset_trend(o[:, 0]), ref(o[:, 0]))
+
+
+# ---------------------------------------------------------------- speed paths, bit for bit
+
+def test_column_grad_stats_three_channels_bitwise():
+    """The three-channel kernel of _column_grad_stats gives the generic loop's values bit
+    for bit (the same sums in the same order)."""
+    from drr.tools.strips.kernels import _column_grad_stats, _column_grad_stats_any
+    rng = np.random.default_rng(21)
+    for xt in (rng.integers(0, 256, (40, 33, 3)).astype(np.float64),
+               rng.normal(0.0, 1e3, (7, 5, 3)), np.zeros((2, 1, 3))):
+        for a, b in zip(_column_grad_stats(xt), _column_grad_stats_any(xt)):
+            assert a.tobytes() == b.tobytes()
+
+
+def _edge_arrays(xt, b):
+    from drr.tools.strips.costs import _edge_features, _grad_whitening
+    stats = _grad_whitening(xt, 1.0)
+    return _edge_features(xt, stats, "r", b), _edge_features(xt, stats, "l", b)
+
+
+def test_partner_costs_equal_the_full_minimum():
+    """_partner_costs (pairs abandoned once above the best so far) gives the minimum of the
+    full cost matrices of _edge_pair_costs over the far pairs, bit for bit, for one, two
+    and three channels; inf where no candidate is far."""
+    from drr.tools.strips.costs import _edge_pair_costs, _partner_costs
+    rng = np.random.default_rng(22)
+    for c in (1, 2, 3):
+        img = _smooth_field((48, 60), 5)[:, :, None] * 40.0 + rng.normal(0, 2, (48, 60, c))
+        img[:, 30:] = img[:, 30:][:, ::-1]                 # a few real discontinuities
+        xt = np.ascontiguousarray(img.transpose(1, 0, 2))
+        b = np.arange(2, 58)
+        cand = np.array([3, 10, 17, 30, 31, 44, 55])
+        r_b, l_b = _edge_arrays(xt, b)
+        r_c, l_c = _edge_arrays(xt, cand)
+        far = np.abs(b[:, None] - cand[None, :]) >= 4
+        far[5] = False                                     # no candidate at all
+        d_out = np.where(far, _edge_pair_costs(r_b, l_c, _ALPHA), np.inf)
+        d_in = np.where(far.T, _edge_pair_costs(r_c, l_b, _ALPHA), np.inf)
+        want = np.minimum(d_out.min(axis=1), d_in.min(axis=0))
+        got = _partner_costs(r_b, l_b, r_c, l_c, far, _ALPHA)
+        assert got.tobytes() == want.tobytes() and got[5] == np.inf
+
+
+def test_counted_median_is_the_median():
+    """_counted_median (whole-number keys, by counting) equals np.median of the values
+    bit for bit, odd and even counts, with and without a shift; _signed_key inverts
+    ``t / c`` and refuses values that are not such a quotient."""
+    from drr.tools.strips.jumps import _COUNT_BINS, _counted_median, _signed_key
+    rng = np.random.default_rng(23)
+    hist = np.zeros(2 * _COUNT_BINS, dtype=np.int64)
+    for n in (1, 2, 3, 8, 9, 85, 512):
+        for c in (1, 3):
+            t = rng.integers(-40, 41, n)
+            keys = t + _COUNT_BINS
+            got = _counted_median(keys, 0, n, _COUNT_BINS, c, hist)
+            assert np.float64(got).tobytes() == np.median(t.astype(np.float64) / c).tobytes()
+            assert [_signed_key(v / c, c, _COUNT_BINS) for v in t[:5]] == list(keys[:5])
+            a = np.abs(t)
+            got = _counted_median(a, 1, n, 0, c, hist[:_COUNT_BINS]) if n > 1 else None
+            if n > 1:
+                assert got == np.median(a[1:].astype(np.float64) / c)
+    assert not hist.any()
+    assert _signed_key(0.1, 3, _COUNT_BINS) == -1 and _signed_key(5e3, 1, _COUNT_BINS) == -1
+
+
+def test_jump_offset_profiles_counting_equals_selection():
+    """The offsets of _jump_offset_profiles (medians by counting for an 8-bit image) equal
+    their numpy definition bit for bit, over all the rows and over thirds; the image
+    times 1.0001 (no whole numbers: numba's selection) gives the scaled definition."""
+    from drr.tools.strips.jumps import _OFFSET_ROWS
+    rng = np.random.default_rng(24)
+    img = 100.0 + rng.integers(0, 4, (90, 30, 3)) + np.linspace(0, 20, 90)[:, None, None]
+    img[:, 12:] += 7.0
+    img[::7] = rng.integers(0, 255, (13, 30, 3))
+
+    def ref(x, tau, k):
+        g = np.diff(x, axis=1)
+        g = ((g[..., 0] + g[..., 1]) + g[..., 2]).T / 3      # (W - 1, H), the channel mean
+        off, seg = np.zeros(len(g)), np.zeros((len(g), k))
+        h = x.shape[0]
+        need = max(8, int(np.ceil(_OFFSET_ROWS * h)))
+        need_k = max(8, int(np.ceil(_OFFSET_ROWS * h / k)))
+        for b in range(len(g)):
+            lo, hi = (b - 1 if b > 0 else b + 1), (b + 1 if b < len(g) - 1 else b - 1)
+            ok = (np.abs(g[lo]) <= tau) & (np.abs(g[hi]) <= tau)
+            if ok.sum() >= need:
+                off[b] = np.median(g[b][ok])
+            for q in range(k):
+                part = np.zeros(h, bool)
+                part[(h * q) // k:(h * (q + 1)) // k] = True
+                if (ok & part).sum() >= need_k:
+                    seg[b, q] = np.median(g[b][ok & part])
+        return off, seg
+
+    for x in (img, img * 1.0001):
+        xt = np.ascontiguousarray(x.transpose(1, 0, 2))
+        _, off, seg = _jump_offset_profiles(xt, 3.0, 3)
+        want_off, want_seg = ref(x, 3.0, 3)
+        assert off.tobytes() == want_off.tobytes() and seg.tobytes() == want_seg.tobytes()
+        assert np.count_nonzero(off) >= 3 and np.count_nonzero(seg) > 3
+
+
+def test_equal_cuts_matches_the_numpy_programme():
+    """_equal_cuts (a Numba kernel) gives the cuts of the numpy dynamic programme it
+    replaced, ties included (first maximum, wide strip only where strictly better)."""
+    def ref(logz, w, n):
+        q, r = divmod(w, n)
+        if n == 1:
+            return []
+        val = np.full(r + 1, -np.inf)
+        val[0] = 0.0
+        choice = np.zeros((n, r + 1), dtype=bool)
+        for k in range(1, n):
+            up = np.concatenate([[-np.inf], val[:-1]])
+            take = up > val
+            best = np.where(take, up, val)
+            choice[k] = take
+            m = np.arange(r + 1)
+            pos = k * q + m
+            ok = (m <= k) & (m >= r - (n - k)) & (pos >= 1) & (pos <= w - 1)
+            val = best + np.where(ok, logz[np.clip(pos - 1, 0, w - 2)], -np.inf)
+        end = np.full(r + 1, -np.inf)
+        end[r - 1 if r else r:] = val[r - 1 if r else r:]
+        m = int(np.argmax(end))
+        cuts = []
+        for k in range(n - 1, 0, -1):
+            cuts.append(k * q + m)
+            m -= int(choice[k][m])
+        return cuts[::-1]
+
+    rng = np.random.default_rng(25)
+    for t in range(300):
+        w = int(rng.integers(2, 300))
+        n = int(rng.integers(1, w + 1))
+        logz = rng.normal(0, 1, w - 1)
+        if t % 3 == 0:
+            logz = np.round(logz)                          # ties
+        assert _equal_cuts(logz, w, n) == ref(logz, w, n)
+
+
+def test_blockiness_on_the_rows_it_uses():
+    """_blockiness scales and averages only the rows of the blocks it uses: the same value
+    as from the whole image scaled first (8-bit, float, JPEG, small images)."""
+    from scipy.fft import dctn
+
+    def ref(y3):
+        y = _channel_mean(y3)
+        hf = np.add.outer(np.arange(8), np.arange(8)) >= 6
+        frac = []
+        for o in (0, 4):
+            h, w = ((y.shape[0] - o) // 8) * 8, ((y.shape[1] - o) // 8) * 8
+            if h == 0 or w == 0:
+                return 0.0
+            blocks = y[o:o + h, o:o + w].reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3)
+            step = max(1, blocks.shape[0] * blocks.shape[1] // 1024)
+            coef = dctn(blocks[::step], axes=(2, 3), norm="ortho")[..., hf]
+            frac.append(float(np.mean(np.abs(coef) < 1.0)))
+        return frac[0] - frac[1]
+
+    rng = np.random.default_rng(26)
+    img = (np.clip(_smooth_field((300, 280), 4) * 60 + 120, 0, 255)).astype(np.uint8)
+    rgb = np.stack([img, img[::-1], img[:, ::-1]], axis=2)
+    for a in (img, rgb, _jpeg(rgb), rgb[:20, :30], rgb[:11], rng.random((270, 90)) * 3.0):
+        x, unit, _ = _as_float(a, 1)
+        lo = float(x.min())
+        assert _blockiness(x, lo, unit) == ref((x - lo) / unit)
+
+
+def test_held_karp_kernel_matches_the_numpy_layers():
+    """_held_karp (a Numba kernel) gives the path of the numpy Held-Karp it replaced,
+    ties included (the first minimum over the last-but-one node; inf costs)."""
+    def ref(d):
+        n = d.shape[0]
+        full = 1 << n
+        dp = np.full((full, n), np.inf)
+        parent = np.full((full, n), -1, dtype=np.int64)
+        for j in range(n):
+            dp[1 << j, j] = 0.0
+        masks = np.arange(full)
+        pop = np.array([bin(m).count("1") for m in range(full)])
+        dd = np.where(np.isfinite(d), d, 1e300)
+        for p in range(2, n + 1):
+            layer = masks[pop == p]
+            for k in range(n):
+                sub = layer[(layer >> k) & 1 == 1]
+                cand = dp[sub ^ (1 << k)] + dd[:, k][None, :]
+                arg = np.argmin(cand, axis=1)
+                dp[sub, k] = cand[np.arange(len(sub)), arg]
+                parent[sub, k] = arg
+        mask, k, path = full - 1, int(np.argmin(dp[full - 1])), []
+        while k >= 0:
+            path.append(k)
+            mask, k = mask ^ (1 << k), int(parent[mask, k])
+        return path[::-1]
+
+    rng = np.random.default_rng(27)
+    for t in range(200):
+        n = int(rng.integers(2, 10))
+        d = np.round(rng.random((n, n)) * 3) / 3 if t % 2 else rng.random((n, n))
+        d[rng.random((n, n)) < (0.3 if t % 3 == 0 else 0.0)] = np.inf
+        np.fill_diagonal(d, np.inf)
+        assert _held_karp(d) == ref(d)

@@ -39,7 +39,7 @@ _LUMA = np.array([0.299, 0.587, 0.114])   # ITU-R BT.601 luma, as JPEG's Y
 _JPEG_FLOOR = 8.0     # noise floor (grey levels) of the seam statistics for such an image
 
 
-def _blockiness(x):
+def _blockiness(x, lo=0.0, unit=1.0):
     """How JPEG-like the image is: excess of near-zero 8x8 DCT coefficients on the grid.
 
     JPEG quantises the DCT coefficients of the 8x8 blocks of its pixel grid, so on that
@@ -49,20 +49,25 @@ def _blockiness(x):
     the fraction of coefficients with ``u + v >= 6`` and ``|c| < 1`` grey level on the
     aligned grid minus the same fraction on the shifted grid: about 0 for an image that was
     not compressed (or compressed on another grid), 0.3-0.6 after JPEG at quality 75.
-    ``x``: (H, W, C) float64 in grey levels.
+    ``x``: (H, W, C) float64, ``(x - lo) / unit`` in grey levels.  About 1024 blocks
+    suffice: every ``step``-th row of blocks, and only those rows of the image are
+    scaled and averaged over the channels (the same values as for the whole image, at
+    a quarter of the time on 512 x 512).
     """
     from scipy.fft import dctn
 
-    y = _channel_mean(x)
     hf = np.add.outer(np.arange(8), np.arange(8)) >= 6
     frac = []
     for o in (0, 4):
-        h, w = ((y.shape[0] - o) // 8) * 8, ((y.shape[1] - o) // 8) * 8
+        h, w = ((x.shape[0] - o) // 8) * 8, ((x.shape[1] - o) // 8) * 8
         if h == 0 or w == 0:
             return 0.0
-        blocks = y[o:o + h, o:o + w].reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3)
-        step = max(1, blocks.shape[0] * blocks.shape[1] // 1024)   # about 1024 blocks suffice
-        coef = dctn(blocks[::step], axes=(2, 3), norm="ortho")[..., hf]
+        nr, nc = h // 8, w // 8
+        step = max(1, nr * nc // 1024)                 # about 1024 blocks suffice
+        rows = (o + 8 * np.arange(0, nr, step)[:, None] + np.arange(8)).ravel()
+        y = _channel_mean((x[rows, o:o + w] - lo) / unit)
+        blocks = y.reshape(-1, 8, nc, 8).transpose(0, 2, 1, 3)
+        coef = dctn(blocks, axes=(2, 3), norm="ortho")[..., hf]
         frac.append(float(np.mean(np.abs(coef) < 1.0)))
     return frac[0] - frac[1]
 
@@ -91,6 +96,6 @@ def _noise_model(x, unit):
     used before: 40 strips 75 -> 80 of 88 perfect, 60 strips 61 -> 73; 10-20 strips same).
     """
     lo = float(x.min())
-    if _blockiness((x - lo) / unit) > _JPEG_EXCESS:
+    if _blockiness(x, lo, unit) > _JPEG_EXCESS:
         return _Model(unit * _JPEG_FLOOR, 0.0)
     return _Model(unit, _ALPHA)
