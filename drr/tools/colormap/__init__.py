@@ -40,18 +40,6 @@ Notes shared by the modules:
 * Kernels marked "serial: see _SERIAL_MS" run serially (``_SERIAL_MS`` below).
 """
 
-import os
-
-# Numba runs the parallel kernels here on GNU OpenMP (libgomp), whose idle threads spin
-# for 300 000 iterations (~15 ms on this host) after each parallel region before they
-# sleep.  With another job on one of the 2 cores, that spinning thread takes the core
-# from the serial stage that follows: twilight noisy 1000^2 warm 322 -> 256 ms, viridis
-# 190 -> 148 ms (results_colormap.md, round 15).  A short spin keeps back-to-back regions
-# cheap; a user's own setting (GOMP_SPINCOUNT or OMP_WAIT_POLICY) is left as it is.  It
-# acts only if libgomp is not loaded yet (numba loads it at the first parallel kernel).
-if "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ:
-    os.environ["GOMP_SPINCOUNT"] = "10000"
-
 from .cielab import srgb_to_lab
 from .colorbar import ColorbarLocation, find_colorbar
 from .identify import ColormapMatch, identify_colormap
