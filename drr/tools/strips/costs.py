@@ -123,7 +123,7 @@ def _partner_costs(r_b, l_b, r_c, l_c, far, alpha):
     features (:func:`_edge_features`) at the boundaries, ``r_c``/``l_c`` at the
     candidates.  Numba kernel :func:`_partner_min`, which abandons a pair once its
     partial sums exceed the best cost found so far (the same minimum as the full (B, K)
-    matrices at a third of the time)."""
+    matrices; 6.6 -> 4.8 ms on astronaut, 20 strips)."""
     ac = np.ascontiguousarray
     c = r_b["last"].shape[2]
     return _partner_min(ac(r_b["ar"]), ac(l_b["al"]), ac(l_b["first"]), ac(r_b["last"]),

@@ -51,8 +51,7 @@ def _blockiness(x, lo=0.0, unit=1.0):
     not compressed (or compressed on another grid), 0.3-0.6 after JPEG at quality 75.
     ``x``: (H, W, C) float64, ``(x - lo) / unit`` in grey levels.  About 1024 blocks
     suffice: every ``step``-th row of blocks, and only those rows of the image are
-    scaled and averaged over the channels (the same values as for the whole image, at
-    a quarter of the time on 512 x 512).
+    scaled and averaged over the channels (the same values as for the whole image).
     """
     from scipy.fft import dctn
 
