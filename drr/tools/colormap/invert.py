@@ -141,6 +141,29 @@ class ColormapInversion:
     max_distance: float
 
 
+def _branch_arrays(u, max_br):
+    """Zeroed work arrays of the branch search for ``u`` colours, views of one allocation.
+
+    Returns ``est`` (u, max_br) float64, ``lo``, ``hi`` (u, max_br) int32
+    (curve samples: ``n_samples <= 2**20``), ``bd`` (u, max_br) float64
+    (+inf where no branch: written by :func:`_branch_search`) and ``nbr``
+    (u,) int64.  numpy advises huge pages only for an allocation of at least
+    4 MiB, and only for its whole 2 MiB pages: the rest is faulted in 4 KB
+    at a time (~2 us each on this VM, zeroing included) wherever the heap
+    was given back to the system since the last call.  Five arrays of
+    2.6-10.4 MB (324 k colours, twilight noisy 1000^2) took ~1900 such
+    faults in the search; one block has two ragged ends instead of ten.
+    """
+    n = u * max_br
+    block = np.zeros(24 * n + 8 * u, dtype=np.uint8)  # 8 + 4 + 4 + 8 bytes a branch, 8 a colour
+    est = block[: 8 * n].view(np.float64).reshape(u, max_br)
+    lo = block[8 * n : 12 * n].view(np.int32).reshape(u, max_br)
+    hi = block[12 * n : 16 * n].view(np.int32).reshape(u, max_br)
+    bd = block[16 * n : 24 * n].view(np.float64).reshape(u, max_br)
+    nbr = block[24 * n :].view(np.int64)
+    return est, lo, hi, bd, nbr
+
+
 def invert_colormap(
     rgb,
     *,
@@ -277,9 +300,14 @@ def invert_colormap(
         # ringing along the curve) shows in the second differences of the positions
         # along the curve; texture raises them too, hence the cap at 3 sigma_perp
         arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(curve.lab, axis=0), axis=1))])
-        t_near = curve.t[k_near]
-        est = _along_noise(arc[k_near], on_curve, t_near, inv.reshape(shape),
+        # arc length and t at each colour's nearest sample: rows of one block (huge pages; see
+        # _branch_arrays)
+        s_near, t_near = np.empty((2, len(k_near)))
+        np.take(arc, k_near, out=s_near)
+        np.take(curve.t, k_near, out=t_near)
+        est = _along_noise(s_near, on_curve, t_near, inv.reshape(shape),
                            period=arc[-1] if curve.cyclic else None)
+        del s_near, t_near
         if est is not None:
             sig_bins = np.clip(est[1], sigma_perp, _ALONG_CAP * sigma_perp)
     # the true colour is |noise| from the pixel: within d + 3σ along the curve of
@@ -290,12 +318,7 @@ def invert_colormap(
     # at the per-pixel steps, which then reuse it instead of faulting in fresh pages
     del keys, sigma_u
 
-    u = len(cols)
-    est = np.zeros((u, _MAX_BRANCHES))
-    lo = np.zeros((u, _MAX_BRANCHES), dtype=np.int32)  # curve samples: n_samples <= 2**20
-    hi = np.zeros((u, _MAX_BRANCHES), dtype=np.int32)
-    bd = np.empty((u, _MAX_BRANCHES))  # +inf where no branch: written by _branch_search
-    nbr = np.zeros(u, dtype=np.int64)
+    est, lo, hi, bd, nbr = _branch_arrays(len(cols), _MAX_BRANCHES)
     _branch_search(lab, radius, k_near, curve.lab, curve.group_center, curve.group_radius, _GROUP,
                    curve.block_center, curve.block_radius, _BLOCK, curve.sub_center, curve.sub_radius, _SUB,
                    _MAX_BRANCHES, est, lo, hi, bd, nbr)
