@@ -87,7 +87,7 @@ from .noise import _along_noise, _estimate_noise, _noise_model, _search_radius
 from .resolve import _plausible_branches, _resolve_branches
 from .search import _branch_search, _refine_in_rgb
 from .smoothing import _keep_texture, _quiet_block_scale, _wiener_smooth
-from .validity import _drop_specks, _figure_regions
+from .validity import _drop_specks, _figure_regions, _on_curve_pixels
 
 _MAX_BRANCHES = 4
 _JPEG_SPREAD = 1  # JPEG: intervals take in the values of the neighbours within this radius
@@ -142,25 +142,27 @@ class ColormapInversion:
 
 
 def _branch_arrays(u, max_br):
-    """Zeroed work arrays of the branch search for ``u`` colours, views of one allocation.
+    """Work arrays of the branch search for ``u`` colours, uninitialised (the search writes
+    every slot), as views of two allocations.
 
-    Returns ``est`` (u, max_br) float64, ``lo``, ``hi`` (u, max_br) int32
-    (curve samples: ``n_samples <= 2**20``), ``bd`` (u, max_br) float64
-    (+inf where no branch: written by :func:`_branch_search`) and ``nbr``
-    (u,) int64.  numpy advises huge pages only for an allocation of at least
-    4 MiB, and only for its whole 2 MiB pages: the rest is faulted in 4 KB
-    at a time (~2 us each on this VM, zeroing included) wherever the heap
-    was given back to the system since the last call.  Five arrays of
+    Returns ``est``, ``bd`` (u, max_br) float64, ``lo``, ``hi`` (u, max_br)
+    int32 (curve samples: ``n_samples <= 2**20``) and ``nbr`` (u,) int64.
+    numpy advises huge pages only for an allocation of at least 4 MiB, and
+    only for its whole 2 MiB pages: where the heap was given back to the
+    system since the last call, the rest is faulted in 4 KB at a time (~2
+    us each on this VM, zeroing included): five separate arrays of
     2.6-10.4 MB (324 k colours, twilight noisy 1000^2) took ~1900 such
-    faults in the search; one block has two ragged ends instead of ten.
+    faults in the search.  Two blocks, each below glibc's largest threshold
+    for a ``malloc`` of its own mapping (32 MiB: a larger block is mapped
+    afresh, and zeroed by the system, on every call); nothing cleared (the
+    zeroed arrays were 23 MB to clear).
     """
     n = u * max_br
-    block = np.zeros(24 * n + 8 * u, dtype=np.uint8)  # 8 + 4 + 4 + 8 bytes a branch, 8 a colour
-    est = block[: 8 * n].view(np.float64).reshape(u, max_br)
-    lo = block[8 * n : 12 * n].view(np.int32).reshape(u, max_br)
-    hi = block[12 * n : 16 * n].view(np.int32).reshape(u, max_br)
-    bd = block[16 * n : 24 * n].view(np.float64).reshape(u, max_br)
-    nbr = block[24 * n :].view(np.int64)
+    est, bd = np.empty((2, u, max_br))
+    narrow = np.empty(8 * n + 8 * u, dtype=np.uint8)  # lo, hi (4 bytes a branch each), nbr (8 a colour)
+    lo = narrow[: 4 * n].view(np.int32).reshape(u, max_br)
+    hi = narrow[4 * n : 8 * n].view(np.int32).reshape(u, max_br)
+    nbr = narrow[8 * n :].view(np.int64)
     return est, lo, hi, bd, nbr
 
 
@@ -342,7 +344,7 @@ def invert_colormap(
     dt = curve.t[1] - curve.t[0]
     est_t = np.add(curve.t[0], np.multiply(dt, est, out=est), out=est)  # samples evenly spaced in t
 
-    valid = on_curve[inv].reshape(shape)
+    valid = _on_curve_pixels(on_curve, inv).reshape(shape)
     if alpha is not None:
         valid &= alpha
     inv_px = inv.reshape(shape)

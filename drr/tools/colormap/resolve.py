@@ -57,20 +57,22 @@ def _resolve_branches(est_t, inv, nstored, valid, cyclic):
     big = (h, w) if cyclic else (1, 1)  # the sine terms: cyclic maps only
     # summed-area tables: only the rows the largest window spans (a ring, see _resolve_kernel)
     rows = min(2 * (_WINDOWS[-1] // 2) + 2, h + 1)
-    # work arrays by numpy (allocation note in __init__)
-    per_u = np.zeros((est_t.shape[0], 3))
+    # work arrays by numpy (allocation note in __init__), not initialised: the kernels write
+    # every element that is read (clearing them took ~15 MB of memset in this serial step)
+    per_u = np.empty((est_t.shape[0], 3))
     _colour_terms(est_t, nstored, cyclic, per_u)
     if cyclic:
         slot, trig = _branch_trig(est_t, nstored)
     else:  # unused
         slot, trig = np.zeros(1, dtype=np.int32), np.zeros((1, 1, 2))
-    settled = np.zeros((h, w), dtype=np.bool_)
-    amb = np.zeros((h, w), dtype=np.bool_)
+    settled = np.empty((h, w), dtype=np.bool_)
+    amb = np.empty((h, w), dtype=np.bool_)
     # va and vb rows of one block on a cyclic map (huge pages for all of it; see _branch_arrays)
     va, vb = np.empty((2, h, w)) if cyclic else (np.empty((h, w)), np.empty(big))
     row_n = np.zeros(h, dtype=np.int64)
     _pixel_terms(inv, valid, per_u, cyclic, va, vb, settled, amb, row_n)
-    ring = np.zeros((3 if cyclic else 2, rows, w + 1))
+    ring = np.empty((3 if cyclic else 2, rows, w + 1))
+    ring[:, :, 0] = 0.0  # the tables' column 0, never written by the kernel
     _resolve_kernel(est_t, inv, nstored, cyclic, slot, trig, choice, settled, amb, row_n, va, vb, ring)
     return choice
 
@@ -91,10 +93,12 @@ def _colour_terms(est_t, nstored, cyclic, per_u):
 
     The summands are read at settled pixels only: a colour with several
     branches settles on the branch it picks, so its first-branch terms are
-    not computed (left as given).
+    not computed (0).
     """
     two_pi = 2.0 * np.pi
     for u in numba.prange(est_t.shape[0]):
+        per_u[u, 0] = 0.0
+        per_u[u, 1] = 0.0
         if nstored[u] == 1:
             if cyclic:
                 per_u[u, 0] = math.cos(two_pi * est_t[u, 0])
@@ -161,12 +165,11 @@ def _pixel_terms(inv, valid, per_u, cyclic, va, vb, settled, amb, row_n):
             va[y, x] = per_u[u, 0]
             if cyclic:
                 vb[y, x] = per_u[u, 1]
-            if valid[y, x]:
-                if per_u[u, 2] == 1.0:
-                    settled[y, x] = True
-                elif per_u[u, 2] > 1.0:
-                    amb[y, x] = True
-                    n += 1
+            # (every pixel written: the two masks come uninitialised)
+            settled[y, x] = valid[y, x] and per_u[u, 2] == 1.0
+            amb[y, x] = valid[y, x] and per_u[u, 2] > 1.0
+            if amb[y, x]:
+                n += 1
         row_n[y] = n
 
 

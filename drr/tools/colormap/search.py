@@ -22,9 +22,9 @@ def _branch_scan(p, radius, k_near, lab, gc, gr, group, bc, br, block, sc, sr, s
 
     est: fractional sample index of the best point of each run (projected onto
     the adjacent segments, or the middle of a run of exactly tied samples);
-    bd: its distance, +inf in the slots left without a run (written here, so
-    ``bd`` may be given uninitialised; ``est``, ``lo``, ``hi`` keep their
-    values there).
+    bd: its distance, +inf in the slots left without a run, where ``est``,
+    ``lo`` and ``hi`` are 0 (every slot is written here, so the five
+    outputs may be given uninitialised).
 
     The helpers (:func:`_close_run`, :func:`_run_best`, :func:`_store`,
     :func:`_project`, :func:`_rgb_d2`) are inlined (``inline="always"``): as
@@ -521,8 +521,9 @@ def _scan_samples(u, s0, s1, r2, last, run_lo, kn, p, lab, bc, br, block, max_br
 @numba.njit(cache=True, inline="always")  # inlined: see _branch_scan
 def _finish_colour(u, stored, count, max_br, est, lo, hi, bd, nbr):
     """Colour ``u``'s stored branches sorted by distance (insertion sort: ``max_br`` is tiny),
-    ``bd`` +inf in the slots without a branch (it may come uninitialised), ``nbr[u]`` the
-    number of runs found."""
+    ``bd`` +inf and ``est``, ``lo``, ``hi`` 0 in the slots without a branch (the outputs
+    may come uninitialised: no caller clears ~23 MB for them at 1000^2 noisy), ``nbr[u]``
+    the number of runs found."""
     for i in range(1, stored):
         j = i
         while j > 0 and bd[u, j] < bd[u, j - 1]:
@@ -541,6 +542,9 @@ def _finish_colour(u, stored, count, max_br, est, lo, hi, bd, nbr):
             j -= 1
     for i in range(stored, max_br):
         bd[u, i] = np.inf
+        est[u, i] = 0.0
+        lo[u, i] = 0
+        hi[u, i] = 0
     nbr[u] = count
 
 

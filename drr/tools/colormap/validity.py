@@ -11,6 +11,16 @@ _FIG_FILL = 0.9  # ... and fills this fraction of its (trimmed) bounding box
 
 
 @numba.njit(cache=True)  # serial: see _SERIAL_MS
+def _on_curve_pixels(on_curve, inv):
+    """``on_curve[inv]`` (per pixel, from per colour) in one pass: numpy's fancy indexing
+    first converts the int32 ``inv`` to an intp copy (1000^2: ~1.6 -> ~0.6 ms)."""
+    out = np.empty(inv.shape[0], dtype=np.bool_)
+    for i in range(inv.shape[0]):
+        out[i] = on_curve[inv[i]]
+    return out
+
+
+@numba.njit(cache=True)  # serial: see _SERIAL_MS
 def _drop_specks(valid):
     """Valid pixels with fewer than 2 valid 8-neighbours are specks of text/markers: invalid.
 
