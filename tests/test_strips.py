@@ -75,6 +75,15 @@ def _shuffle(img, bounds, perm, axis=1):
     return np.concatenate(pieces, axis=axis), cuts, tuple(int(k) for k in np.argsort(perm))
 
 
+def _without_later_steps(monkeypatch):
+    """Switch off the steps added after a test's case was found (the weak peaks added
+    together, the re-ordered refine trials, the cuts dropped by the quality's order):
+    they restore some of those cases on their own, so the switch under test could no
+    longer make them fail."""
+    for name in ("_BULK", "_REFINE_REORDER", "_QUALITY_ORDER"):
+        monkeypatch.setattr(f"drr.tools.strips.grow.{name}", False)
+
+
 @pytest.fixture(scope="module")
 def astronaut():
     skdata = pytest.importorskip("skimage.data")
@@ -571,6 +580,7 @@ def test_unknown_count_page_strong_jumps_added_together(monkeypatch, add):
     sh, _, _ = _shuffle(page, [0, 88, 118, 156, 218, 313, 384], [4, 1, 3, 5, 0, 2])
     monkeypatch.setattr("drr.tools.strips.grow._JUMP_ADD", add)
     monkeypatch.setattr("drr.tools.strips.grow._PAIRS", False)   # (pairs find them too)
+    monkeypatch.setattr("drr.tools.strips.grow._BULK", False)    # (and so do the weak peaks)
     res = reassemble(sh)
     assert np.array_equal(res.image, page) == add
 
@@ -606,7 +616,8 @@ def test_unknown_count_text_weak_cut_dropped(monkeypatch, drop):
     perm = [19, 14, 17, 13, 15, 4, 6, 11, 9, 1, 7, 8, 16, 3, 12, 5, 2, 10, 0, 18]
     sh, _, _ = _shuffle(text, bounds, perm, axis=0)
     if not drop:
-        monkeypatch.setattr("drr.tools.strips.grow._REFINE_DROP_Z", np.inf)
+        _without_later_steps(monkeypatch)
+    monkeypatch.setattr("drr.tools.strips.grow._REFINE_DROP_Z", np.inf)
     res = reassemble(sh, axis=0)
     assert np.array_equal(res.image, text) == drop
 
@@ -719,6 +730,7 @@ def test_unknown_count_page_cut_pairs(monkeypatch, pairs):
     page = skdata.page()
     sh, _, _ = _shuffle(page, [0, 13, 30, 36, 82, 92, 103, 151, 160, 168, 191],
                         [5, 1, 8, 6, 9, 4, 2, 3, 7, 0], axis=0)
+    _without_later_steps(monkeypatch)
     monkeypatch.setattr("drr.tools.strips.search._OFFSET", False)
     monkeypatch.setattr("drr.tools.strips.grow._PAIRS", pairs)
     res = reassemble(sh, axis=0)
@@ -758,6 +770,7 @@ def test_unknown_count_coins_low_rank_cut_with_partner(monkeypatch, low):
     perm = [24, 34, 15, 27, 0, 20, 31, 6, 17, 37, 21, 16, 8, 9, 14, 4, 5, 30, 33, 36, 18,
             22, 13, 25, 2, 7, 10, 38, 28, 39, 3, 11, 23, 12, 19, 35, 1, 29, 32, 26]
     sh, _, _ = _shuffle(coins, bounds, perm, axis=0)
+    _without_later_steps(monkeypatch)
     monkeypatch.setattr("drr.tools.strips.grow._GROW_Z_LOW", low)
     res = reassemble(sh, axis=0)
     assert (151 in res.cuts) == (low < 1.3)
@@ -894,6 +907,7 @@ def test_unknown_count_page_refine_second_pass_merged(monkeypatch, passes, merge
     page = skdata.page()
     sh, _, _ = _shuffle(page, [0, 24, 37, 93, 125, 133, 141, 169, 176, 183, 191],
                         [0, 5, 2, 8, 6, 9, 3, 1, 4, 7], axis=0)
+    _without_later_steps(monkeypatch)
     monkeypatch.setattr("drr.tools.strips.grow._REFINE_PASSES", passes)
     monkeypatch.setattr("drr.tools.strips.grow._REFINE_MERGE", merge)
     assert np.array_equal(reassemble(sh, axis=0).image, page) == (passes == 2 and merge)
@@ -955,6 +969,7 @@ def test_unknown_count_page_hypotheses_judged_without_seam_offsets(monkeypatch, 
     sh, _, _ = _shuffle(page, [0, 10, 24, 44, 56, 87, 106, 116, 129, 157, 187, 197, 226, 242,
                                272, 282, 305, 345, 363, 377, 384],
                         [6, 0, 16, 12, 11, 10, 14, 1, 19, 4, 9, 17, 18, 5, 13, 3, 8, 15, 7, 2])
+    _without_later_steps(monkeypatch)
     monkeypatch.setattr("drr.tools.strips.search._HYP_PLAIN", plain)
     assert np.array_equal(reassemble(sh).image, page) == plain
 
@@ -1018,6 +1033,7 @@ def test_unknown_count_page_runs_reordered_by_quality(monkeypatch, reorder):
                                145, 157, 162, 185, 188, 191],
                         [1, 15, 4, 3, 9, 12, 2, 10, 13, 16, 7, 5, 19, 8, 11, 17, 6, 18, 14, 0],
                         axis=0)
+    _without_later_steps(monkeypatch)
     monkeypatch.setattr("drr.tools.strips.grow._REORDER", reorder)
     assert np.array_equal(reassemble(sh, axis=0).image, page) == reorder
 
@@ -1265,3 +1281,92 @@ def test_held_karp_kernel_matches_the_numpy_layers():
         d[rng.random((n, n)) < (0.3 if t % 3 == 0 else 0.0)] = np.inf
         np.fill_diagonal(d, np.inf)
         assert _held_karp(d) == ref(d)
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_unknown_count_coins_weak_cuts_added_together(monkeypatch, bulk):
+    """coins, 40 unequal horizontal strips (part B seed 6): three true cuts (13, 106, 131,
+    relative score 1.0-2.1) each leave their pieces together when added alone, and a
+    fourth (112) makes the image worse alone; adding all weak peaks at once with the
+    natural seams favoured in the order (_add_bulk) finds them together."""
+    skdata = pytest.importorskip("skimage.data")
+    coins = skdata.coins()
+    sh, _, _ = _shuffle(coins, [0, 10, 12, 17, 20, 31, 34, 36, 40, 54, 63, 75, 87, 91, 99, 107,
+                                120, 132, 141, 143, 155, 161, 165, 167, 171, 173, 181, 189, 207,
+                                219, 228, 243, 246, 250, 255, 287, 293, 295, 297, 299, 303],
+                        [26, 5, 36, 30, 33, 21, 17, 16, 28, 32, 34, 35, 39, 24, 12, 29, 37, 10,
+                         7, 11, 8, 13, 4, 6, 0, 14, 2, 15, 31, 22, 18, 20, 3, 38, 1, 9, 25, 19,
+                         23, 27], axis=0)
+    monkeypatch.setattr("drr.tools.strips.grow._BULK", bulk)
+    assert np.array_equal(reassemble(sh, axis=0).image, coins) == bulk
+
+
+@pytest.mark.parametrize("reorder", [True, False])
+def test_unknown_count_page_refine_trials_reordered(monkeypatch, reorder):
+    """page, 20 unequal horizontal strips (part B seed 5): the answer has one false cut
+    (37, relative score 2.0, evidence 2.7); dropping it is 3.7 worse in the order of the
+    seam costs and 5 better once the runs between offset seams are re-ordered by the
+    quality (_REFINE_REORDER: each trial of _refine_weak re-ordered, and the answer it
+    starts from)."""
+    skdata = pytest.importorskip("skimage.data")
+    page = skdata.page()
+    sh, _, _ = _shuffle(page, [0, 5, 13, 17, 25, 37, 41, 65, 85, 113, 121, 124, 132, 152, 158,
+                               161, 166, 173, 184, 187, 191],
+                        [11, 16, 7, 5, 10, 2, 15, 9, 3, 0, 6, 1, 12, 17, 8, 19, 4, 14, 13, 18],
+                        axis=0)
+    monkeypatch.setattr("drr.tools.strips.grow._REFINE_REORDER", reorder)
+    assert np.array_equal(reassemble(sh, axis=0).image, page) == reorder
+
+
+@pytest.mark.parametrize("qorder", [True, False])
+def test_unknown_count_page_cuts_kept_together_by_quality_order(monkeypatch, qorder):
+    """page, 20 unequal vertical strips (part B seed 7): the answer has two false cuts (9,
+    267) whose pieces the seam costs separate; ordered on the quality's own seam terms
+    (_quality_matrix) their pieces stay together, and the cut set without them is 4.7
+    better (_QUALITY_ORDER) and restores the page."""
+    skdata = pytest.importorskip("skimage.data")
+    page = skdata.page()
+    sh, _, _ = _shuffle(page, [0, 15, 24, 54, 65, 79, 96, 120, 126, 140, 165, 218, 244, 259, 276,
+                               286, 295, 307, 314, 346, 384],
+                        [16, 8, 17, 1, 14, 6, 13, 9, 5, 12, 0, 2, 3, 15, 7, 19, 18, 11, 4, 10])
+    monkeypatch.setattr("drr.tools.strips.grow._QUALITY_ORDER", qorder)
+    assert np.array_equal(reassemble(sh).image, page) == qorder
+
+
+def test_quality_matrix_is_quality_per_seam(monkeypatch):
+    """The shortest path of _quality_matrix is the best order for _quality: for any order
+    of the pieces, the quality minus the matrix's path cost is the same constant, up to
+    the jump term of the cut after the last piece (which the matrix leaves out)."""
+    from drr.tools.strips import search
+    from drr.tools.strips.quality import _JUMP_COST, _JUMP_Z, _quality, _quality_matrix
+
+    skdata = pytest.importorskip("skimage.data")
+    page = skdata.page()[:, :160]
+    sh, cuts, _ = _shuffle(page, [0, 12, 30, 41, 66, 80, 97, 120, 133, 160],
+                           [3, 7, 0, 5, 8, 1, 6, 2, 4])
+    got = {}
+    orig = search._grow
+
+    def grab(x, model, bs, best, *args, **kw):
+        got["bs"] = bs
+        return orig(x, model, bs, best, *args, **kw)
+    monkeypatch.setattr(search, "_grow", grab)
+    reassemble(sh)
+    bs = got["bs"]
+    w = page.shape[1]
+    c = list(cuts[1:])
+    starts = np.array([0] + c)
+    ends = np.array(c + [w])
+    rng = np.random.default_rng(3)
+    raw = rng.random((9, 9)) * float(np.median(bs[0])) * 3
+    res = dict(raw=raw, starts=starts, ends=ends)
+    q = _quality_matrix(res, bs)
+    consts = []
+    for _ in range(30):
+        order = [int(k) for k in rng.permutation(9)]
+        last = order[-1]
+        g = _JUMP_COST * max(0.0, _JUMP_Z - bs[2][ends[last] - 1]) if last < 8 else 0.0
+        path = sum(q[a, b] for a, b in zip(order[:-1], order[1:]))
+        consts.append(_quality(raw, order, c, bs[0], bs[1], w, jump=bs[2], seam_off=bs[3])
+                      - path - g)
+    assert np.ptp(consts) < 1e-9 * (1 + np.max(np.abs(consts)))

@@ -10,9 +10,10 @@ from .costs import _normalise, _pair_costs, _strip_features
 from .order import _solve_order
 
 
-def _order_for_cuts(x, model, starts, ends, time_limit, cache=None):
+def _order_for_cuts(x, model, starts, ends, time_limit, cache=None, solve=True):
     """Raw and normalised seam costs of the strips ``[starts[k], ends[k])`` and their best
-    order; ``cache``: a :class:`_SeamCache` to reuse (used when every strip is 2 wide)."""
+    order (only the costs without ``solve``); ``cache``: a :class:`_SeamCache` to reuse
+    (used when every strip is 2 wide)."""
     n = len(starts)
     if n == 1:
         return dict(order=[0], raw=np.zeros((1, 1)), norm=np.zeros((1, 1)), optimal=True,
@@ -22,6 +23,8 @@ def _order_for_cuts(x, model, starts, ends, time_limit, cache=None):
     else:
         raw = _pair_costs(_strip_features(x, starts, ends, model.unit), alpha=model.alpha)
     norm = _normalise(raw)
+    if not solve:
+        return dict(raw=raw, norm=norm)
     order, optimal, lb = _solve_order(norm, time_limit=time_limit)
     return dict(order=order, raw=raw, norm=norm, optimal=optimal, lb=lb)
 
@@ -106,6 +109,37 @@ def _quality(raw, order, cuts, s, base, w, jump=None, seam_off=None):
         zs = seam_off.z(ends[aa], starts[bb], ends[aa] - starts[aa] >= 2,
                         ends[bb] - starts[bb] >= 2)
         q += _SEAM_OFFSET_W * float(np.sum(np.maximum(zs, 0.0)))
+    return q
+
+
+def _quality_matrix(res, bs):
+    """The terms of :func:`_quality` that depend on the order, per seam: entry ``[i, j]``
+    is what putting piece ``j`` right after piece ``i`` adds to the quality of the cut set
+    of ``res`` (an evaluated candidate) with the boundary statistics ``bs`` (all four).
+
+    The relative and absolute seam terms, and where ``j != i + 1`` the move cost, the
+    jump term of the cut after piece ``i`` (its pieces separated) and the seam's level
+    offset.  The cuts' own terms are the same for every order and left out; so is the jump
+    term of the cut after the last piece of the order (separated too), so the shortest
+    path of this matrix is the best order for the quality up to that one term."""
+    raw, starts, ends = res["raw"], res["starts"], res["ends"]
+    s, base, jump, seam_off = bs[:4]
+    w = int(ends[-1])
+    n = len(starts)
+    b_start = base[np.clip(starts - 1, 0, w - 2)]
+    b_end = base[np.clip(ends - 1, 0, w - 2)]
+    q = (_W_REL * np.log(np.maximum(raw / np.sqrt(b_end[:, None] * b_start[None, :]), 1.0))
+         + raw / max(float(np.median(s)), 1e-12))
+    a_, b_ = np.nonzero(~np.eye(n, k=1, dtype=bool) & ~np.eye(n, dtype=bool))
+    g = np.zeros(n)
+    if _JUMP_COST > 0:
+        g[:-1] = _JUMP_COST * np.maximum(0.0, _JUMP_Z - jump[ends[:-1] - 1])
+    q[a_, b_] += _MOVE_COST + g[a_]
+    if _SEAM_OFFSET:
+        zs = seam_off.z(ends[a_], starts[b_], ends[a_] - starts[a_] >= 2,
+                        ends[b_] - starts[b_] >= 2)
+        q[a_, b_] += _SEAM_OFFSET_W * np.maximum(zs, 0.0)
+    np.fill_diagonal(q, np.inf)
     return q
 
 
