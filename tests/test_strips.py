@@ -1370,3 +1370,21 @@ def test_quality_matrix_is_quality_per_seam(monkeypatch):
         consts.append(_quality(raw, order, c, bs[0], bs[1], w, jump=bs[2], seam_off=bs[3])
                       - path - g)
     assert np.ptp(consts) < 1e-9 * (1 + np.max(np.abs(consts)))
+
+
+@pytest.mark.parametrize("regrow", [True, False])
+def test_unknown_count_page_regrow_after_quality_order(monkeypatch, regrow):
+    """page, 40 unequal vertical strips (part B seed 7): once _quality_order has dropped
+    three false cuts, the true cut 381 (a better partner exists, partner score 1.05)
+    improves the quality by 0.26, less than the partner margin it had to clear the first
+    time; the candidates tried again without that margin (_QUALITY_ORDER_REGROW) add it."""
+    skdata = pytest.importorskip("skimage.data")
+    page = skdata.page()
+    sh, _, _ = _shuffle(page, [0, 5, 16, 24, 27, 38, 48, 60, 71, 74, 79, 82, 89, 95, 109, 120,
+                               155, 164, 168, 171, 211, 214, 230, 234, 237, 254, 271, 283, 288,
+                               292, 296, 331, 334, 345, 353, 357, 362, 365, 370, 376, 384],
+                        [14, 5, 0, 33, 1, 6, 4, 23, 16, 25, 8, 32, 9, 39, 28, 11, 36, 22, 29,
+                         27, 2, 19, 10, 26, 15, 30, 24, 7, 35, 17, 3, 21, 37, 18, 12, 20, 34,
+                         13, 38, 31])
+    monkeypatch.setattr("drr.tools.strips.grow._QUALITY_ORDER_REGROW", regrow)
+    assert np.array_equal(reassemble(sh).image, page) == regrow
