@@ -143,26 +143,19 @@ class ColormapInversion:
 
 def _branch_arrays(u, max_br):
     """Work arrays of the branch search for ``u`` colours, uninitialised (the search writes
-    every slot), as views of two allocations.
+    every slot).
 
     Returns ``est``, ``bd`` (u, max_br) float64, ``lo``, ``hi`` (u, max_br)
     int32 (curve samples: ``n_samples <= 2**20``) and ``nbr`` (u,) int64.
-    numpy advises huge pages only for an allocation of at least 4 MiB, and
-    only for its whole 2 MiB pages: where the heap was given back to the
-    system since the last call, the rest is faulted in 4 KB at a time (~2
-    us each on this VM, zeroing included): five separate arrays of
-    2.6-10.4 MB (324 k colours, twilight noisy 1000^2) took ~1900 such
-    faults in the search.  Two blocks, each below glibc's largest threshold
-    for a ``malloc`` of its own mapping (32 MiB: a larger block is mapped
-    afresh, and zeroed by the system, on every call); nothing cleared (the
-    zeroed arrays were 23 MB to clear).
+    Arrays of one dtype share an allocation: numpy advises huge pages only
+    for an allocation of at least 4 MiB, and separate arrays of 2.6-5.2 MB
+    (324 k colours, twilight noisy 1000^2) were faulted in 4 KB at a time
+    wherever the heap had been given back since the last call.  Nothing is
+    cleared (the zeroed arrays were 23 MB to clear).
     """
-    n = u * max_br
     est, bd = np.empty((2, u, max_br))
-    narrow = np.empty(8 * n + 8 * u, dtype=np.uint8)  # lo, hi (4 bytes a branch each), nbr (8 a colour)
-    lo = narrow[: 4 * n].view(np.int32).reshape(u, max_br)
-    hi = narrow[4 * n : 8 * n].view(np.int32).reshape(u, max_br)
-    nbr = narrow[8 * n :].view(np.int64)
+    lo, hi = np.empty((2, u, max_br), dtype=np.int32)
+    nbr = np.empty(u, dtype=np.int64)
     return est, lo, hi, bd, nbr
 
 
