@@ -62,24 +62,15 @@ from scipy.optimize import minimize
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import colormap as bench  # noqa: E402  (benchmarks/colormap.py: fields, renders, seeds)
+from colormap_bounds import _RGB_TO_YCC as _M  # noqa: E402  (full-range BT.601, as JPEG)
+from colormap_bounds import _blocks, _unblocks  # noqa: E402  (8 x 8 blocks of an image and back)
 
 from drr.tools.colormap import invert_colormap  # noqa: E402
 
-_M = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 NODES = (matplotlib.colormaps["viridis"](np.arange(256))[:, :3] * 255 + 0.5).astype(np.uint8).astype(float)
 
 
 # ---------------------------------------------------------------- JPEG forward model and its adjoint
-
-
-def _blocks(a):
-    h, w = a.shape
-    return a.reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3)
-
-
-def _unblocks(b):
-    nb, mb = b.shape[:2]
-    return b.transpose(0, 2, 1, 3).reshape(nb * 8, mb * 8)
 
 
 def _pad_adj(g, h, w):
