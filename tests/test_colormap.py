@@ -640,6 +640,17 @@ def test_cube_table_gives_the_searched_nearest_samples(monkeypatch):
     np.testing.assert_array_equal(table[keys].astype(np.int64) - 1, k_ref)  # entries: sample + 1
 
 
+def test_on_curve_pixels_equals_fancy_indexing():
+    from drr.tools.colormap.validity import _on_curve_pixels
+
+    rng = np.random.default_rng(11)
+    on_curve = rng.random(500) < 0.7
+    inv = rng.integers(0, 500, 20_000).astype(np.int32)
+    got = _on_curve_pixels(on_curve, inv)
+    assert got.dtype == np.bool_
+    np.testing.assert_array_equal(got, on_curve[inv])
+
+
 def test_seeded_nearest_scan_equals_the_plain_scan():
     # the search of some rows started from any sample (or none, or the answer of the
     # row _SEED_STRIDE before) gives the same index and distance, exact ties included
