@@ -47,12 +47,18 @@ def _digest(arrays):
     return h.hexdigest()[:8]
 
 
-def _worker():
-    """Serve timed calls: one case per stdin line, ``seconds digest`` per stdout line."""
+def _worker(keep):
+    """Serve timed calls: one case per stdin line, ``seconds digest`` per stdout line.
+
+    ``keep``: the last result stays alive until the next call ends (as in
+    ``benchmarks/colormap.py``'s speed table); else it is dropped at once, and glibc may give
+    the heap back to the system between calls (the next call then faults its pages in again).
+    """
     sys.path.insert(1, str(HERE))
     import drr
 
     made = {}
+    last = []
 
     def colormap_call(name, cond, mode):
         import colormap as bench
@@ -73,6 +79,7 @@ def _worker():
         t0 = time.perf_counter()
         r = invert_colormap(img, cmap=name)
         dt = time.perf_counter() - t0
+        last[:] = [r] if keep else []
         return dt, _digest([r.values, r.interval_low, r.interval_high, r.valid, r.distance, r.n_branches])
 
     def strips_call(n):
@@ -84,6 +91,7 @@ def _worker():
         t0 = time.perf_counter()
         r = reassemble(made[n])
         dt = time.perf_counter() - t0
+        last[:] = [r] if keep else []
         return dt, _digest([r.image, np.asarray(r.order), np.asarray(r.cuts)])
 
     print("ready", drr.__file__, flush=True)
@@ -96,9 +104,9 @@ def _worker():
         print(f"{dt} {h}", flush=True)
 
 
-def _start(tree, cache):
+def _start(tree, cache, keep):
     env = dict(os.environ, PYTHONPATH=str(tree), NUMBA_CACHE_DIR=str(cache))
-    p = subprocess.Popen([sys.executable, __file__, "--worker"], env=env, cwd="/",
+    p = subprocess.Popen([sys.executable, __file__, "--worker"] + (["--keep"] if keep else []), env=env, cwd="/",
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline().split()
     if not line or line[0] != "ready":
@@ -110,13 +118,15 @@ def _start(tree, cache):
 
 def main(argv=None):
     if argv is None and sys.argv[1:2] == ["--worker"]:
-        return _worker()
+        return _worker(keep=sys.argv[2:3] == ["--keep"])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("old", type=Path, help="folder holding the A side's drr package")
     ap.add_argument("new", type=Path, help="folder holding the B side's drr package")
     ap.add_argument("--case", action="append", required=True,
                     help="colormap:MAP:COND:MODE or strips:N (repeatable)")
     ap.add_argument("--rounds", type=int, default=9, help="timed calls per side and case (best is shown)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep each result alive until the next call ends (default: drop it)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/drr_ab_cache"),
                     help="parent of the two sides' Numba cache folders")
     a = ap.parse_args(argv)
@@ -124,7 +134,7 @@ def main(argv=None):
     for t in trees:
         if not (t / "drr" / "__init__.py").is_file():
             ap.error(f"{t} must hold a drr package (drr/__init__.py), not be without one")
-    workers = [_start(t, a.cache / f"side{i}") for i, t in enumerate(trees)]
+    workers = [_start(t, a.cache / f"side{i}", a.keep) for i, t in enumerate(trees)]
     print(time.strftime("%H:%M:%S"), "load %.2f %.2f %.2f" % os.getloadavg(), flush=True)
     print("| case | A ms | B ms | B / A | outputs |\n|---|---|---|---|---|")
     for case in a.case:
