@@ -655,7 +655,7 @@ def test_seeded_nearest_scan_equals_the_plain_scan():
     # the search of some rows started from any sample (or none, or the answer of the
     # row _SEED_STRIDE before) gives the same index and distance, exact ties included
     # (flag repeats its colours: samples at exactly equal distances)
-    from drr.tools.colormap.curve import _BLOCK, _GROUP, _build_curve, _knots_from_cmap
+    from drr.tools.colormap.curve import _BLOCK, _build_curve, _knots_from_cmap
     from drr.tools.colormap.search import _nearest_scan, _nearest_scan_seeded
 
     rng = np.random.default_rng(53)
@@ -666,8 +666,7 @@ def test_seeded_nearest_scan_equals_the_plain_scan():
         cols = cols[np.argsort(rng.random(len(cols)))]
         p = np.ascontiguousarray(srgb_to_lab(cols))
         p[:40] = curve.lab[rng.integers(0, len(curve.lab), 40)]  # exactly on samples
-        args = (curve.lab, curve.group_center, curve.group_radius, _GROUP, curve.block_center, curve.block_radius,
-                _BLOCK)
+        args = (curve.lab, curve.block_center, curve.block_radius, _BLOCK)
         d_ref, k_ref = np.empty(len(p)), np.empty(len(p), dtype=np.int64)
         _nearest_scan(p, *args, d_ref, k_ref)
         for a in range(0, len(p), 500):  # brute force: the same squared distances, first minimum
@@ -1119,7 +1118,7 @@ def test_branch_scan_over_cells_equals_the_plain_scan_and_brute_force():
     # small and large (lists with blocks to test, stretches inside every ball, whole groups
     # inside); the runs are those of a brute force d2 <= r2 (same squared distances); flag
     # has more runs than slots (the replacement order matters); radii up to the whole curve
-    from drr.tools.colormap.curve import _BLOCK, _GROUP, _SUB, _build_curve, _knots_from_cmap
+    from drr.tools.colormap.curve import _BLOCK, _GROUP, _build_curve, _knots_from_cmap
     from drr.tools.colormap.search import _branch_scan, _branch_scan_cells, _cell_lists, _cells, _nearest_scan
 
     rng = np.random.default_rng(61)
@@ -1132,10 +1131,9 @@ def test_branch_scan_over_cells_equals_the_plain_scan_and_brute_force():
         radius = np.concatenate([rng.uniform(0.5, 25.0, n - 60), rng.uniform(150.0, 300.0, 30), np.full(30, 1e-3)])
         radius = radius[rng.permutation(n)]
         k_near, dist = np.empty(n, dtype=np.int64), np.empty(n)
-        _nearest_scan(p, curve.lab, curve.group_center, curve.group_radius, _GROUP, curve.block_center,
-                      curve.block_radius, _BLOCK, dist, k_near)
+        _nearest_scan(p, curve.lab, curve.block_center, curve.block_radius, _BLOCK, dist, k_near)
         head = (p, radius, k_near, curve.lab, curve.group_center, curve.group_radius, _GROUP, curve.block_center,
-                curve.block_radius, _BLOCK, curve.sub_center, curve.sub_radius, _SUB, 4)
+                curve.block_radius, _BLOCK, 4)
 
         def outputs():
             return (np.full((n, 4), -1.0), np.full((n, 4), -1, np.int32), np.full((n, 4), -1, np.int32),
@@ -1194,6 +1192,81 @@ def test_branch_scan_over_cells_equals_the_plain_scan_and_brute_force():
             assert not within[:, blk == -1].any() and within[:, blk == 1].all()
 
 
+def test_within_mask_equals_the_scalar_test():
+    # bit i of the vectorised mask is the scalar kernels' test d2 <= t2 of sample k0 + i, the
+    # same squared distance bitwise (bounds exactly at some samples' d2: ties at the edge);
+    # the +inf padding of _samples_soa beyond the curve's end never passes a finite bound
+    from drr.tools.colormap.search import _LANES, _blocks_soa, _samples_soa, _within_mask
+
+    rng = np.random.default_rng(71)
+    for m in (16, 100, 1000, 4096):
+        lab = rng.normal(0.0, 30.0, (m, 3))
+        ls = _samples_soa(lab)
+        assert ls.shape == (3, -(-m // _LANES) * _LANES) and np.isinf(ls[:, m:]).all()
+        assert ls[:, :m].tobytes() == np.ascontiguousarray(lab.T).tobytes()
+        for _ in range(200):
+            q = rng.normal(0.0, 30.0, 3)
+            k0 = int(rng.integers(0, -(-m // _LANES))) * _LANES
+            idx = np.arange(k0, k0 + _LANES)
+            pad = np.full((_LANES, 3), np.inf)
+            pad[idx < m] = lab[idx[idx < m]]
+            dd = q[None, :] - pad
+            d2 = (dd[:, 0] * dd[:, 0] + dd[:, 1] * dd[:, 1]) + dd[:, 2] * dd[:, 2]
+            finite = d2[np.isfinite(d2)]
+            t2 = float(rng.choice(finite)) if rng.random() < 0.7 else float(rng.uniform(0.0, 5000.0))
+            mask = int(_within_mask(q[0], q[1], q[2], t2, ls[0], ls[1], ls[2], k0))
+            want = sum(1 << i for i in range(_LANES) if d2[i] <= t2)
+            assert mask == want
+    bc, br = rng.normal(0.0, 30.0, (70, 3)), rng.random(70)
+    bs = _blocks_soa(bc, br)
+    assert bs.shape == (4, 128) and np.isinf(bs[:, 70:]).all()
+    assert bs[:3, :70].tobytes() == np.ascontiguousarray(bc.T).tobytes() and bs[3, :70].tobytes() == br.tobytes()
+
+
+def test_masked_searches_on_curves_of_any_length():
+    # curves whose length is not a multiple of the mask's 32 samples (the padding masked
+    # off): nearest sample against brute force (first minimum), runs of the branch scans
+    # (plain and over cells) against brute force d2 <= r2, infinite radii included
+    from drr.tools.colormap.curve import _BLOCK, _GROUP, _build_curve, _knots_from_cmap
+    from drr.tools.colormap.search import _branch_scan, _branch_scan_cells, _nearest_scan
+
+    rng = np.random.default_rng(73)
+    for name, ns in (("twilight", 17), ("jet", 100), ("flag", 1000), ("viridis", 4097)):
+        curve = _build_curve(*_knots_from_cmap(name), ns)
+        cols = np.clip(np.concatenate([rng.random((300, 3)), curve.rgb[rng.integers(0, ns, 300)]
+                                       + rng.normal(0.0, 0.02, (300, 3))]), 0.0, 1.0)
+        p = np.ascontiguousarray(srgb_to_lab(cols))
+        n = len(p)
+        d, k = np.empty(n), np.empty(n, dtype=np.int64)
+        _nearest_scan(p, curve.lab, curve.block_center, curve.block_radius, _BLOCK, d, k)
+        q = p[:, None, :] - curve.lab[None, :, :]
+        d2 = (q[..., 0] * q[..., 0] + q[..., 1] * q[..., 1]) + q[..., 2] * q[..., 2]
+        np.testing.assert_array_equal(k, np.argmin(d2, axis=1))
+        assert d.tobytes() == np.sqrt(d2.min(axis=1)).tobytes()
+        radius = rng.uniform(0.5, 30.0, n)
+        radius[:5] = np.inf
+        head = (p, radius, k, curve.lab, curve.group_center, curve.group_radius, _GROUP, curve.block_center,
+                curve.block_radius, _BLOCK, 4)
+        outs = []
+        for scan in (_branch_scan, _branch_scan_cells):
+            o = (np.empty((n, 4)), np.empty((n, 4), np.int32), np.empty((n, 4), np.int32), np.empty((n, 4)),
+                 np.empty(n, dtype=np.int64))
+            scan(*head, *o)
+            outs.append(o)
+        for a, b in zip(*outs):
+            assert a.tobytes() == b.tobytes()
+        est, lo, hi, bd, nbr = outs[0]
+        inside = d2 <= (radius**2)[:, None]
+        edge = np.diff(np.pad(inside, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+        for u in range(n):
+            starts, ends = np.flatnonzero(edge[u] == 1), np.flatnonzero(edge[u] == -1) - 1
+            assert nbr[u] == len(starts)
+            runs = set(zip(starts.tolist(), ends.tolist()))
+            for j in range(min(nbr[u], 4)):
+                assert (int(lo[u, j]), int(hi[u, j])) in runs
+                assert lo[u, j] - 1 <= est[u, j] <= hi[u, j] + 1  # projected onto the segments beside the best
+
+
 def _run_best_reference(p, u, lab, bc, br, block, run_lo, run_hi):
     """_run_best as written before its square roots were cut (every block's root taken)."""
     import math
@@ -1236,19 +1309,20 @@ def test_run_best_matches_its_definition():
     # as every block's root taken, with exact ties (flag repeats colours), colours on
     # samples and half-way between two (distances equal up to rounding), long and short runs
     from drr.tools.colormap.curve import _BLOCK, _build_curve, _knots_from_cmap
-    from drr.tools.colormap.search import _run_best
+    from drr.tools.colormap.search import _run_best, _samples_soa
 
     rng = np.random.default_rng(67)
     for name in ("twilight", "flag", "jet"):
         curve = _build_curve(*_knots_from_cmap(name), 4096)
         lab, m = curve.lab, len(curve.lab)
+        lx, ly, lz = _samples_soa(lab)
         k = rng.integers(0, m - 1, 300)
         p = np.concatenate([lab[k[:100]] + rng.normal(0.0, 3.0, (100, 3)), lab[k[100:200]],
                             0.5 * (lab[k[200:]] + lab[k[200:] + 1])])
         for u in range(len(p)):
             lo = int(rng.integers(0, m))
             hi = min(m - 1, lo + int(rng.choice([0, 5, 40, 600, 4095])))
-            got = _run_best(p, u, lab, curve.block_center, curve.block_radius, _BLOCK, lo, hi)
+            got = _run_best(p, u, lab, lx, ly, lz, curve.block_center, curve.block_radius, _BLOCK, lo, hi)
             assert got == _run_best_reference(p, u, lab, curve.block_center, curve.block_radius, _BLOCK, lo, hi)
 
 

@@ -12,8 +12,7 @@ from .checks import _image_to_float
 from .cielab import srgb_to_lab
 from .colorbar import ColorbarLocation
 
-_BLOCK = 32  # curve samples per bounding sphere in the branch search
-_SUB = 16  # samples per bounding sphere of the level below, in blocks the branch search's sphere crosses
+_BLOCK = 32  # curve samples per bounding sphere in the searches (search._LANES: one bit each in a mask)
 _GROUP = 8  # blocks per bounding sphere of the level above
 
 
@@ -28,8 +27,6 @@ class _Curve:
     block_radius: np.ndarray  # (B,)
     group_center: np.ndarray  # (G, 3) bounding spheres of _GROUP blocks
     group_radius: np.ndarray  # (G,)
-    sub_center: np.ndarray  # (S, 3) bounding spheres of _SUB samples
-    sub_radius: np.ndarray  # (S,)
 
 
 def _knots_from_cmap(cmap):
@@ -130,9 +127,8 @@ def _build_curve_uncached(knots_rgb, knots_t, half_bin, n_samples):
     lab = srgb_to_lab(rgb)
     centers, radii = _bounding_spheres(lab, _BLOCK)
     g_centers, g_radii = _bounding_spheres(lab, _BLOCK * _GROUP)
-    s_centers, s_radii = _bounding_spheres(lab, _SUB)
     cyclic = bool(np.linalg.norm(lab[0] - lab[-1]) < 2.0)
-    return _Curve(lab, rgb, t, float(half_bin), cyclic, centers, radii, g_centers, g_radii, s_centers, s_radii)
+    return _Curve(lab, rgb, t, float(half_bin), cyclic, centers, radii, g_centers, g_radii)
 
 
 def _bounding_spheres(lab, size):

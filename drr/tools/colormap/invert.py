@@ -72,7 +72,7 @@ from ...errors import InputError
 from .checks import _check_int, _check_positive, _image_to_float, _uint8_pixels
 from .cielab import _lab_of_colors
 from .colors import _pack_colors_keyed
-from .curve import _BLOCK, _GROUP, _SUB, _build_curve, _knots_from_cmap
+from .curve import _BLOCK, _GROUP, _build_curve, _knots_from_cmap
 from .gather import _gather_branch, _to_values
 from .jpeg import (
     _JPEG_BLOCKINESS,
@@ -315,8 +315,7 @@ def invert_colormap(
 
     est, lo, hi, bd, nbr = _branch_arrays(len(cols), _MAX_BRANCHES)
     _branch_search(lab, radius, k_near, curve.lab, curve.group_center, curve.group_radius, _GROUP,
-                   curve.block_center, curve.block_radius, _BLOCK, curve.sub_center, curve.sub_radius, _SUB,
-                   _MAX_BRANCHES, est, lo, hi, bd, nbr)
+                   curve.block_center, curve.block_radius, _BLOCK, _MAX_BRANCHES, est, lo, hi, bd, nbr)
     del radius
     nstored = np.minimum(nbr, _MAX_BRANCHES)
     if is_jpeg:

@@ -7,7 +7,7 @@ import math
 import numba
 import numpy as np
 
-from .curve import _BLOCK, _GROUP
+from .curve import _BLOCK
 from .search import _nearest_scan, _nearest_scan_seeded
 
 _CUBE_MIN = 1 << 16  # distinct colours from which the cube table is used
@@ -33,15 +33,13 @@ def _nearest(curve, lab_pts, keys=None):
     index = np.empty(len(lab_pts), dtype=np.int64)
     lab_pts = np.ascontiguousarray(lab_pts)
     if keys is None or len(keys) < _CUBE_MIN or len(curve.lab) > _CUBE_LIMIT:
-        _nearest_scan(lab_pts, curve.lab, curve.group_center, curve.group_radius, _GROUP,
-                      curve.block_center, curve.block_radius, _BLOCK, dist, index)
+        _nearest_scan(lab_pts, curve.lab, curve.block_center, curve.block_radius, _BLOCK, dist, index)
         return dist, index
     table = _cube_table(curve)
     todo = _cube_lookup(keys, table, lab_pts, curve.lab, dist, index)
     if todo.any():
         miss = np.flatnonzero(todo)
-        _nearest_scan_seeded(lab_pts, miss, curve.lab, curve.group_center, curve.group_radius, _GROUP,
-                             curve.block_center, curve.block_radius, _BLOCK, dist, index)
+        _nearest_scan_seeded(lab_pts, miss, curve.lab, curve.block_center, curve.block_radius, _BLOCK, dist, index)
         _cube_store(table, keys, miss, index)
     return dist, index
 
