@@ -1119,7 +1119,8 @@ def test_branch_scan_over_cells_equals_the_plain_scan_and_brute_force():
     # inside); the runs are those of a brute force d2 <= r2 (same squared distances); flag
     # has more runs than slots (the replacement order matters); radii up to the whole curve
     from drr.tools.colormap.curve import _BLOCK, _GROUP, _build_curve, _knots_from_cmap
-    from drr.tools.colormap.search import _branch_scan, _branch_scan_cells, _cell_lists, _cells, _nearest_scan
+    from drr.tools.colormap.search import (_branch_scan, _branch_scan_cells, _cell_lists, _cells, _item_spheres,
+                                           _nearest_scan)
 
     rng = np.random.default_rng(61)
     for name in ("twilight", "jet", "flag", "viridis"):
@@ -1176,6 +1177,12 @@ def test_branch_scan_over_cells_equals_the_plain_scan_and_brute_force():
         istart, items = _cell_lists(rlo, rhi, origin, dims, size, curve.group_center, curve.group_radius, _GROUP,
                                     curve.block_center, curve.block_radius)
         assert istart[0] == 0 and np.all(np.diff(istart) >= 0) and istart[-1] == len(items)
+        spheres = _item_spheres(items, curve.block_center, curve.block_radius)  # blocks: theirs; stretches: -inf
+        blk = items[:, 1] == 0
+        assert spheres.shape == (4, len(items) + 16)
+        np.testing.assert_array_equal(spheres[:3, :len(items)][:, blk], curve.block_center[items[blk, 0]].T)
+        np.testing.assert_array_equal(spheres[3, :len(items)][blk], curve.block_radius[items[blk, 0]])
+        assert np.all(spheres[3, :len(items)][~blk] == -np.inf)
         nblk = len(curve.block_radius)
         for c in np.unique(cid)[:60]:
             members = np.flatnonzero(cid == c)
