@@ -82,6 +82,18 @@ def _without_later_steps(monkeypatch):
     longer make them fail."""
     for name in ("_BULK", "_REFINE_REORDER", "_QUALITY_ORDER"):
         monkeypatch.setattr(f"drr.tools.strips.grow.{name}", False)
+    _without_wider_search(monkeypatch)
+
+
+def _without_wider_search(monkeypatch):
+    """Switch off the wider search added last (the neighbours of rejected peaks, pairs
+    among more tried cuts, _grow again from the over-segmentation): it restores the cases
+    of several older tests on its own."""
+    from drr.tools.strips import grow
+
+    monkeypatch.setattr(grow, "_SHOULDERS", False)
+    monkeypatch.setattr(grow, "_PAIR_K_WIDE", grow._PAIR_K)
+    monkeypatch.setattr("drr.tools.strips.search._RESTART", False)
 
 
 @pytest.fixture(scope="module")
@@ -581,6 +593,7 @@ def test_unknown_count_page_strong_jumps_added_together(monkeypatch, add):
     monkeypatch.setattr("drr.tools.strips.grow._JUMP_ADD", add)
     monkeypatch.setattr("drr.tools.strips.grow._PAIRS", False)   # (pairs find them too)
     monkeypatch.setattr("drr.tools.strips.grow._BULK", False)    # (and so do the weak peaks)
+    _without_wider_search(monkeypatch)
     res = reassemble(sh)
     assert np.array_equal(res.image, page) == add
 
@@ -637,6 +650,7 @@ def test_unknown_count_text_weak_cut_moved(monkeypatch, refine):
     sh, _, _ = _shuffle(text, bounds, perm, axis=0)
     monkeypatch.setattr("drr.tools.strips.grow._REFINE_DROP_Z", np.inf)
     monkeypatch.setattr("drr.tools.strips.grow._REFINE_WEAK", refine)
+    _without_wider_search(monkeypatch)
     res = reassemble(sh, axis=0)
     assert (81 in res.cuts) == refine
     assert np.array_equal(res.image, text) == refine
@@ -788,6 +802,7 @@ def test_unknown_count_page_pair_with_strong_jumps(monkeypatch, with_jumps):
     sh, _, _ = _shuffle(page, [0, 102, 115, 136, 164, 237, 271, 301, 314, 326, 384],
                         [1, 4, 7, 0, 3, 2, 8, 5, 6, 9])
     monkeypatch.setattr("drr.tools.strips.grow._PAIR_JUMPS", with_jumps)
+    _without_wider_search(monkeypatch)
     res = reassemble(sh)
     assert ({86, 262, 326} <= set(res.cuts)) == with_jumps
     assert np.array_equal(res.image, page) == with_jumps
@@ -894,6 +909,7 @@ def test_unknown_count_page_evidence_candidates(monkeypatch, grow_jumps):
             10, 11, 17, 33, 12, 39, 20, 13, 36, 5, 21, 15, 2, 30, 9, 23, 1, 37, 25]
     sh, _, _ = _shuffle(page, bounds, perm)
     monkeypatch.setattr("drr.tools.strips.grow._GROW_JUMPS", grow_jumps)
+    _without_wider_search(monkeypatch)   # (the neighbours of rejected peaks find it too)
     assert np.array_equal(reassemble(sh).image, page) == grow_jumps
 
 
@@ -1298,6 +1314,7 @@ def test_unknown_count_coins_weak_cuts_added_together(monkeypatch, bulk):
                          7, 11, 8, 13, 4, 6, 0, 14, 2, 15, 31, 22, 18, 20, 3, 38, 1, 9, 25, 19,
                          23, 27], axis=0)
     monkeypatch.setattr("drr.tools.strips.grow._BULK", bulk)
+    _without_wider_search(monkeypatch)
     assert np.array_equal(reassemble(sh, axis=0).image, coins) == bulk
 
 
@@ -1388,3 +1405,50 @@ def test_unknown_count_page_regrow_after_quality_order(monkeypatch, regrow):
                          13, 38, 31])
     monkeypatch.setattr("drr.tools.strips.grow._QUALITY_ORDER_REGROW", regrow)
     assert np.array_equal(reassemble(sh).image, page) == regrow
+
+
+@pytest.mark.parametrize("shoulders", [True, False])
+def test_unknown_count_text_cut_beside_a_rejected_peak(monkeypatch, shoulders):
+    """text, 40 unequal horizontal strips (part B seed 8): the true cut 118 (relative score
+    2.85) is not a local maximum, as the natural boundary 119 beside it scores 5.0; 119 is
+    tried and not kept, and its neighbour 118, tried next (_SHOULDERS), is 2.3 better."""
+    skdata = pytest.importorskip("skimage.data")
+    text = skdata.text()
+    sh, _, _ = _shuffle(text, [0, 4, 8, 12, 14, 16, 21, 26, 31, 38, 40, 43, 49, 52, 54, 57, 66,
+                               71, 73, 75, 81, 85, 89, 100, 108, 118, 125, 127, 130, 135, 137,
+                               139, 141, 144, 149, 153, 155, 157, 159, 169, 172],
+                        [17, 16, 23, 22, 38, 18, 34, 6, 5, 36, 4, 28, 33, 24, 29, 32, 19, 7, 3,
+                         37, 30, 14, 11, 8, 0, 10, 15, 35, 39, 13, 21, 12, 25, 2, 31, 9, 27, 26,
+                         20, 1], axis=0)
+    monkeypatch.setattr("drr.tools.strips.grow._SHOULDERS", shoulders)
+    assert np.array_equal(reassemble(sh, axis=0).image, text) == shoulders
+
+
+@pytest.mark.parametrize("wide", [True, False])
+def test_unknown_count_page_pair_among_more_tried_cuts(monkeypatch, wide):
+    """page, 20 unequal horizontal strips (part B seed 6): the true cut 181 helps only
+    together with another cut (the pair gains 2.0), and it is not among the first four
+    cuts tried and not kept; pairs among the first eight (_PAIR_K_WIDE, the start not a
+    near-equal-widths candidate) restore the page."""
+    skdata = pytest.importorskip("skimage.data")
+    page = skdata.page()
+    sh, _, _ = _shuffle(page, [0, 5, 20, 28, 37, 47, 52, 61, 72, 79, 89, 95, 107, 121, 136, 148,
+                               158, 162, 165, 173, 191],
+                        [15, 7, 0, 2, 11, 5, 19, 17, 13, 16, 6, 9, 18, 14, 8, 1, 3, 10, 12, 4],
+                        axis=0)
+    from drr.tools.strips import grow
+    monkeypatch.setattr(grow, "_PAIR_K_WIDE", grow._PAIR_K_WIDE if wide else grow._PAIR_K)
+    assert np.array_equal(reassemble(sh, axis=0).image, page) == wide
+
+
+@pytest.mark.parametrize("restart", [True, False])
+def test_unknown_count_page_grown_again_from_over_segmentation(monkeypatch, restart):
+    """page, 10 unequal horizontal strips (part B seed 7): grown from the peaks (the best
+    candidate) the search ends 4.6 worse than the truth, which _grow reaches from the
+    over-segmentation (_RESTART)."""
+    skdata = pytest.importorskip("skimage.data")
+    page = skdata.page()
+    sh, _, _ = _shuffle(page, [0, 17, 30, 45, 65, 88, 105, 113, 133, 155, 191],
+                        [3, 6, 9, 1, 4, 2, 5, 7, 0, 8], axis=0)
+    monkeypatch.setattr("drr.tools.strips.search._RESTART", restart)
+    assert np.array_equal(reassemble(sh, axis=0).image, page) == restart
