@@ -653,7 +653,7 @@ def test_on_curve_pixels_equals_fancy_indexing():
 
 def test_seeded_nearest_scan_equals_the_plain_scan():
     # the search of some rows started from any sample (or none, or the answer of the
-    # row _SEED_STRIDE before) gives the same index and distance, exact ties included
+    # rows _SEED_STRIDE before and after) gives the same index and distance, exact ties included
     # (flag repeats its colours: samples at exactly equal distances)
     from drr.tools.colormap.curve import _BLOCK, _build_curve, _knots_from_cmap
     from drr.tools.colormap.search import _nearest_scan, _nearest_scan_seeded
