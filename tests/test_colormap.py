@@ -1274,6 +1274,41 @@ def test_masked_searches_on_curves_of_any_length():
                 assert lo[u, j] - 1 <= est[u, j] <= hi[u, j] + 1  # projected onto the segments beside the best
 
 
+def test_project_equals_the_clipped_quotient():
+    # _project takes the division only where 0 < dot < ee: the same (s, d2) as
+    # s = clip(dot / ee, 0, 1) for points beyond either end, at the ends (dot == ee, dot == 0),
+    # inside, and on a zero-length segment; s + a as the callers form it, bitwise
+    from drr.tools.colormap.search import _project
+
+    rng = np.random.default_rng(79)
+    lab = rng.normal(0.0, 20.0, (400, 3))
+    lab[201] = lab[200]  # a zero-length segment
+    pts = np.concatenate([rng.normal(0.0, 30.0, (300, 3)), lab[:100], lab[1:101],
+                          0.5 * (lab[:100] + lab[1:101])])
+    pairs = [(a, a + 1) for a in rng.integers(0, 399, 150)] + [(200, 201)]
+
+    def reference(q, a, b):
+        e = lab[b] - lab[a]
+        d = q - lab[a]
+        ee = e[0] * e[0] + e[1] * e[1] + e[2] * e[2]
+        s = 0.0
+        if ee > 0.0:
+            s = min(max((d[0] * e[0] + d[1] * e[1] + d[2] * e[2]) / ee, 0.0), 1.0)
+        r = d - s * e
+        return s, r[0] * r[0] + r[1] * r[1] + r[2] * r[2]
+
+    seen = set()
+    for u in range(len(pts)):
+        own = [(u - 300, u - 299)] if 300 <= u < 400 else [(u - 401, u - 400)] if 401 <= u < 500 else []
+        for a, b in pairs[u % 7::7] + own:  # own: the point at a (dot == 0) or at b (dot == ee)
+            s, d2 = _project(pts, u, lab, a, b)
+            s_ref, d2_ref = reference(pts[u], a, b)
+            assert np.float64(d2).tobytes() == np.float64(d2_ref).tobytes()
+            assert np.float64(a + s).tobytes() == np.float64(a + s_ref).tobytes()
+            seen.add(0 if s == 0.0 else 2 if s == 1.0 else 1)
+    assert seen == {0, 1, 2}
+
+
 def _run_best_reference(p, u, lab, bc, br, block, run_lo, run_hi):
     """_run_best as written before its square roots were cut (every block's root taken)."""
     import math

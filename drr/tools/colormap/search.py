@@ -786,7 +786,17 @@ def _run_best(p, u, lab, lx, ly, lz, bc, br, block, run_lo, run_hi):
 
 @numba.njit(cache=True, inline="always")  # inlined: see _branch_scan_kernel
 def _project(p, u, lab, a, b):
-    """Projection parameter in [0, 1] and squared distance of p[u] onto segment a-b."""
+    """Projection parameter in [0, 1] and squared distance of p[u] onto segment a-b.
+
+    ``s = min(max(dot / ee, 0), 1)`` (``dot = q . e``), with the division
+    taken only where it decides: ``dot >= ee`` gives a quotient >= 1 (the
+    division is correctly rounded and monotone), so ``s = 1``; ``dot <= 0``
+    a quotient <= 0, so ``s = 0`` (the clip may have given -0.0 before; a
+    zero's sign changes neither ``q - s e`` nor ``a + s``).  The same
+    numbers for finite inputs (twilight noisy 1000^2, the branch scan on
+    captured inputs, one thread, CPU: 45.3 -> 38.2 ms: most best samples
+    project past one end of a segment beside them).
+    """
     ex = lab[b, 0] - lab[a, 0]
     ey = lab[b, 1] - lab[a, 1]
     ez = lab[b, 2] - lab[a, 2]
@@ -796,8 +806,11 @@ def _project(p, u, lab, a, b):
     ee = ex * ex + ey * ey + ez * ez
     s = 0.0
     if ee > 0.0:
-        s = (qx * ex + qy * ey + qz * ez) / ee
-        s = min(max(s, 0.0), 1.0)
+        dot = qx * ex + qy * ey + qz * ez
+        if dot >= ee:
+            s = 1.0
+        elif dot > 0.0:
+            s = min(max(dot / ee, 0.0), 1.0)
     rx = qx - s * ex
     ry = qy - s * ey
     rz = qz - s * ez
