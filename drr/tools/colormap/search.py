@@ -202,7 +202,8 @@ def _branch_scan_cells(p, radius, k_near, lab, gc, gr, group, bc, br, block, max
     stretches of samples k with ``dx*dx + dy*dy + dz*dz <= r*r`` (as the
     samples are tested).  Both scans skip only spheres that surely hold no
     such sample, take whole only spheres that surely hold nothing else, and
-    test the samples of every other sphere one by one: both find the runs
+    test each sample of every other sphere (a block's all at once,
+    :func:`_within_mask`: the same test per sample): both find the runs
     exactly, and close them in increasing k with the same code
     (:func:`_close_run`).  "Surely" is the triangle inequality with
     a margin of 1e-9 ΔE for rounding, as in :func:`_branch_scan`; here with
