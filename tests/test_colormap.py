@@ -685,6 +685,43 @@ def test_seeded_nearest_scan_equals_the_plain_scan():
             assert (d[rest] == -7.0).all() and (k[rest] == seed[rest]).all()  # other entries untouched
 
 
+def test_nearest_over_cells_equals_brute_force():
+    # the search over cells (each colour only the blocks its cell can reach, started from
+    # its cell centre's sample, the row before's answer or its own start) gives the
+    # brute-force answer bitwise, exact ties included, for cells from tiny to one for all
+    from drr.tools.colormap.curve import _BLOCK, _build_curve, _knots_from_cmap
+    from drr.tools.colormap.search import _nearest_cells
+
+    rng = np.random.default_rng(67)
+    for name in ("twilight", "flag", "viridis", "hsv"):
+        curve = _build_curve(*_knots_from_cmap(name), 4096 if name != "viridis" else 1000)
+        near = curve.rgb[rng.integers(0, len(curve.rgb), 2000)] + rng.normal(0.0, 0.03, (2000, 3))
+        cols = np.clip(np.concatenate([rng.integers(0, 256, (2000, 3)) / 255.0, near,
+                                       np.repeat(rng.integers(0, 256, (200, 3)), 3, axis=0) / 255.0]), 0.0, 1.0)
+        p = np.ascontiguousarray(srgb_to_lab(cols))
+        p[:40] = curve.lab[rng.integers(0, len(curve.lab), 40)]  # exactly on samples
+        n = len(p)
+        k_ref, d_ref = np.empty(n, dtype=np.int64), np.empty(n)
+        for a in range(0, n, 500):  # brute force: the same squared distances, first minimum
+            q = p[a:a + 500, None, :] - curve.lab[None, :, :]
+            d2 = (q[..., 0] * q[..., 0] + q[..., 1] * q[..., 1]) + q[..., 2] * q[..., 2]
+            k_ref[a:a + 500] = np.argmin(d2, axis=1)
+            d_ref[a:a + 500] = np.sqrt(d2.min(axis=1))
+        args = (curve.lab, curve.block_center, curve.block_radius, _BLOCK)
+        for size in (0.3, 4.0, 15.0, 1000.0):
+            for seed in (np.full(n, -1), rng.integers(0, len(curve.lab), n), np.where(rng.random(n) < 0.5, k_ref, -1)):
+                rows = np.flatnonzero(rng.random(n) < 0.8)
+                d, k = np.full(n, -7.0), seed.astype(np.int64)
+                _nearest_cells(p, rows, *args, d, k, size=size)
+                np.testing.assert_array_equal(k[rows], k_ref[rows])
+                assert d[rows].tobytes() == d_ref[rows].tobytes()
+                rest = np.setdiff1d(np.arange(n), rows)
+                assert (d[rest] == -7.0).all() and (k[rest] == seed[rest]).all()  # other entries untouched
+        d, k = np.full(n, -7.0), np.full(n, -1, dtype=np.int64)
+        _nearest_cells(p, np.arange(0), *args, d, k)  # no rows: nothing touched
+        assert (d == -7.0).all() and (k == -1).all()
+
+
 def test_gather_branch_matches_its_definition():
     # per pixel: the chosen branch's value and widened interval, distance and branch
     # count of its colour (0 where invalid); the per-colour packing runs in parallel

@@ -8,7 +8,7 @@ import numba
 import numpy as np
 
 from .curve import _BLOCK
-from .search import _nearest_scan, _nearest_scan_seeded
+from .search import _nearest_cells, _nearest_scan, _nearest_scan_seeded
 
 _CUBE_MIN = 1 << 16  # distinct colours from which the cube table is used
 # table entry of a colour not searched yet; a searched colour's entry is its nearest sample + 1,
@@ -17,6 +17,7 @@ _CUBE_MIN = 1 << 16  # distinct colours from which the cube table is used
 _CUBE_EMPTY = 0
 _CUBE_LIMIT = 0xFFFF  # curves of more samples than this do not fit the uint16 entries
 _CUBE_CACHE_SIZE = 4  # curves whose cube table is kept (32 MiB each)
+_CELLS_MIN = 1 << 16  # colours to search from which the search goes by cells (search._nearest_cells)
 _cube_cache = {}
 
 
@@ -28,6 +29,9 @@ def _nearest(curve, lab_pts, keys=None):
     (:func:`_cube_table`), which is filled as colours are met: only colours
     not seen before with this curve are searched, and the distance is
     recomputed from the index.  The same numbers as searching every colour.
+    A new table is not read (every colour a miss without a start); at least
+    ``_CELLS_MIN`` misses are searched over cells (:func:`_nearest_cells`),
+    fewer one by one (:func:`_nearest_scan_seeded`).
     """
     dist = np.empty(len(lab_pts))
     index = np.empty(len(lab_pts), dtype=np.int64)
@@ -35,11 +39,17 @@ def _nearest(curve, lab_pts, keys=None):
     if keys is None or len(keys) < _CUBE_MIN or len(curve.lab) > _CUBE_LIMIT:
         _nearest_scan(lab_pts, curve.lab, curve.block_center, curve.block_radius, _BLOCK, dist, index)
         return dist, index
-    table = _cube_table(curve)
-    todo = _cube_lookup(keys, table, lab_pts, curve.lab, dist, index)
-    if todo.any():
-        miss = np.flatnonzero(todo)
+    table, fresh = _cube_table(curve)
+    if fresh:  # all _CUBE_EMPTY: every colour a miss without a start (the lookup's answer, unread)
+        miss = np.arange(len(keys))
+        index[:] = -1
+    else:
+        miss = np.flatnonzero(_cube_lookup(keys, table, lab_pts, curve.lab, dist, index))
+    if len(miss) >= _CELLS_MIN:
+        _nearest_cells(lab_pts, miss, curve.lab, curve.block_center, curve.block_radius, _BLOCK, dist, index)
+    elif len(miss):
         _nearest_scan_seeded(lab_pts, miss, curve.lab, curve.block_center, curve.block_radius, _BLOCK, dist, index)
+    if len(miss):
         _cube_store(table, keys, miss, index)
     return dist, index
 
@@ -55,7 +65,8 @@ def _cube_store(table, keys, rows, index):
 
 
 def _cube_table(curve):
-    """Nearest curve sample + 1 of each 8-bit sRGB colour met so far, uint16 (2**24,) by 24-bit key.
+    """Nearest curve sample + 1 of each 8-bit sRGB colour met so far, uint16 (2**24,) by 24-bit key,
+    and whether the table is new (all ``_CUBE_EMPTY``).
 
     ``_CUBE_EMPTY`` (0) where not searched yet.  Cached per curve (its sRGB
     samples); the least recently used is dropped beyond ``_CUBE_CACHE_SIZE``.
@@ -64,12 +75,13 @@ def _cube_table(curve):
 
     key = hashlib.blake2b(np.ascontiguousarray(curve.rgb).tobytes(), digest_size=16).hexdigest()
     table = _cube_cache.pop(key, None)
-    if table is None:
+    fresh = table is None
+    if fresh:
         table = np.zeros(1 << 24, dtype=np.uint16)  # all _CUBE_EMPTY
         while len(_cube_cache) >= _CUBE_CACHE_SIZE:
             _cube_cache.pop(next(iter(_cube_cache)))
     _cube_cache[key] = table
-    return table
+    return table, fresh
 
 
 @numba.njit(cache=True, parallel=True)
