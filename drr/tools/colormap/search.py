@@ -552,17 +552,27 @@ def _nearest_from(px, py, pz, k0, lab, ls, bs, nblk):
         while reach != 0:
             b = c * _BLOCK_LANES + trailing_zeros(reach)
             reach &= reach - np.uint64(1)
-            dx = px - bx[b]
-            dy = py - by[b]
-            dz = pz - bz[b]
-            t = brr[b] + sb
-            if dx * dx + dy * dy + dz * dz > t * t * (1.0 + 1e-12):  # beyond the bound as it is now
-                continue
-            b_best = best
-            best, kbest = _block_nearest(px, py, pz, b * _LANES, m, best, kbest, lab, lx, ly, lz)
-            if best != b_best:
-                sb = math.sqrt(best) if best > 0.0 else np.inf
+            best, kbest, sb = _visit_block(px, py, pz, b, m, best, kbest, sb, lab, lx, ly, lz, bx, by, bz, brr)
     return best, kbest
+
+
+@numba.njit(cache=True, inline="always")  # inlined: see _branch_scan_kernel
+def _visit_block(px, py, pz, b, m, best, kbest, sb, lab, lx, ly, lz, bx, by, bz, brr):
+    """``(best, kbest, sb)`` after block ``b`` (sphere centre ``bx[b], by[b], bz[b]``, radius
+    ``brr[b]``: the rows of :func:`_blocks_soa`), ``sb`` = ``sqrt(best)``: its samples tested
+    (:func:`_block_nearest`) unless its sphere lies beyond the bound as it is now (the skip of
+    :func:`_nearest_from`)."""
+    dx = px - bx[b]
+    dy = py - by[b]
+    dz = pz - bz[b]
+    t = brr[b] + sb
+    if dx * dx + dy * dy + dz * dz > t * t * (1.0 + 1e-12):
+        return best, kbest, sb
+    b_best = best
+    best, kbest = _block_nearest(px, py, pz, b * _LANES, m, best, kbest, lab, lx, ly, lz)
+    if best != b_best:
+        sb = math.sqrt(best) if best > 0.0 else np.inf
+    return best, kbest, sb
 
 
 _SEED_STRIDE = 8  # colours without a start: every this many is searched first and starts the ones after it
@@ -784,16 +794,7 @@ def _nearest_cells_kernel(p, rows, slot, origin, dims, size, kc, allow, lab, ls,
                 while a != 0:
                     b = w * _BLOCK_LANES + trailing_zeros(a)
                     a &= a - np.uint64(1)
-                    dx = px - bx[b]
-                    dy = py - by[b]
-                    dz = pz - bz[b]
-                    t = brr[b] + sb
-                    if dx * dx + dy * dy + dz * dz > t * t * (1.0 + 1e-12):  # beyond the bound as it is now
-                        continue
-                    b_best = best
-                    best, kbest = _block_nearest(px, py, pz, b * _LANES, m, best, kbest, lab, lx, ly, lz)
-                    if best != b_best:
-                        sb = math.sqrt(best) if best > 0.0 else np.inf
+                    best, kbest, sb = _visit_block(px, py, pz, b, m, best, kbest, sb, lab, lx, ly, lz, bx, by, bz, brr)
             dist[u] = math.sqrt(best)
             index[u] = kbest
             prev = kbest
