@@ -105,6 +105,14 @@ def _old_objective(monkeypatch):
     monkeypatch.setattr("drr.tools.strips.boundaries._BASELINE_ENDS", False)
 
 
+def _without_sweep(monkeypatch):
+    """Switch off the last step of the search (every boundary with a better partner tried
+    as a cut, the order solved for the quality): it restores several older tests' cases
+    on its own, and with an older objective or steps switched off it can also end
+    elsewhere."""
+    monkeypatch.setattr("drr.tools.strips.search._SWEEP", False)
+
+
 @pytest.fixture(scope="module")
 def astronaut():
     skdata = pytest.importorskip("skimage.data")
@@ -631,6 +639,7 @@ def test_unknown_count_text_weak_cut_dropped(monkeypatch, drop):
     of text lines (shuffled rows 133 and 135: relative score 4.8, jump z 0.2); once the
     true cuts are in, dropping one improves the quality by 2.4 (_refine_weak).  With the
     drop switched off the answer is wrong."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     text = skdata.text()
     bounds = [0, 31, 41, 56, 60, 82, 84, 90, 97, 112, 118, 122, 125, 129, 141, 146, 148,
@@ -671,6 +680,7 @@ def test_unknown_count_page_noop_trials_not_counted(monkeypatch, free):
     150 (relative score 1.3) is far down _grow's candidate list, behind natural
     boundaries whose trials change nothing (their pieces stay together); with such
     trials not counted against the budget it is reached and the answer is exact."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     page = skdata.page()
     sh, _, _ = _shuffle(page, [0, 12, 96, 162, 195, 208, 224, 271, 293, 310, 384],
@@ -719,6 +729,7 @@ def test_unknown_count_moon_twin_cuts_kept(monkeypatch, force):
     """moon, 40 unequal vertical strips, nothing given: with the true cuts that twinless
     columns imply at 40, 78, 205, 379, 443 and 488 the quality is worse than without them
     (weak column jumps), but they are proven; kept, the answer is exact."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     moon = skdata.moon()
     bounds = [0, 7, 28, 35, 49, 59, 64, 75, 79, 90, 122, 127, 144, 157, 164, 177, 203, 211,
@@ -766,6 +777,7 @@ def test_unknown_count_brick_pair_margin(monkeypatch, margin):
     """brick, 20 unequal vertical strips, nothing given: without a margin _add_pairs cuts
     two strong natural edges (shuffled columns 75 and 104, 0.59 better than the truth);
     with _PAIR_MARGIN 1.0 the answer is exact."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     brick = skdata.brick()
     bounds = [0, 13, 48, 56, 76, 92, 122, 133, 151, 173, 220, 253, 287, 303, 332, 342, 377,
@@ -785,6 +797,7 @@ def test_unknown_count_coins_low_rank_cut_with_partner(monkeypatch, low):
     """coins, 40 unequal horizontal strips, nothing given: the true cut at shuffled row
     151 has relative score 1.29, under _grow's 1.3, but a better partner exists (partner
     score 0.26); with _GROW_Z_LOW 1.2 it is tried and kept."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     coins = skdata.coins()
     bounds = [0, 5, 10, 14, 22, 29, 32, 35, 39, 44, 52, 54, 58, 67, 82, 93, 113, 126, 135,
@@ -909,6 +922,7 @@ def test_unknown_count_page_evidence_candidates(monkeypatch, grow_jumps):
     (level offset 6 grey levels, relative score 1.33) is not a peak of the relative score
     (59 beside it scores 1.46), so _grow reached it only as a local maximum of the cut
     evidence (_GROW_JUMPS); adding it improves the quality by 3.3."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     page = skdata.page()
     bounds = [0, 6, 13, 24, 31, 34, 56, 62, 68, 72, 92, 95, 102, 115, 132, 140, 144, 149,
@@ -928,6 +942,7 @@ def test_unknown_count_page_refine_second_pass_merged(monkeypatch, passes, merge
     (relative score 2.1) in its first pass; only then does dropping the false cut at 58
     pay, and only judged without the cut at 34, whose pieces stay together (a gain of
     0.59 against 0.49 with it; the margin is 0.5).  Needs the second pass and the merge."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     page = skdata.page()
     sh, _, _ = _shuffle(page, [0, 24, 37, 93, 125, 133, 141, 169, 176, 183, 191],
@@ -990,6 +1005,7 @@ def test_unknown_count_page_hypotheses_judged_without_seam_offsets(monkeypatch, 
     offset term; judged with it the over-segmentation wins, from which _grow does not
     reach the truth.  The hypotheses are compared without the term (_HYP_PLAIN) and only
     the best is scored with it before _grow."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     page = skdata.page()
     sh, _, _ = _shuffle(page, [0, 10, 24, 44, 56, 87, 106, 116, 129, 157, 187, 197, 226, 242,
@@ -1054,6 +1070,7 @@ def test_unknown_count_page_runs_reordered_by_quality(monkeypatch, reorder):
     but the shortest path of the seam costs puts the last six pieces between blank rows,
     where two seams step the background (offset z 4.3 and 4.7); re-ordering the runs
     between such seams by the quality (_reorder_blocks) restores the page."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     page = skdata.page()
     sh, _, _ = _shuffle(page, [0, 5, 10, 37, 54, 71, 80, 90, 95, 102, 105, 122, 128, 136, 141,
@@ -1072,6 +1089,7 @@ def test_unknown_count_page_no_one_pixel_peak_pieces(monkeypatch, apart):
     cut both rows of two adjacent pairs (132/133, 158/159), 1-pixel pieces whose seams are
     cheap anywhere; keeping the one of each pair with the stronger evidence (_PEAK_APART)
     restores the page."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     page = skdata.page()
     sh, _, _ = _shuffle(page, [0, 32, 64, 96, 127, 159, 191], [3, 4, 2, 0, 1, 5], axis=0)
@@ -1353,6 +1371,7 @@ def test_unknown_count_page_cuts_kept_together_by_quality_order(monkeypatch, qor
     267) whose pieces the seam costs separate; ordered on the quality's own seam terms
     (_quality_matrix) their pieces stay together, and the cut set without them is 4.7
     better (_QUALITY_ORDER) and restores the page."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     page = skdata.page()
     sh, _, _ = _shuffle(page, [0, 15, 24, 54, 65, 79, 96, 120, 126, 140, 165, 218, 244, 259, 276,
@@ -1410,6 +1429,7 @@ def test_unknown_count_page_regrow_after_quality_order(monkeypatch, regrow):
     three false cuts, the true cut 381 (a better partner exists, partner score 1.05)
     improves the quality by 0.26, less than the partner margin it had to clear the first
     time; the candidates tried again without that margin (_QUALITY_ORDER_REGROW) add it."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     page = skdata.page()
     sh, _, _ = _shuffle(page, [0, 5, 16, 24, 27, 38, 48, 60, 71, 74, 79, 82, 89, 95, 109, 120,
@@ -1428,6 +1448,7 @@ def test_unknown_count_text_cut_beside_a_rejected_peak(monkeypatch, shoulders):
     """text, 40 unequal horizontal strips (part B seed 8): the true cut 118 (relative score
     2.85) is not a local maximum, as the natural boundary 119 beside it scores 5.0; 119 is
     tried and not kept, and its neighbour 118, tried next (_SHOULDERS), is 2.3 better."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     text = skdata.text()
     sh, _, _ = _shuffle(text, [0, 4, 8, 12, 14, 16, 21, 26, 31, 38, 40, 43, 49, 52, 54, 57, 66,
@@ -1517,6 +1538,7 @@ def test_unknown_count_page_small_seam_offsets_paid(monkeypatch, low):
     the cut evidence counts (_OFFSET_LOW, 2), so they paid 0-0.3 together, less than the
     truth's one seam of 3 units; restored seams pay from _SEAM_OFFSET_LOW (0.5) and the
     page is restored."""
+    _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     page = skdata.page()
     sh, _, _ = _shuffle(page, [0, 20, 35, 44, 99, 107, 130, 146, 153, 178, 191],
@@ -1524,3 +1546,97 @@ def test_unknown_count_page_small_seam_offsets_paid(monkeypatch, low):
     if not low:
         monkeypatch.setattr("drr.tools.strips.quality._SEAM_OFFSET_LOW", None)
     assert np.array_equal(reassemble(sh, axis=0).image, page) == low
+
+
+# page, 20 unequal horizontal strips (part B seed 20): the true cut 97 (relative score 0.7)
+# is no candidate of _grow; cut, it is 7.3 better
+_PAGE_20H_S20 = ([0, 9, 17, 40, 49, 65, 79, 82, 86, 97, 110, 127, 139, 142, 148, 157, 172, 175,
+                  184, 188, 191], [13, 18, 7, 4, 17, 12, 2, 10, 19, 14, 6, 8, 15, 5, 9, 0, 1, 11,
+                                   3, 16])
+# page, 40 unequal vertical strips (part B seed 17): the true cuts in the seam costs' order
+_PAGE_40V_S17 = ([0, 4, 13, 25, 33, 40, 51, 58, 64, 70, 88, 93, 129, 134, 145, 153, 157, 165,
+                  168, 173, 176, 179, 200, 214, 222, 225, 233, 241, 255, 265, 299, 305, 308, 324,
+                  341, 344, 352, 362, 366, 375, 384],
+                 [30, 11, 15, 9, 12, 8, 39, 5, 34, 29, 26, 19, 36, 16, 4, 1, 6, 37, 0, 14, 13,
+                  38, 27, 33, 22, 23, 3, 32, 24, 21, 28, 20, 31, 18, 10, 35, 2, 25, 17, 7])
+
+
+@pytest.mark.parametrize("sweep", [True, False])
+def test_unknown_count_sweep_adds_weak_cut(monkeypatch, sweep):
+    """page, 20 unequal horizontal strips (part B seed 20): the true cut 97 is no peak and
+    no jump, so no step of _grow tries it; the sweep tries every boundary with a better
+    partner and the page is restored (without the order step too)."""
+    skdata = pytest.importorskip("skimage.data")
+    page = skdata.page()
+    sh, _, _ = _shuffle(page, *_PAGE_20H_S20, axis=0)
+    monkeypatch.setattr("drr.tools.strips.search._SWEEP", sweep)
+    monkeypatch.setattr("drr.tools.strips.sweep._SWEEP_ORDER", False)
+    res = reassemble(sh, axis=0)
+    assert np.array_equal(res.image, page) == sweep
+    assert (97 in res.cuts) == sweep
+
+
+@pytest.mark.parametrize("order", [True, False])
+def test_unknown_count_sweep_orders_by_quality(monkeypatch, order):
+    """page, 40 unequal vertical strips (part B seed 17): the cuts found restore the page in
+    the order that is best for the quality, not in the shortest path of the seam costs
+    (3.5 worse); _order_by_quality adopts the former."""
+    skdata = pytest.importorskip("skimage.data")
+    page = skdata.page()
+    sh, _, _ = _shuffle(page, *_PAGE_40V_S17)
+    monkeypatch.setattr("drr.tools.strips.sweep._SWEEP_ORDER", order)
+    res = reassemble(sh)
+    assert np.array_equal(res.image, page) == order
+    if order:
+        assert not res.optimal      # the order is no longer the seam costs' proven optimum
+
+
+def test_sweep_pool_leaves_no_narrow_piece():
+    """_sweep_pool: boundaries at least 2 pixels from every cut and from the image ends,
+    none already cut, best partner score first; nothing without a cut to partner."""
+    from drr.tools.strips.candidates import _partner_scores
+    from drr.tools.strips.model import _as_float, _noise_model
+    from drr.tools.strips.sweep import _sweep_pool
+
+    img = _smooth_field((40, 60, 3), 5)
+    sh, cuts, _ = _shuffle(img, [0, 13, 31, 47, 60], [2, 0, 3, 1])
+    x, unit, _ = _as_float(sh, 1)
+    model = _noise_model(x, unit)
+    assert _sweep_pool(x, model, []) == []
+    pool = _sweep_pool(x, model, [13, 31])
+    assert pool, "some boundary has a better partner"
+    edges = np.array([0, 13, 31, 60])
+    for b in pool:
+        assert np.min(np.abs(edges - b)) >= 2
+    p = _partner_scores(x, model, np.ones(59), k_max=0, extra=[13, 31])
+    assert all(p[b - 1] > 0 for b in pool)
+    assert [p[b - 1] for b in pool] == sorted((p[b - 1] for b in pool), reverse=True)
+
+
+def test_order_by_quality_never_worse(monkeypatch):
+    """_order_by_quality returns a permutation of the pieces with the cuts unchanged and a
+    quality no worse than the order it was given, equal to _quality of that order."""
+    from drr.tools.strips import search as S
+    from drr.tools.strips.quality import _quality
+    from drr.tools.strips.sweep import _order_by_quality
+
+    skdata = pytest.importorskip("skimage.data")
+    page = skdata.page()
+    sh, cuts, _ = _shuffle(page, *_PAGE_40V_S17)
+    seen = {}
+    orig = S._sweep
+
+    def spy(x, model, bs, best, time_limit, cache):
+        seen.update(bs=bs, best=best)
+        return orig(x, model, bs, best, time_limit, cache)
+
+    monkeypatch.setattr(S, "_sweep", spy)
+    reassemble(sh)
+    bs, best = seen["bs"], seen["best"]
+    res = _order_by_quality(bs, best, 1.0, 1e-9)
+    assert sorted(res["order"]) == list(range(len(best["order"])))
+    assert res["cuts"] == best["cuts"]
+    assert res["quality"] <= best["quality"]
+    q = _quality(res["raw"], res["order"], res["cuts"], bs[0], bs[1], sh.shape[1],
+                 jump=bs[2], seam_off=bs[3])
+    assert np.isclose(q, res["quality"])

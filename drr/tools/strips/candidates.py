@@ -231,7 +231,8 @@ def _partner_scores(x, model, z, k_max=_PARTNER_K, extra=()):
     # the best of D(b, s) over candidate starts s and of D(e, b) over candidate ends e
     partner = _partner_costs(r_all, l_all, r_c, l_c, far, model.alpha)
     floor = max(1e-12, 0.05 * float(np.median(own)))
-    out[b - 1] = np.log(np.maximum(own, floor) / np.maximum(partner, floor))
+    has = np.isfinite(partner)            # no candidate far enough: no partner (-inf)
+    out[b[has] - 1] = np.log(np.maximum(own[has], floor) / np.maximum(partner[has], floor))
     return out
 
 

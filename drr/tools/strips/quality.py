@@ -11,10 +11,12 @@ from . import jumps as _jumps
 from .order import _solve_order
 
 
-def _order_for_cuts(x, model, starts, ends, time_limit, cache=None, solve=True):
+def _order_for_cuts(x, model, starts, ends, time_limit, cache=None, solve=True,
+                    node_limit=None):
     """Raw and normalised seam costs of the strips ``[starts[k], ends[k])`` and their best
     order (only the costs without ``solve``); ``cache``: a :class:`_SeamCache` to reuse
-    (used when every strip is 2 wide)."""
+    (used when every strip is 2 wide); ``node_limit``: that of :func:`.order._solve_order`
+    where given (else its default)."""
     n = len(starts)
     if n == 1:
         return dict(order=[0], raw=np.zeros((1, 1)), norm=np.zeros((1, 1)), optimal=True,
@@ -26,7 +28,8 @@ def _order_for_cuts(x, model, starts, ends, time_limit, cache=None, solve=True):
     norm = _normalise(raw)
     if not solve:
         return dict(raw=raw, norm=norm)
-    order, optimal, lb = _solve_order(norm, time_limit=time_limit)
+    limits = {} if node_limit is None else {"node_limit": node_limit}
+    order, optimal, lb = _solve_order(norm, time_limit=time_limit, **limits)
     return dict(order=order, raw=raw, norm=norm, optimal=optimal, lb=lb)
 
 
@@ -181,16 +184,18 @@ def _quality_matrix(res, bs):
     return q
 
 
-def _evaluate(x, model, cuts, time_limit, bs=None, cache=None):
+def _evaluate(x, model, cuts, time_limit, bs=None, cache=None, node_limit=None):
     """Order the strips of a candidate cut set and score the candidate.
 
     ``bs``: the boundary scores and their baseline ``(s, base)`` of the shuffled image, to
     score the candidate with :func:`_quality` (lower is better); without it the quality is 0.
+    ``node_limit``: the branch and bound's node limit for the order, where given
+    (:func:`.order._solve_order`; a small one makes a quick trial, still deterministic).
     """
     w = x.shape[1]
     starts = np.array([0] + list(cuts), dtype=np.int64)
     ends = np.array(list(cuts) + [w], dtype=np.int64)
-    res = _order_for_cuts(x, model, starts, ends, time_limit, cache)
+    res = _order_for_cuts(x, model, starts, ends, time_limit, cache, node_limit=node_limit)
     q = 0.0
     if bs is not None and len(cuts):
         q = _quality(res["raw"], res["order"], cuts, bs[0], bs[1], w,

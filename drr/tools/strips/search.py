@@ -13,6 +13,7 @@ from .grow import _grow
 from .jumps import (_OFFSET_SMOOTH, _SEAM_SEGMENTS, _jump_cuts, _jump_offset_profiles,
                     _jump_z, _offset_z, _SeamOffsets)
 from .quality import _evaluate, _rescored, _without_merged
+from .sweep import _sweep
 
 
 _OFFSET = True   # a boundary's level offset over smooth rows counts as jump evidence
@@ -110,12 +111,16 @@ def _search(x, model, n_strips, cuts, time_limit):
             best = _rescored(best, bs)
         start = best
         best = _grow(x, model, bs, best, time_limit, cache)
-        if _RESTART and not start.get("hyp", "").startswith("equal"):
-            best = _restart(x, model, bs, best, start, evaluated, time_limit, cache)
+        if not start.get("hyp", "").startswith("equal"):
+            if _RESTART:
+                best = _restart(x, model, bs, best, start, evaluated, time_limit, cache)
+            if _SWEEP:
+                best = _sweep(x, model, bs, best, time_limit, cache)
     return best
 
 
 _RESTART = True  # _grow run again from the over-segmentation where it started elsewhere
+_SWEEP = True    # then single cuts anywhere and the quality's own order (.sweep._sweep)
 
 
 def _restart(x, model, bs, best, start, evaluated, time_limit, cache):
