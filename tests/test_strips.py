@@ -1640,3 +1640,42 @@ def test_order_by_quality_never_worse(monkeypatch):
     q = _quality(res["raw"], res["order"], res["cuts"], bs[0], bs[1], sh.shape[1],
                  jump=bs[2], seam_off=bs[3])
     assert np.isclose(q, res["quality"])
+
+
+def test_order_by_quality_moves_pieces_apart_only(monkeypatch):
+    """page, 20 unequal horizontal strips (part B seed 2): the true cuts are found and in
+    the true order, but the quality's own order puts two pairs of pieces back side by side
+    (weak true cuts: their jump term is saved), 2.4 better by the quality.  That order
+    drops cuts in effect and _order_by_quality does not take it, even without a margin;
+    the page stays restored."""
+    from drr.tools.strips import search as S
+    from drr.tools.strips.order import _solve_order
+    from drr.tools.strips.quality import _quality, _quality_matrix
+    from drr.tools.strips.sweep import _order_by_quality
+
+    skdata = pytest.importorskip("skimage.data")
+    page = skdata.page()
+    sh, _, _ = _shuffle(page, [0, 5, 10, 37, 54, 71, 80, 90, 95, 102, 105, 122, 128, 136, 141,
+                               145, 157, 162, 185, 188, 191],
+                        [1, 15, 4, 3, 9, 12, 2, 10, 13, 16, 7, 5, 19, 8, 11, 17, 6, 18, 14, 0],
+                        axis=0)
+    seen = {}
+    orig = S._sweep
+
+    def spy(x, model, bs, best, time_limit, cache):
+        seen.update(bs=bs, best=best)
+        return orig(x, model, bs, best, time_limit, cache)
+
+    monkeypatch.setattr(S, "_sweep", spy)
+    assert np.array_equal(reassemble(sh, axis=0).image, page)
+    bs, best = seen["bs"], seen["best"]
+    q_order = [int(k) for k in _solve_order(_quality_matrix(best, bs))[0]]
+    seams = set(zip(best["order"][:-1], best["order"][1:]))
+    merged = [(a, b) for a, b in zip(q_order[:-1], q_order[1:])
+              if b == a + 1 and (a, b) not in seams]
+    assert merged                                 # pieces apart in best, together in q_order
+    q = _quality(best["raw"], q_order, best["cuts"], bs[0], bs[1], sh.shape[0], jump=bs[2],
+                 seam_off=bs[3])
+    assert q < best["quality"] - 2.0              # better by the quality, beyond the margin
+    monkeypatch.setattr("drr.tools.strips.sweep._SWEEP_ORDER_MARGIN", 0.0)
+    assert _order_by_quality(bs, best, 1.0, 1e-9) is best
