@@ -1064,6 +1064,12 @@ def test_unknown_count_text_seam_offset_in_parts(monkeypatch, parts):
     assert np.array_equal(reassemble(sh, axis=0).image, text) == (parts == 3)
 
 
+# page, 20 unequal horizontal strips (part B seed 2)
+_PAGE_20H_S2 = ([0, 5, 10, 37, 54, 71, 80, 90, 95, 102, 105, 122, 128, 136, 141, 145, 157, 162,
+                 185, 188, 191], [1, 15, 4, 3, 9, 12, 2, 10, 13, 16, 7, 5, 19, 8, 11, 17, 6, 18,
+                                  14, 0])
+
+
 @pytest.mark.parametrize("reorder", [True, False])
 def test_unknown_count_page_runs_reordered_by_quality(monkeypatch, reorder):
     """page, 20 unequal horizontal strips (part B seed 2): the cuts found are the true ones,
@@ -1073,10 +1079,7 @@ def test_unknown_count_page_runs_reordered_by_quality(monkeypatch, reorder):
     _without_sweep(monkeypatch)
     skdata = pytest.importorskip("skimage.data")
     page = skdata.page()
-    sh, _, _ = _shuffle(page, [0, 5, 10, 37, 54, 71, 80, 90, 95, 102, 105, 122, 128, 136, 141,
-                               145, 157, 162, 185, 188, 191],
-                        [1, 15, 4, 3, 9, 12, 2, 10, 13, 16, 7, 5, 19, 8, 11, 17, 6, 18, 14, 0],
-                        axis=0)
+    sh, _, _ = _shuffle(page, *_PAGE_20H_S2, axis=0)
     _without_later_steps(monkeypatch)
     _old_objective(monkeypatch)
     monkeypatch.setattr("drr.tools.strips.grow._REORDER", reorder)
@@ -1613,26 +1616,32 @@ def test_sweep_pool_leaves_no_narrow_piece():
     assert [p[b - 1] for b in pool] == sorted((p[b - 1] for b in pool), reverse=True)
 
 
+def _at_sweep(monkeypatch, sh, axis=1):
+    """``reassemble(sh)`` and what the search handed to the sweep: (result, (bs, best))."""
+    from drr.tools.strips import search
+
+    seen = {}
+    orig = search._sweep
+
+    def spy(x, model, bs, best, time_limit, cache):
+        seen.update(bs=bs, best=best)
+        return orig(x, model, bs, best, time_limit, cache)
+
+    monkeypatch.setattr(search, "_sweep", spy)
+    res = reassemble(sh, axis=axis)
+    return res, (seen["bs"], seen["best"])
+
+
 def test_order_by_quality_never_worse(monkeypatch):
     """_order_by_quality returns a permutation of the pieces with the cuts unchanged and a
     quality no worse than the order it was given, equal to _quality of that order."""
-    from drr.tools.strips import search as S
     from drr.tools.strips.quality import _quality
     from drr.tools.strips.sweep import _order_by_quality
 
     skdata = pytest.importorskip("skimage.data")
     page = skdata.page()
     sh, cuts, _ = _shuffle(page, *_PAGE_40V_S17)
-    seen = {}
-    orig = S._sweep
-
-    def spy(x, model, bs, best, time_limit, cache):
-        seen.update(bs=bs, best=best)
-        return orig(x, model, bs, best, time_limit, cache)
-
-    monkeypatch.setattr(S, "_sweep", spy)
-    reassemble(sh)
-    bs, best = seen["bs"], seen["best"]
+    _, (bs, best) = _at_sweep(monkeypatch, sh)
     res = _order_by_quality(bs, best, 1.0, 1e-9)
     assert sorted(res["order"]) == list(range(len(best["order"])))
     assert res["cuts"] == best["cuts"]
@@ -1648,27 +1657,15 @@ def test_order_by_quality_moves_pieces_apart_only(monkeypatch):
     (weak true cuts: their jump term is saved), 2.4 better by the quality.  That order
     drops cuts in effect and _order_by_quality does not take it, even without a margin;
     the page stays restored."""
-    from drr.tools.strips import search as S
     from drr.tools.strips.order import _solve_order
     from drr.tools.strips.quality import _quality, _quality_matrix
     from drr.tools.strips.sweep import _order_by_quality
 
     skdata = pytest.importorskip("skimage.data")
     page = skdata.page()
-    sh, _, _ = _shuffle(page, [0, 5, 10, 37, 54, 71, 80, 90, 95, 102, 105, 122, 128, 136, 141,
-                               145, 157, 162, 185, 188, 191],
-                        [1, 15, 4, 3, 9, 12, 2, 10, 13, 16, 7, 5, 19, 8, 11, 17, 6, 18, 14, 0],
-                        axis=0)
-    seen = {}
-    orig = S._sweep
-
-    def spy(x, model, bs, best, time_limit, cache):
-        seen.update(bs=bs, best=best)
-        return orig(x, model, bs, best, time_limit, cache)
-
-    monkeypatch.setattr(S, "_sweep", spy)
-    assert np.array_equal(reassemble(sh, axis=0).image, page)
-    bs, best = seen["bs"], seen["best"]
+    sh, _, _ = _shuffle(page, *_PAGE_20H_S2, axis=0)
+    res, (bs, best) = _at_sweep(monkeypatch, sh, axis=0)
+    assert np.array_equal(res.image, page)
     q_order = [int(k) for k in _solve_order(_quality_matrix(best, bs))[0]]
     seams = set(zip(best["order"][:-1], best["order"][1:]))
     merged = [(a, b) for a, b in zip(q_order[:-1], q_order[1:])
