@@ -1,7 +1,7 @@
 """Benchmark of drr.tools.strips.reassemble against the naive method, on puzzles made from
 images shipped with scikit-image.
 
-    python benchmarks/strips.py [--seeds 1] [--quick]
+    python benchmarks/strips.py [--seeds 1] [--first-seed 0] [--quick] [--parts CAB]
 
 Part A (order, cuts given): perfect restorations, neighbour accuracy, certificate rate and
 time per condition (clean, Gaussian noise sigma 3 and 8, JPEG q=75) and strip count.
@@ -248,11 +248,14 @@ def part_c():
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--seeds", type=int, default=1, help="how many seeds (default 1)")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="the first seed (default 0): e.g. --first-seed 21 --seeds 6 for seeds "
+                        "21-26, puzzles never used to tune the search")
     p.add_argument("--quick", action="store_true", help="fewer strip counts")
     p.add_argument("--parts", default="CAB")
     a = p.parse_args()
-    seeds = list(range(a.seeds))
+    seeds = list(range(a.first_seed, a.first_seed + a.seeds))
     images = {n: load(n) for n in NAMES}
     if "C" in a.parts:
         part_c()
