@@ -44,6 +44,25 @@ def _check_block(block):
 
 
 @numba.njit(cache=True, inline="always")  # inlined: see _branch_scan_kernel
+def _sample_d2(px, py, pz, lab, k):
+    """Squared distance of the colour (px, py, pz) to curve sample ``k``: the one expression of
+    every scalar test here (and of :func:`_within_mask`, lane by lane)."""
+    dx = px - lab[k, 0]
+    dy = py - lab[k, 1]
+    dz = pz - lab[k, 2]
+    return dx * dx + dy * dy + dz * dz
+
+
+@numba.njit(cache=True, inline="always")  # inlined: see _branch_scan_kernel
+def _offer(px, py, pz, k, best, kbest, lab):
+    """``(best, kbest)`` with sample ``k`` offered: the lexicographic minimum of (d², k)."""
+    d2 = _sample_d2(px, py, pz, lab, k)
+    if d2 < best or (d2 == best and k < kbest):
+        return d2, k
+    return best, kbest
+
+
+@numba.njit(cache=True, inline="always")  # inlined: see _branch_scan_kernel
 def _within_mask(px, py, pz, t2, lx, ly, lz, k0):
     """Bit ``i`` set where sample ``k0 + i`` (i < ``_LANES``) has ``dx*dx + dy*dy + dz*dz <= t2``.
 
@@ -483,13 +502,7 @@ def _block_nearest(px, py, pz, k0, m, best, kbest, lab, lx, ly, lz):
     while mask != 0:
         k = k0 + trailing_zeros(mask)
         mask &= mask - np.uint64(1)
-        dx = px - lab[k, 0]
-        dy = py - lab[k, 1]
-        dz = pz - lab[k, 2]
-        d2 = dx * dx + dy * dy + dz * dz
-        if d2 < best or (d2 == best and k < kbest):
-            best = d2
-            kbest = k
+        best, kbest = _offer(px, py, pz, k, best, kbest, lab)
     return best, kbest
 
 
@@ -520,10 +533,7 @@ def _nearest_from(px, py, pz, k0, lab, ls, bs, nblk):
     best = np.inf
     kbest = 0
     if k0 >= 0:
-        dx = px - lab[k0, 0]
-        dy = py - lab[k0, 1]
-        dz = pz - lab[k0, 2]
-        best = dx * dx + dy * dy + dz * dz
+        best = _sample_d2(px, py, pz, lab, k0)
         kbest = k0
     else:
         b0 = 0
@@ -619,14 +629,7 @@ def _nearest_scan_seeded_kernel(p, rows, lab, ls, bs, nblk, dist, index):
                 kc = index[rows[j]]
                 if kc != k0:
                     px, py, pz = p[u, 0], p[u, 1], p[u, 2]
-                    dx = px - lab[k0, 0]
-                    dy = py - lab[k0, 1]
-                    dz = pz - lab[k0, 2]
-                    da = dx * dx + dy * dy + dz * dz
-                    dx = px - lab[kc, 0]
-                    dy = py - lab[kc, 1]
-                    dz = pz - lab[kc, 2]
-                    if dx * dx + dy * dy + dz * dz < da:
+                    if _sample_d2(px, py, pz, lab, kc) < _sample_d2(px, py, pz, lab, k0):
                         k0 = kc
         best, kbest = _nearest_from(p[u, 0], p[u, 1], p[u, 2], k0, lab, ls, bs, nblk)
         dist[u] = math.sqrt(best)
@@ -772,22 +775,12 @@ def _nearest_cells_kernel(p, rows, slot, origin, dims, size, kc, allow, lab, ls,
             px, py, pz = p[u, 0], p[u, 1], p[u, 2]
             cell = slot[_nearest_cell_of(px, py, pz, origin, dims, inv)]
             # the start: the nearest of the cell centre's sample, the row before's answer, the own start
-            k0 = kc[cell]
-            dx = px - lab[k0, 0]
-            dy = py - lab[k0, 1]
-            dz = pz - lab[k0, 2]
-            best = dx * dx + dy * dy + dz * dz
-            kbest = k0
+            kbest = kc[cell]
+            best = _sample_d2(px, py, pz, lab, kbest)
             for j in range(2):
                 k0 = prev if j == 0 else index[u]
                 if k0 >= 0 and k0 != kbest:
-                    dx = px - lab[k0, 0]
-                    dy = py - lab[k0, 1]
-                    dz = pz - lab[k0, 2]
-                    d = dx * dx + dy * dy + dz * dz
-                    if d < best or (d == best and k0 < kbest):
-                        best = d
-                        kbest = k0
+                    best, kbest = _offer(px, py, pz, k0, best, kbest, lab)
             sb = math.sqrt(best) if best > 0.0 else np.inf
             for w in range(nw):
                 a = allow[cell, w]
@@ -854,18 +847,12 @@ def _close_run(u, run_lo, run_hi, kn, p, lab, lx, ly, lz, bc, br, block, max_br,
     """
     if run_lo <= kn <= run_hi:
         px, py, pz = p[u, 0], p[u, 1], p[u, 2]
-        dx = px - lab[kn, 0]
-        dy = py - lab[kn, 1]
-        dz = pz - lab[kn, 2]
         best_lo = kn
-        best_d = dx * dx + dy * dy + dz * dz
+        best_d = _sample_d2(px, py, pz, lab, kn)
         best_hi = kn
         while best_hi < run_hi:
             k = best_hi + 1
-            dx = px - lab[k, 0]
-            dy = py - lab[k, 1]
-            dz = pz - lab[k, 2]
-            if dx * dx + dy * dy + dz * dz > best_d + 1e-12:
+            if _sample_d2(px, py, pz, lab, k) > best_d + 1e-12:
                 break
             best_hi = k
     else:
@@ -941,10 +928,7 @@ def _run_best(p, u, lab, lx, ly, lz, bc, br, block, run_lo, run_hi):
         while mask != 0:
             k = k0 + trailing_zeros(mask)
             mask &= mask - np.uint64(1)
-            dx = px - lab[k, 0]
-            dy = py - lab[k, 1]
-            dz = pz - lab[k, 2]
-            d2 = dx * dx + dy * dy + dz * dz
+            d2 = _sample_d2(px, py, pz, lab, k)
             if d2 < best_d - 1e-12 or (d2 <= best_d + 1e-12 and k < best_lo):
                 best_lo = k
                 best_d = d2
@@ -953,10 +937,7 @@ def _run_best(p, u, lab, lx, ly, lz, bc, br, block, run_lo, run_hi):
     best_hi = best_lo
     while best_hi < run_hi:
         k = best_hi + 1
-        dx = px - lab[k, 0]
-        dy = py - lab[k, 1]
-        dz = pz - lab[k, 2]
-        if dx * dx + dy * dy + dz * dz > best_d + 1e-12:
+        if _sample_d2(px, py, pz, lab, k) > best_d + 1e-12:
             break
         best_hi = k
     return best_lo, best_hi, best_d
