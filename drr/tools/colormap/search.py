@@ -239,6 +239,37 @@ def _branch_scan_cells(p, radius, k_near, lab, gc, gr, group, bc, br, block, max
                 istart, items, _item_spheres(items, bc, br))
 
 
+@numba.njit(cache=True, inline="always")
+def _cell_grid(p, rows, size):
+    """The grid of cubic cells of edge ``size`` over the bounding box of the colours
+    ``p[rows]`` (rows non-empty): its ``origin`` (3,), ``dims`` (3,) and ``inv = 1 / size``."""
+    l0 = l1 = l2 = np.inf  # scalars, not a (3,) array: 4x faster
+    h0 = h1 = h2 = -np.inf
+    for i in range(rows.shape[0]):
+        u = rows[i]
+        l0 = min(l0, p[u, 0])
+        h0 = max(h0, p[u, 0])
+        l1 = min(l1, p[u, 1])
+        h1 = max(h1, p[u, 1])
+        l2 = min(l2, p[u, 2])
+        h2 = max(h2, p[u, 2])
+    inv = 1.0 / size
+    origin = np.array([l0, l1, l2])
+    dims = np.array([int((h0 - l0) * inv) + 1, int((h1 - l1) * inv) + 1, int((h2 - l2) * inv) + 1])
+    return origin, dims, inv
+
+
+@numba.njit(cache=True, inline="always")
+def _cell_of(px, py, pz, origin, dims, inv):
+    """Cell ``(q0 * dims[1] + q1) * dims[2] + q2`` of a colour: the cube ``origin + [q, q + 1] / inv``
+    (:func:`_cell_grid`; up to the rounding of q, see :func:`_nearest_cell_reach`)."""
+    # p - origin >= 0: truncation is the floor; the top cube takes its upper face
+    q0 = min(int((px - origin[0]) * inv), dims[0] - 1)
+    q1 = min(int((py - origin[1]) * inv), dims[1] - 1)
+    q2 = min(int((pz - origin[2]) * inv), dims[2] - 1)
+    return (q0 * dims[1] + q1) * dims[2] + q2
+
+
 @numba.njit(cache=True)  # serial: see _SERIAL_MS (~1.3 ms at 324 k colours)
 def _cells(p, radius, size):
     """Cubic cells of edge ``size`` over the bounding box of the colours p (U, 3), U >= 1.
@@ -251,30 +282,13 @@ def _cells(p, radius, size):
     rounding of its index (~1e-13 ΔE, see :func:`_cell_lists`).
     """
     n = p.shape[0]
-    l0 = l1 = l2 = np.inf  # scalars, not a (3,) array: 4x faster
-    h0 = h1 = h2 = -np.inf
-    for u in range(n):
-        l0 = min(l0, p[u, 0])
-        h0 = max(h0, p[u, 0])
-        l1 = min(l1, p[u, 1])
-        h1 = max(h1, p[u, 1])
-        l2 = min(l2, p[u, 2])
-        h2 = max(h2, p[u, 2])
-    origin = np.array([l0, l1, l2])
-    inv = 1.0 / size
-    d0 = int((h0 - l0) * inv) + 1
-    d1 = int((h1 - l1) * inv) + 1
-    d2 = int((h2 - l2) * inv) + 1
-    dims = np.array([d0, d1, d2])
-    rlo = np.full(d0 * d1 * d2, np.inf)
-    rhi = np.full(d0 * d1 * d2, -np.inf)
+    origin, dims, inv = _cell_grid(p, np.arange(n), size)
+    nc = dims[0] * dims[1] * dims[2]
+    rlo = np.full(nc, np.inf)
+    rhi = np.full(nc, -np.inf)
     cid = np.empty(n, dtype=np.int64)
     for u in range(n):
-        # p - origin >= 0: truncation is the floor; the top cube takes its upper face
-        q0 = min(int((p[u, 0] - l0) * inv), d0 - 1)
-        q1 = min(int((p[u, 1] - l1) * inv), d1 - 1)
-        q2 = min(int((p[u, 2] - l2) * inv), d2 - 1)
-        c = (q0 * d1 + q1) * d2 + q2
+        c = _cell_of(p[u, 0], p[u, 1], p[u, 2], origin, dims, inv)
         cid[u] = c
         r = radius[u]
         rlo[c] = min(rlo[c], r)  # min/max, not if-updates: 3x faster (no branches)
@@ -662,41 +676,18 @@ def _nearest_cells(p, rows, lab, bc, br, block, dist, index, size=_NEAREST_CELL)
     _nearest_cells_kernel(p, rows, slot, origin, dims, size, kc, allow, lab, ls, bs, dist, index)
 
 
-@numba.njit(cache=True, inline="always")
-def _nearest_cell_of(px, py, pz, origin, dims, inv):
-    """Cell ``(q0 * dims[1] + q1) * dims[2] + q2`` of a colour: the cube ``origin + [q, q + 1] / inv``
-    (as :func:`_cells`; up to the rounding of q, see :func:`_nearest_cell_reach`)."""
-    # p - origin >= 0: truncation is the floor; the top cube takes its upper face
-    q0 = min(int((px - origin[0]) * inv), dims[0] - 1)
-    q1 = min(int((py - origin[1]) * inv), dims[1] - 1)
-    q2 = min(int((pz - origin[2]) * inv), dims[2] - 1)
-    return (q0 * dims[1] + q1) * dims[2] + q2
-
-
 @numba.njit(cache=True)  # serial: see _SERIAL_MS (~1 ms at 324 k colours)
 def _nearest_cell_grid(p, rows, size):
     """Cubic cells of edge ``size`` over the bounding box of the colours ``p[rows]``: ``slot``
     (cells,) the number of an occupied cell in ``occ`` (-1: empty), ``occ`` the occupied cells,
-    the grid's ``origin`` (3,) and ``dims`` (3,) (:func:`_nearest_cell_of`)."""
+    the grid's ``origin`` (3,) and ``dims`` (3,) (:func:`_cell_grid`)."""
     n = rows.shape[0]
-    l0 = l1 = l2 = np.inf
-    h0 = h1 = h2 = -np.inf
-    for i in range(n):
-        u = rows[i]
-        l0 = min(l0, p[u, 0])
-        h0 = max(h0, p[u, 0])
-        l1 = min(l1, p[u, 1])
-        h1 = max(h1, p[u, 1])
-        l2 = min(l2, p[u, 2])
-        h2 = max(h2, p[u, 2])
-    inv = 1.0 / size
-    origin = np.array([l0, l1, l2])
-    dims = np.array([int((h0 - l0) * inv) + 1, int((h1 - l1) * inv) + 1, int((h2 - l2) * inv) + 1])
+    origin, dims, inv = _cell_grid(p, rows, size)
     slot = np.full(dims[0] * dims[1] * dims[2], -1, dtype=np.int64)
     nocc = 0
     for i in range(n):
         u = rows[i]
-        c = _nearest_cell_of(p[u, 0], p[u, 1], p[u, 2], origin, dims, inv)
+        c = _cell_of(p[u, 0], p[u, 1], p[u, 2], origin, dims, inv)
         if slot[c] < 0:
             slot[c] = nocc
             nocc += 1
@@ -773,7 +764,7 @@ def _nearest_cells_kernel(p, rows, slot, origin, dims, size, kc, allow, lab, ls,
         for i in range(ch * _NEAREST_CHUNK, min(n, (ch + 1) * _NEAREST_CHUNK)):
             u = rows[i]
             px, py, pz = p[u, 0], p[u, 1], p[u, 2]
-            cell = slot[_nearest_cell_of(px, py, pz, origin, dims, inv)]
+            cell = slot[_cell_of(px, py, pz, origin, dims, inv)]
             # the start: the nearest of the cell centre's sample, the row before's answer, the own start
             kbest = kc[cell]
             best = _sample_d2(px, py, pz, lab, kbest)
