@@ -1594,56 +1594,6 @@ def test_unknown_count_sweep_orders_by_quality(monkeypatch, order):
         assert not res.optimal      # the order is no longer the seam costs' proven optimum
 
 
-# page, 20 unequal vertical strips (part B seed 25): the search ends with the true cuts and a
-# false one at 98
-_PAGE_20V_S25 = ([0, 26, 34, 40, 60, 83, 99, 105, 116, 134, 187, 209, 215, 222, 230, 249, 302, 309,
-                  340, 361, 384], [3, 9, 8, 17, 12, 14, 5, 1, 0, 11, 18, 7, 19, 6, 15, 4, 16, 2,
-                                   13, 10])
-
-
-@pytest.mark.parametrize("drop", [True, False])
-def test_unknown_count_sweep_drops_false_cut(monkeypatch, drop):
-    """page, 20 unequal vertical strips (part B seed 25): without the false cut 98 the
-    pieces are 5.7 worse in the seam costs' order but 2.3 better than the answer in the
-    quality's own order; _drop_best tries each cut so and the page is restored."""
-    skdata = pytest.importorskip("skimage.data")
-    page = skdata.page()
-    sh, _, _ = _shuffle(page, *_PAGE_20V_S25)
-    if not drop:
-        monkeypatch.setattr("drr.tools.strips.sweep._SWEEP_DROP", None)
-    res = reassemble(sh)
-    assert np.array_equal(res.image, page) == drop
-    assert (98 in res.cuts) != drop
-
-
-@pytest.mark.parametrize("margin", [2.0, 1e9])
-def test_drop_best_one_cut_fewer_and_better(monkeypatch, margin):
-    """_drop_best: one cut fewer and better than its input by the margin, in a valid order
-    (the page of the test above); its input unchanged where no drop gains the margin."""
-    from drr.tools.strips import sweep
-
-    skdata = pytest.importorskip("skimage.data")
-    sh, _, _ = _shuffle(skdata.page(), *_PAGE_20V_S25)
-    seen = {}
-
-    def spy(x, model, bs, best, time_limit, cache, tol):
-        seen.update(best=best, out=orig(x, model, bs, best, time_limit, cache, tol))
-        return seen["out"]
-
-    orig = sweep._drop_best
-    monkeypatch.setattr(sweep, "_drop_best", spy)
-    monkeypatch.setattr(sweep, "_SWEEP_DROP", margin)
-    reassemble(sh)
-    best, out = seen["best"], seen["out"]
-    if margin > 1e6:
-        assert out is best
-        return
-    assert 98 in best["cuts"]
-    assert out["cuts"] == [c for c in best["cuts"] if c != 98]
-    assert sorted(out["order"]) == list(range(len(out["cuts"]) + 1))
-    assert out["quality"] < best["quality"] - margin
-
-
 def test_sweep_pool_leaves_no_narrow_piece():
     """_sweep_pool: boundaries at least 2 pixels from every cut and from the image ends,
     none already cut, best partner score first; nothing without a cut to partner."""

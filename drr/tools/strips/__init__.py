@@ -19,8 +19,8 @@ The stages, one module each:
 ``quality``    a candidate cut set ordered and its restored image scored
 ``search``     the best candidate cut set (or the given cuts)
 ``grow``       cuts added, shifted and revisited while the image improves
-``sweep``      last: every boundary with a better partner tried as a cut, the
-               order solved for the quality itself, each cut tried without it
+``sweep``      last: every boundary with a better partner tried as a cut, and
+               the order solved for the quality itself
 ``result``     :class:`StripsResult`
 ``restore``    :func:`reassemble`: all of the above, and the restored image
 ============== ================================================================
@@ -91,8 +91,7 @@ with a weak column jump are revisited, dropped or moved by a pixel onto a strong
 twin proves a cut beside it (:func:`_twin_cuts`).  Last, where the start was not a
 near-equal-widths candidate, every boundary with a better partner (against the pieces
 found) is tried as a cut and the best kept, until none improves; and the pieces are
-ordered by the quality's own terms; then each cut is tried without it, in that order
-(:func:`.sweep._sweep`).
+ordered by the quality's own terms (:func:`.sweep._sweep`).
 
 *Speed.*  The seam statistic is summed by Numba kernels (:func:`_rho_pair_sums`,
 :func:`_boundary_terms`; the log of running products, not one log per row); the gradient

@@ -1,6 +1,6 @@
 """The last step of the joint search when the number of strips is unknown: every boundary with a
-better partner tried as a cut (the best kept, again until none improves) and the order of the
-pieces solved for the quality itself; then each cut tried without it.
+better partner tried as a cut (the best kept, again until none improves), and the order of the
+pieces solved for the quality itself.
 """
 
 from __future__ import annotations
@@ -18,9 +18,6 @@ _SWEEP_ORDER = True     # ... and the pieces are ordered for the quality (_order
 _SWEEP_ORDER_MARGIN = 2.0  # ... where that improves it by this much (as _QUALITY_ORDER_MARGIN
 #                            of .grow: part B seeds 0-20, the orders that moved pieces apart
 #                            gained 3.5 and 9.8 where right, 1.4 where wrong, text 40 h seed 9)
-_SWEEP_DROP = 2.0       # quality gain from which the answer loses one cut (_drop_best; None:
-#                         never; dropped at every step of the loop, not only at its end, part B
-#                         seeds 0-26 gained page 20 v seed 25 and lost page 40 v seed 10)
 
 
 def _sweep(x, model, bs, best, time_limit, cache):
@@ -35,9 +32,7 @@ def _sweep(x, model, bs, best, time_limit, cache):
     exists) is above :data:`_SWEEP_PARTNER` is tried as a cut, each scored by
     :func:`.quality._quality` as any candidate; the best trial is kept where it improves
     the quality, then the pieces are ordered for the quality
-    (:func:`_order_by_quality`), and both again until neither improves.  Then each cut is
-    tried without it (:func:`_drop_best`); where that gains :data:`_SWEEP_DROP`, the
-    loop runs again from there.
+    (:func:`_order_by_quality`), and both again until neither improves.
 
     Part B of ``benchmarks/strips.py`` (unequal widths, nothing given), seeds 15-20
     (held out until this step was written): 5 of the 23 failures were one such cut short
@@ -45,26 +40,14 @@ def _sweep(x, model, bs, best, time_limit, cache):
     ``coins`` 40 h seed 16: 98, 1.5 better), and one had the true cuts in an order that
     the seam costs prefer and the quality does not (``page`` 40 v seed 17).  Only cuts
     are added: trials that also dropped a cut lost 20 true cuts for one false one there
-    (the earlier steps keep some cuts on purpose: twins, strong jumps; :func:`_drop_best`
-    drops one at the end, for a gain of :data:`_SWEEP_DROP`), and trials that
+    (the earlier steps keep some cuts on purpose: twins, strong jumps), and trials that
     moved a cut by one pixel lost 4 images for 2.  Trials leave no piece narrower than 2
     pixels (a 1-pixel piece has no edge gradient, and with all boundaries tried the
     quality favoured such pieces).
 
     Returns ``best`` or an improved result (hypothesis suffix ``s`` for a cut added,
-    ``d`` for one dropped, ``m`` for a re-ordering)."""
+    ``m`` for a re-ordering)."""
     tol = 1e-9 * (1.0 + float(bs[0].sum()))
-    best = _add_loop(x, model, bs, best, time_limit, cache, tol)
-    if _SWEEP_DROP is not None:
-        res = _drop_best(x, model, bs, best, time_limit, cache, tol)
-        if res is not best:
-            best = _add_loop(x, model, bs, res, time_limit, cache, tol)
-    return best
-
-
-def _add_loop(x, model, bs, best, time_limit, cache, tol):
-    """``best`` with the best single cut added and the order solved for the quality, again
-    until neither improves (:func:`_add_best`, :func:`_order_by_quality`)."""
     while True:
         res = _add_best(x, model, bs, best, time_limit, cache, tol)
         if _SWEEP_ORDER:
@@ -113,32 +96,7 @@ def _add_best(x, model, bs, best, time_limit, cache, tol):
     return cand
 
 
-def _drop_best(x, model, bs, best, time_limit, cache, tol):
-    """The best of ``best`` with one cut fewer, each trial in the order best for the quality
-    (:func:`_order_by_quality` without its margin), where it improves the quality by
-    :data:`_SWEEP_DROP`; else ``best``.  Not after twin cuts were forced (hypothesis ``t``).
-
-    A false cut among true ones leaves the pieces in an order of the seam costs, and the
-    cut set without it is worse in that order too: it is better only in the order of the
-    quality (part B, ``page`` 20 vertical strips seed 25: the true cuts and one more at
-    98; without it, 5.7 worse in the seam costs' order, 2.3 better than the answer in the
-    quality's).  The margin is that of the order step: dropping cuts for small gains lost
-    true weak cuts (see :func:`_sweep`)."""
-    if "t" in best.get("hyp", "") or len(best["cuts"]) < 2:
-        return best
-    cand = best
-    for c in best["cuts"]:
-        trial = [v for v in best["cuts"] if v != c]
-        res = _evaluate(x, model, trial, time_limit, bs, cache)
-        res = _order_by_quality(bs, res, time_limit, tol, margin=0.0)
-        if _better(res, cand, tol + (_SWEEP_DROP if cand is best else 0.0)):
-            cand = res
-    if cand is best:
-        return best
-    return dict(cand, hyp=best.get("hyp", "") + "d")
-
-
-def _order_by_quality(bs, best, time_limit, tol, margin=None):
+def _order_by_quality(bs, best, time_limit, tol):
     """``best`` in the order that is best for :func:`.quality._quality` itself (the shortest
     path of :func:`.quality._quality_matrix`), where that scores better (by
     :data:`_SWEEP_ORDER_MARGIN`) and moves pieces apart only; its cuts unchanged.
@@ -158,8 +116,7 @@ def _order_by_quality(bs, best, time_limit, tol, margin=None):
     strips, ``page`` 20 h seed 2: each by merging weak true cuts, for a gain of
     0.2-2.4), and restored one more (``page`` 10 h seed 17).  Not after twin cuts were
     forced either (hypothesis ``t``: :func:`.grow._add_twins` keeps cuts the quality
-    does not want), as in :func:`.grow._quality_order`.  ``margin``: the gain required
-    (default :data:`_SWEEP_ORDER_MARGIN`)."""
+    does not want), as in :func:`.grow._quality_order`."""
     if len(best["order"]) < 3 or "t" in best.get("hyp", ""):
         return best
     cand = [int(k) for k in _solve_order(_quality_matrix(best, bs), time_limit=time_limit)[0]]
@@ -167,7 +124,6 @@ def _order_by_quality(bs, best, time_limit, tol, margin=None):
                  jump=bs[2], seam_off=bs[3])
     together = {(a, b) for a, b in zip(cand[:-1], cand[1:]) if b == a + 1}
     kept = {(a, b) for a, b in zip(best["order"][:-1], best["order"][1:]) if b == a + 1}
-    margin = _SWEEP_ORDER_MARGIN if margin is None else margin
-    if together <= kept and q < best["quality"] - tol - margin:
+    if together <= kept and q < best["quality"] - tol - _SWEEP_ORDER_MARGIN:
         return dict(best, order=cand, quality=q, optimal=False, hyp=best.get("hyp", "") + "m")
     return best
