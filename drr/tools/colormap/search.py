@@ -242,11 +242,13 @@ def _branch_scan_cells(p, radius, k_near, lab, gc, gr, group, bc, br, block, max
 @numba.njit(cache=True, inline="always")
 def _cell_grid(p, rows, size):
     """The grid of cubic cells of edge ``size`` over the bounding box of the colours
-    ``p[rows]`` (rows non-empty): its ``origin`` (3,), ``dims`` (3,) and ``inv = 1 / size``."""
+    ``p[rows]``, or of all of ``p`` where ``rows`` is empty (no index array to build for
+    :func:`_cells`): its ``origin`` (3,), ``dims`` (3,) and ``inv = 1 / size``."""
     l0 = l1 = l2 = np.inf  # scalars, not a (3,) array: 4x faster
     h0 = h1 = h2 = -np.inf
-    for i in range(rows.shape[0]):
-        u = rows[i]
+    every = rows.shape[0] == 0
+    for i in range(p.shape[0] if every else rows.shape[0]):
+        u = i if every else rows[i]
         l0 = min(l0, p[u, 0])
         h0 = max(h0, p[u, 0])
         l1 = min(l1, p[u, 1])
@@ -282,7 +284,7 @@ def _cells(p, radius, size):
     rounding of its index (~1e-13 ΔE, see :func:`_cell_lists`).
     """
     n = p.shape[0]
-    origin, dims, inv = _cell_grid(p, np.arange(n), size)
+    origin, dims, inv = _cell_grid(p, np.empty(0, dtype=np.int64), size)
     nc = dims[0] * dims[1] * dims[2]
     rlo = np.full(nc, np.inf)
     rhi = np.full(nc, -np.inf)
