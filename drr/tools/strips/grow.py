@@ -13,8 +13,8 @@ import numpy as np
 
 from .candidates import _over_segment, _partner_scores, _twin_cuts
 from .order import _solve_order
-from .quality import (_JUMP_Z, _better, _evaluate, _order_for_cuts, _quality, _quality_matrix,
-                      _without_merged)
+from .quality import (_JUMP_Z, _better, _evaluate, _order_for_cuts, _quality_bs,
+                      _quality_matrix, _without_merged)
 
 _PARTNER_MIN = 0.5    # partner score (log ratio) of a cut that _grow tries first (at least)
 _PARTNER_MARGIN = 0.5  # quality gain that such a cut must bring (on top of _MOVE_COST)
@@ -245,8 +245,7 @@ def _reorder_blocks(bs, best, tol):
     out = best
     for perm in itertools.permutations(range(len(runs))):
         cand = [k for p in perm for k in runs[p]]
-        q = _quality(best["raw"], cand, best["cuts"], bs[0], bs[1], w, jump=bs[2],
-                     seam_off=bs[3])
+        q = _quality_bs(best["raw"], cand, best["cuts"], w, bs)
         if q < out["quality"] - tol:
             out = dict(best, order=cand, quality=q, optimal=False,
                        hyp=best.get("hyp", "") + "o")

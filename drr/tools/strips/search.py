@@ -8,6 +8,7 @@ import numpy as np
 
 from .boundaries import _baseline, _boundary_scores
 from .candidates import _equal_cuts, _over_segment, _peak_cuts, _peak_relative, _periodic_counts
+from .correlation import _TextureCorrelation
 from .costs import _grad_whitening, _SeamCache
 from .grow import _grow
 from .jumps import (_OFFSET_SMOOTH, _SEAM_SEGMENTS, _jump_cuts, _jump_offset_profiles,
@@ -51,9 +52,11 @@ def _search(x, model, n_strips, cuts, time_limit):
         # median |column difference| and the level offset over smooth rows
         # (and the offset over each part of the rows, for the restored seams)
         jp, off, seg = _jump_offset_profiles(xt, _OFFSET_SMOOTH * model.unit, _SEAM_SEGMENTS)
-        # evidence in _quality: of each cut, and against each restored seam
+        # evidence in _quality: of each cut, against each restored seam, and the
+        # correlation of the fine texture across each seam and each cut
         bs = (s, base, _cut_evidence(_jump_z(jp), off, model.unit),
-              _SeamOffsets(xt, _OFFSET_SMOOTH * model.unit, seg, model.unit))
+              _SeamOffsets(xt, _OFFSET_SMOOTH * model.unit, seg, model.unit),
+              _TextureCorrelation(xt))
     hyps = {}
     if n_strips is not None:
         hyps["equal"] = _equal_cuts(logz, w, n_strips)

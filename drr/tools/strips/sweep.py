@@ -9,7 +9,7 @@ import numpy as np
 
 from .candidates import _partner_scores
 from .order import _solve_order
-from .quality import _better, _evaluate, _quality, _quality_matrix, _without_merged
+from .quality import _better, _evaluate, _quality_bs, _quality_matrix, _without_merged
 
 _SWEEP_PARTNER = 0.0    # partner score (log ratio) above which a boundary is tried as a cut
 _SWEEP_NODES = 200      # branch-and-bound nodes of a trial's order (a trial that looks
@@ -120,8 +120,7 @@ def _order_by_quality(bs, best, time_limit, tol):
     if len(best["order"]) < 3 or "t" in best.get("hyp", ""):
         return best
     cand = [int(k) for k in _solve_order(_quality_matrix(best, bs), time_limit=time_limit)[0]]
-    q = _quality(best["raw"], cand, best["cuts"], bs[0], bs[1], int(best["ends"][-1]),
-                 jump=bs[2], seam_off=bs[3])
+    q = _quality_bs(best["raw"], cand, best["cuts"], int(best["ends"][-1]), bs)
     together = {(a, b) for a, b in zip(cand[:-1], cand[1:]) if b == a + 1}
     kept = {(a, b) for a, b in zip(best["order"][:-1], best["order"][1:]) if b == a + 1}
     if together <= kept and q < best["quality"] - tol - _SWEEP_ORDER_MARGIN:
