@@ -1764,7 +1764,8 @@ def test_quality_texture_term_seams_less_separated_cuts():
     raw = rng.uniform(0.5, 2.0, (4, 4))
     for k, c in enumerate(cuts):
         raw[k, k + 1] = s[c - 1]
-    assert _quality(raw, [0, 1, 2, 3], cuts, s, base, w, texture=tc) == pytest.approx(0.0, abs=1e-12)
+    q_kept = _quality(raw, [0, 1, 2, 3], cuts, s, base, w, texture=tc)
+    assert q_kept == pytest.approx(0.0, abs=1e-12)
     # order 2 3 0 1: seam 3|0 is new (columns 29 | 0), cut 15 (columns 14 | 15) is separated
     # (the cut after piece 1, last in the order)
     q = _quality(raw, [2, 3, 0, 1], cuts, s, base, w, texture=tc)

@@ -6,24 +6,25 @@ order that puts them back.
 
 The stages, one module each:
 
-============== ================================================================
-``checks``     argument validation
-``model``      the image as float64 columns; JPEG detection and the noise model
-``kernels``    Numba kernels of the seam statistic (log of running products)
-``costs``      seam costs of strip pairs, the seam cache, the normalisation
-``boundaries`` seam score of every column boundary and its local baseline
-``order``      shortest Hamiltonian path: Held-Karp, branch and bound, or-opt
-``candidates`` candidate cuts: equal widths, peaks, over-segmentation,
-               better partners, twin columns
-``jumps``      the column-jump statistic and the plain jump detector
-``quality``    a candidate cut set ordered and its restored image scored
-``search``     the best candidate cut set (or the given cuts)
-``grow``       cuts added, shifted and revisited while the image improves
-``sweep``      last: every boundary with a better partner tried as a cut, and
-               the order solved for the quality itself
-``result``     :class:`StripsResult`
-``restore``    :func:`reassemble`: all of the above, and the restored image
-============== ================================================================
+=============== ================================================================
+``checks``      argument validation
+``model``       the image as float64 columns; JPEG detection and the noise model
+``kernels``     Numba kernels of the seam statistic (log of running products)
+``costs``       seam costs of strip pairs, the seam cache, the normalisation
+``boundaries``  seam score of every column boundary and its local baseline
+``order``       shortest Hamiltonian path: Held-Karp, branch and bound, or-opt
+``candidates``  candidate cuts: equal widths, peaks, over-segmentation,
+                better partners, twin columns
+``jumps``       the column-jump statistic and the plain jump detector
+``correlation`` the correlation of two columns' fine texture
+``quality``     a candidate cut set ordered and its restored image scored
+``search``      the best candidate cut set (or the given cuts)
+``grow``        cuts added, shifted and revisited while the image improves
+``sweep``       last: every boundary with a better partner tried as a cut, and
+                the order solved for the quality itself
+``result``      :class:`StripsResult`
+``restore``     :func:`reassemble`: all of the above, and the restored image
+=============== ================================================================
 
 Method
 ------
@@ -83,10 +84,14 @@ beyond the local illumination trend (:class:`.jumps._SeamOffsets`): a right seam
 columns that were neighbours; the step is taken over each third of the seam's length
 (the illumination of a page varies in 2-D), and at the end the runs of pieces between
 such seams are re-ordered by the quality (:func:`.grow._reorder_blocks`), which the seam
-costs of the order do not see.  No two adjacent boundaries are both peak cuts (a
-1-pixel piece has no gradient statistics of its own).  Boundary scores are judged against their neighbourhood
-(:func:`_baseline`), parity-free in a 2-pixel periodic texture.  At the end the cuts
-with a weak column jump are revisited, dropped or moved by a pixel onto a stronger jump
+costs of the order do not see.  Each such seam also adds the log of ``1 - rho`` of the
+correlation of its two columns' fine texture (high-passed along the seam,
+:class:`.correlation._TextureCorrelation`), and each cut whose pieces are separated takes back
+the same of its own boundary: columns that were neighbours share their grain, unrelated places
+do not, however well their levels agree (two blank margins of a page).  No two adjacent
+boundaries are both peak cuts (a 1-pixel piece has no gradient statistics of its own).
+Boundary scores are judged against their neighbourhood (:func:`_baseline`), parity-free in
+a 2-pixel periodic texture.  At the end the cuts with a weak column jump are revisited, dropped or moved by a pixel onto a stronger jump
 (:func:`_refine_weak`).  In an image upsampled by repeating columns, a column without its
 twin proves a cut beside it (:func:`_twin_cuts`).  Last, where the start was not a
 near-equal-widths candidate, every boundary with a better partner (against the pieces

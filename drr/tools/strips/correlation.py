@@ -25,7 +25,7 @@ _CORR_WIN = 5   # length of the box filter (pixels along the seam) whose residua
 
 class _TextureCorrelation:
     """Correlation of the high-passed profiles of two columns (each column's unit profile
-    computed once, when first needed).
+    computed once, when first needed, and each pair's correlation kept).
 
     Parameters
     ----------
@@ -43,6 +43,7 @@ class _TextureCorrelation:
         w, h, c = xt.shape
         self.u = np.zeros((w, h * c))
         self.done = np.zeros(w, dtype=bool)
+        self.known = {}
 
     def _units(self, cols):
         cols = np.asarray(cols, dtype=np.int64)
@@ -60,8 +61,15 @@ class _TextureCorrelation:
         return self.u[cols]
 
     def rho(self, left, right):
-        """Correlation of columns ``left[k]`` and ``right[k]``, shape ``(len(left),)``."""
-        return np.einsum("ij,ij->i", self._units(left), self._units(right))
+        """Correlation of columns ``left[k]`` and ``right[k]``, shape ``(len(left),)``
+        (each pair computed once: the search asks for the same seams many times)."""
+        keys = list(zip(np.asarray(left).tolist(), np.asarray(right).tolist()))
+        new = [k for k in dict.fromkeys(keys) if k not in self.known]
+        if new:
+            a, b = np.array(new, dtype=np.int64).T
+            r = np.einsum("ij,ij->i", self._units(a), self._units(b))
+            self.known.update(zip(new, r.tolist()))
+        return np.array([self.known[k] for k in keys], dtype=np.float64)
 
     def natural(self, left):
         """Correlation across each boundary ``left[k] | left[k] + 1`` of the shuffled image."""
