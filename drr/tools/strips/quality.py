@@ -147,28 +147,25 @@ def _quality(raw, order, cuts, s, base, w, jump=None, seam_off=None, texture=Non
              - np.sum(np.log(np.maximum(s[c] / base[c], 1.0))))
     q_abs = (seams.sum() - s[c].sum()) / max(float(np.median(s)), 1e-12)
     sep = b_ != a_ + 1
-    moved = int(np.count_nonzero(sep))
+    aa, bb = a_[sep], b_[sep]                  # the seams whose pieces are separated
+    moved = len(aa)
     q = float(_W_REL * q_rel + q_abs + _MOVE_COST * moved)
+    # the cuts whose pieces are separated: cut k + 1 is between pieces k and k + 1
+    nxt = np.full(len(cuts) + 1, -1)
+    nxt[a_] = b_
+    sep_cut = nxt[:-1] != np.arange(1, len(cuts) + 1)
     if jump is not None and _JUMP_COST > 0:
-        # the cuts whose pieces are separated: cut k + 1 is between pieces k and k + 1
-        nxt = np.full(len(cuts) + 1, -1)
-        nxt[a_] = b_
-        sep_cut = nxt[:-1] != np.arange(1, len(cuts) + 1)
         jc = jump[c[sep_cut]]
         q += _JUMP_COST * float(np.sum(np.maximum(0.0, _JUMP_Z - jc)))
         if _MOVE_FREE_Z is not None:
             q -= _MOVE_COST * int(np.count_nonzero(jc >= _MOVE_FREE_Z))
     if seam_off is not None and _SEAM_OFFSET and moved:
-        aa, bb = a_[sep], b_[sep]
         zs = seam_off.z(ends[aa], starts[bb], ends[aa] - starts[aa] >= 2,
                         ends[bb] - starts[bb] >= 2)
         q += _SEAM_OFFSET_W * float(np.sum(_seam_charge(zs)))
     if texture is not None and _TEXTURE_W > 0 and moved:
-        nxt = np.full(len(cuts) + 1, -1)
-        nxt[a_] = b_
-        sep_cut = nxt[:-1] != np.arange(1, len(cuts) + 1)
         q += _TEXTURE_W * float(
-            np.sum(_texture_cost(texture.rho(ends[a_[sep]] - 1, starts[b_[sep]])))
+            np.sum(_texture_cost(texture.rho(ends[aa] - 1, starts[bb])))
             - np.sum(_texture_cost(texture.natural(c[sep_cut]))))
     return q
 
