@@ -1717,11 +1717,23 @@ def _box_highpass_reference(col, win):
     return out
 
 
+def _texture_rho_reference(xt, a, b):
+    """Pearson correlation of columns ``a`` and ``b`` of ``xt`` (W, H, C) high-passed by
+    :func:`_box_highpass_reference` (0 where either is constant), by ``np.corrcoef``."""
+    from drr.tools.strips.correlation import _CORR_WIN
+
+    pa = _box_highpass_reference(xt[a], _CORR_WIN).ravel()
+    pb = _box_highpass_reference(xt[b], _CORR_WIN).ravel()
+    if np.ptp(pa) == 0 or np.ptp(pb) == 0:
+        return 0.0
+    return np.corrcoef(pa, pb)[0, 1]
+
+
 def test_texture_correlation_is_pearson_of_highpassed_columns():
     """_TextureCorrelation.rho is the Pearson correlation of the two columns' high-passed
     profiles (all channels together); matrix is every pair of it; a constant column
     correlates 0 with everything; natural is each boundary's own."""
-    from drr.tools.strips.correlation import _CORR_WIN, _TextureCorrelation
+    from drr.tools.strips.correlation import _TextureCorrelation
 
     rng = np.random.default_rng(21)
     xt = rng.normal(size=(9, 23, 3)) * 20 + 100
@@ -1730,14 +1742,7 @@ def test_texture_correlation_is_pearson_of_highpassed_columns():
     tc = _TextureCorrelation(xt)
     left = np.array([0, 1, 2, 3, 4, 5, 8, 2])
     right = np.array([1, 3, 8, 0, 6, 6, 8, 2])
-    want = []
-    for a, b in zip(left, right):
-        pa = _box_highpass_reference(xt[a], _CORR_WIN).ravel()
-        pb = _box_highpass_reference(xt[b], _CORR_WIN).ravel()
-        if np.ptp(pa) == 0 or np.ptp(pb) == 0:
-            want.append(0.0)
-        else:
-            want.append(np.corrcoef(pa, pb)[0, 1])
+    want = [_texture_rho_reference(xt, a, b) for a, b in zip(left, right)]
     got = tc.rho(left, right)
     assert np.all(np.isfinite(got))
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
@@ -1770,10 +1775,8 @@ def test_quality_texture_term_seams_less_separated_cuts():
     # (the cut after piece 1, last in the order)
     q = _quality(raw, [2, 3, 0, 1], cuts, s, base, w, texture=tc)
     q0 = _quality(raw, [2, 3, 0, 1], cuts, s, base, w)
-    r_seam = np.corrcoef(_box_highpass_reference(xt[29], 5).ravel(),
-                         _box_highpass_reference(xt[0], 5).ravel())[0, 1]
-    r_cut = np.corrcoef(_box_highpass_reference(xt[14], 5).ravel(),
-                        _box_highpass_reference(xt[15], 5).ravel())[0, 1]
+    r_seam = _texture_rho_reference(xt, 29, 0)
+    r_cut = _texture_rho_reference(xt, 14, 15)
     want = _TEXTURE_W * (np.log(1 - r_seam) - np.log(1 - r_cut))
     assert q - q0 == pytest.approx(want, rel=1e-9)
     assert _texture_cost(np.array([0.0, 0.99, -0.9])) == pytest.approx(
